@@ -1,0 +1,77 @@
+# ghostguard.certs — the README's two commands: `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ROOT := $(abspath .)
+VENV ?= $(ROOT)/.venv
+PY := $(VENV)/bin/python
+BASEPY ?= python3
+COLL := $(ROOT)/.build/collections/ansible_collections/ghostguard/certs
+export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.build/collections
+export ANSIBLE_PYTHON_INTERPRETER := $(VENV)/bin/python
+export ANSIBLE_LOCALHOST_WARNING := false
+export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
+export PATH := $(VENV)/bin:$(PATH)
+
+.PHONY: all demo test deps apt venv collection lint ruff mypy ansible-lint sanity unit integration molecule bench build clean
+
+all: test
+
+## set-up ---------------------------------------------------------------------
+$(VENV)/.stamp: requirements-dev.txt requirements.txt
+	$(BASEPY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.stamp
+
+apt:
+	bash scripts/apt-deps.sh
+
+collection:
+	@mkdir -p $(dir $(COLL))
+	@[ -L $(COLL) ] || ln -sfn $(ROOT) $(COLL)
+
+deps: apt venv collection
+
+## the two README commands ------------------------------------------------------
+demo: deps
+	bash demo/run.sh
+
+test: deps lint sanity unit integration molecule
+	@echo "make test: all stages passed"
+
+## stages -----------------------------------------------------------------------
+lint: ruff mypy ansible-lint
+
+ruff: venv
+	$(VENV)/bin/ruff check plugins tests bench scripts demo
+
+mypy: venv
+	$(VENV)/bin/mypy
+
+ansible-lint: deps
+	$(VENV)/bin/ansible-lint --offline
+
+sanity: deps
+	bash scripts/sanity.sh
+
+unit: deps
+	$(PY) -m pytest tests/unit -q -p no:cacheprovider
+
+integration: deps
+	$(PY) -m pytest tests/integration -q -p no:cacheprovider
+
+molecule: deps
+	@if ls molecule/*/molecule.yml >/dev/null 2>&1; then \
+	  for s in molecule/*/molecule.yml; do $(VENV)/bin/molecule test -s $$(basename $$(dirname $$s)); done; \
+	else echo "molecule: no scenario yet"; fi
+
+bench: deps
+	bash bench/run.sh
+
+build: venv
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path .build
+
+clean:
+	rm -rf .build demo/out tests/output

@@ -1,0 +1,221 @@
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Batch expiry report: find certificate files, describe each, decide renewal, summarise.
+
+Used by the ``expiry_info`` module and the host agent.  Read-only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import glob
+import os
+import stat
+import typing as t
+
+from . import _x509
+from ._clock import clock_state
+from ._errors import CertificateError, CertsError
+
+DEFAULT_PATTERNS = ("*.pem", "*.crt", "*.cer", "*.cert", "*.der")
+DEFAULT_EXCLUDES = ("*.key", "privkey*.pem", "*.key.pem", "*-key.pem", "*.csr")
+KEY_PARTNERS = {"cert.pem": "privkey.pem", "fullchain.pem": "privkey.pem"}
+MAX_FILE_BYTES = 1 << 20
+
+
+@dataclasses.dataclass
+class ScanOptions:
+    paths: list[str]
+    recurse: bool = False
+    patterns: t.Sequence[str] = DEFAULT_PATTERNS
+    excludes: t.Sequence[str] = DEFAULT_EXCLUDES
+    include_ca: bool = False
+    key_match: bool = False
+    ca_bundle: str | None = None
+
+
+@dataclasses.dataclass
+class _Candidate:
+    path: str
+    explicit: bool  # named directly (not found by a directory walk): always reported
+
+
+def _walk(root: str, opts: ScanOptions) -> t.Iterator[str]:
+    if opts.recurse:
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames.sort()
+            for name in sorted(filenames):
+                yield os.path.join(dirpath, name)
+    else:
+        try:
+            names = sorted(os.listdir(root))
+        except OSError:
+            return
+        for name in names:
+            yield os.path.join(root, name)
+
+
+def _wanted(path: str, opts: ScanOptions) -> bool:
+    base = os.path.basename(path)
+    if not any(fnmatch.fnmatch(base, p) for p in opts.patterns):
+        return False
+    return not any(fnmatch.fnmatch(base, p) for p in opts.excludes)
+
+
+def find_candidates(opts: ScanOptions, errors: list[dict[str, t.Any]]) -> list[_Candidate]:
+    seen: set[str] = set()
+    out: list[_Candidate] = []
+
+    def add(path: str, explicit: bool) -> None:
+        if path not in seen:
+            seen.add(path)
+            out.append(_Candidate(path, explicit))
+
+    for raw in opts.paths:
+        entry = os.path.expanduser(str(raw))
+        if glob.has_magic(entry):
+            matches = sorted(glob.glob(entry, recursive=opts.recurse))
+            if not matches:
+                errors.append({"path": entry, "error": "no file matches this pattern"})
+            for match in matches:
+                if os.path.isdir(match):
+                    for path in _walk(match, opts):
+                        if _wanted(path, opts):
+                            add(path, False)
+                else:
+                    add(match, True)
+        elif os.path.isdir(entry):
+            for path in _walk(entry, opts):
+                if _wanted(path, opts):
+                    add(path, False)
+        elif os.path.lexists(entry):
+            add(entry, True)
+        else:
+            errors.append({"path": entry, "error": "no such file or directory"})
+    return out
+
+
+def _read(path: str) -> bytes:
+    if os.path.islink(path) and not os.path.exists(path):
+        raise CertificateError("broken symlink (points to %s)" % os.readlink(path))
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise CertificateError("not a regular file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise CertificateError("file is %d bytes, larger than any certificate bundle (1 MiB limit)" % info.st_size)
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def key_candidates(cert_path: str) -> list[str]:
+    """Where a certificate's private key is usually kept: ``privkey.pem`` beside ``cert.pem`` /
+    ``fullchain.pem`` (certbot), else the same stem with ``.key`` (``site.crt`` -> ``site.key``)."""
+    directory, base = os.path.split(cert_path)
+    stem = os.path.splitext(base)[0]
+    names = []
+    if base in KEY_PARTNERS:
+        names.append(KEY_PARTNERS[base])
+    names += [stem + ".key", stem + ".key.pem", stem + "-key.pem"]
+    return [os.path.join(directory, n) for n in names]
+
+
+def _check_key(cert: t.Any, cert_path: str, desc: dict[str, t.Any]) -> None:
+    for candidate in key_candidates(cert_path):
+        if not os.path.exists(candidate):
+            continue
+        desc["key_path"] = candidate
+        try:
+            with open(candidate, "rb") as handle:
+                key = _x509.load_private_key(handle.read(), candidate)
+        except OSError as exc:
+            desc["key_match"] = None
+            desc["key_error"] = "cannot read %s: %s" % (candidate, exc.strerror)
+            return
+        except CertificateError as exc:
+            desc["key_match"] = False
+            desc["key_error"] = str(exc)
+            _x509.mark_invalid(desc, "key_unreadable")
+            return
+        desc["key_match"] = _x509.public_key_matches(cert, key)
+        if not desc["key_match"]:
+            desc["key_error"] = "private key %s does not belong to this certificate" % candidate
+            _x509.mark_invalid(desc, "key_mismatch")
+        return
+    desc["key_path"] = None
+    desc["key_match"] = None
+
+
+def scan(opts: ScanOptions, policy: _x509.Policy) -> dict[str, t.Any]:
+    """Describe every certificate under ``opts.paths``; return the ``expiry_info`` result."""
+    _x509.require_cryptography()
+    errors: list[dict[str, t.Any]] = []
+    roots = _x509.load_bundle(opts.ca_bundle) if opts.ca_bundle else None
+    certificates: list[dict[str, t.Any]] = []
+    for cand in find_candidates(opts, errors):
+        try:
+            data = _read(cand.path)
+            if not cand.explicit and _x509.looks_like_private_key_only(data):
+                continue
+            certs, fmt = _x509.load_certificates(data, cand.path)
+        except OSError as exc:
+            errors.append({"path": cand.path, "error": "cannot read: %s" % (exc.strerror or exc)})
+            continue
+        except CertsError as exc:
+            errors.append({"path": cand.path, "error": str(exc)})
+            continue
+        leaf, chain = certs[0], certs[1:]
+        if not cand.explicit and not opts.include_ca and _x509.is_ca(leaf):
+            continue
+        desc = _x509.describe(leaf, cand.path, policy)
+        desc["format"] = fmt
+        desc["chain"] = [_chain_entry(c, policy) for c in chain]
+        if opts.key_match:
+            _check_key(leaf, cand.path, desc)
+        if roots is not None:
+            problem = _x509.verify_chain(leaf, chain, roots, policy.now)
+            desc["chain_valid"] = problem is None
+            if problem:
+                desc["chain_error"] = problem
+                _x509.mark_invalid(desc, "chain_invalid")
+        certificates.append(desc)
+    certificates.sort(key=lambda d: (d["seconds_remaining"], d["path"]))
+    return {
+        "certificates": certificates,
+        "due": [d["path"] for d in certificates if d["due"]],
+        "summary": summarise(certificates, errors),
+        "errors": errors,
+        "clock": clock_state(),
+        "now": _x509.iso(policy.now),
+    }
+
+
+def _chain_entry(cert: t.Any, policy: _x509.Policy) -> dict[str, t.Any]:
+    desc = _x509.describe(cert, None, policy)
+    # A CA certificate is not renewed by this policy; only its own validity matters.
+    if desc["status"] in ("due", "critical"):
+        desc["status"] = "ok"
+    desc["due"] = desc["status"] != "ok"
+    desc["reasons"] = [r for r in desc["reasons"] if r in ("expired", "not_yet_valid")]
+    return desc
+
+
+def summarise(certificates: list[dict[str, t.Any]], errors: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    counts = {status: 0 for status in _x509.STATUSES}
+    for desc in certificates:
+        counts[desc["status"]] += 1
+    soonest = certificates[0] if certificates else None
+    return {
+        "total": len(certificates),
+        "counts": counts,
+        "due": sum(1 for d in certificates if d["due"]),
+        "errors": len(errors),
+        "soonest": None if soonest is None else {
+            "path": soonest["path"],
+            "subject": soonest["subject"],
+            "not_after": soonest["not_after"],
+            "seconds_remaining": soonest["seconds_remaining"],
+            "status": soonest["status"],
+        },
+    }

@@ -1,0 +1,447 @@
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Certificates: parse, describe, match keys, verify chains, decide renewal.
+
+Plain Python on ``cryptography``; nothing here imports Ansible, so the host agent can use it.
+Every certificate the collection returns is described by :func:`describe` with the keys fixed in
+DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime as _dt
+import hashlib
+import re
+import typing as t
+
+from ._errors import CertificateError, InputError
+from ._time import UTC, iso, parse_duration, parse_time, utcnow
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+
+    HAS_CRYPTOGRAPHY = True
+    CRYPTOGRAPHY_IMPORT_ERROR: str | None = None
+except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity test
+    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR = str(exc)
+
+if t.TYPE_CHECKING:  # pragma: no cover
+    from cryptography.x509 import Certificate
+
+PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----", re.S)
+PEM_ANY_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
+PEM_KEY_LABELS = (b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"ENCRYPTED PRIVATE KEY")
+
+STATUSES = ("ok", "due", "critical", "expired", "not_yet_valid", "invalid")
+SHORT_LIVED_SECONDS = 10 * 86400
+DEFAULT_FRACTION = 1.0 / 3.0
+SHORT_LIVED_FRACTION = 0.5
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def require_cryptography() -> None:
+    if not HAS_CRYPTOGRAPHY:
+        raise CertificateError(
+            "the Python library 'cryptography' is missing on this host (%s); install it with "
+            "'pip install cryptography' or the python3-cryptography package" % CRYPTOGRAPHY_IMPORT_ERROR
+        )
+
+
+def load_certificates(data: bytes, source: str = "input") -> tuple[list[Certificate], str]:
+    """Parse every certificate in PEM *data* (a bundle is fine) or one DER certificate.
+
+    Returns the certificates in file order and the format (``pem`` or ``der``).  Raises
+    :class:`CertificateError` naming *source* when nothing parses.
+    """
+    require_cryptography()
+    if b"-----BEGIN" in data:
+        blocks = PEM_CERT.findall(data)
+        if not blocks:
+            labels = sorted({m.decode("ascii", "replace") for m in PEM_ANY_BEGIN.findall(data)})
+            raise CertificateError(
+                "%s holds PEM data but no CERTIFICATE block (found: %s)" % (source, ", ".join(labels) or "none"),
+                path=source,
+            )
+        certs = []
+        for index, block in enumerate(blocks):
+            try:
+                der = base64.b64decode(b"".join(block.split()), validate=True)
+                certs.append(x509.load_der_x509_certificate(der))
+            except (ValueError, binascii.Error) as exc:
+                raise CertificateError(
+                    "%s: certificate #%d of the PEM data is corrupt or truncated (%s); replace the file "
+                    "with a complete copy" % (source, index + 1, _first_line(exc)),
+                    path=source,
+                ) from None
+        if data.count(b"-----BEGIN CERTIFICATE-----") != len(blocks):
+            raise CertificateError(
+                "%s: a PEM CERTIFICATE block has no END line (truncated file); replace it with a complete copy"
+                % source,
+                path=source,
+            )
+        return certs, "pem"
+    if not data.strip():
+        raise CertificateError("%s is empty; expected a PEM or DER certificate" % source, path=source)
+    try:
+        return [x509.load_der_x509_certificate(data)], "der"
+    except ValueError as exc:
+        raise CertificateError(
+            "%s is neither a PEM nor a DER certificate (%s)" % (source, _first_line(exc)), path=source
+        ) from None
+
+
+def looks_like_private_key_only(data: bytes) -> bool:
+    """True for PEM data that holds keys but no certificate (so a directory scan skips it)."""
+    labels = PEM_ANY_BEGIN.findall(data)
+    return bool(labels) and b"CERTIFICATE" not in labels and all(label in PEM_KEY_LABELS for label in labels)
+
+
+def load_private_key(data: bytes, source: str = "key", password: bytes | None = None) -> t.Any:
+    require_cryptography()
+    try:
+        try:
+            return serialization.load_pem_private_key(data, password=password, unsafe_skip_rsa_key_validation=True)
+        except TypeError:  # cryptography < 39 has no unsafe_skip_rsa_key_validation
+            return serialization.load_pem_private_key(data, password=password)
+    except (ValueError, TypeError) as exc:
+        msg = _first_line(exc)
+        if "encrypted" in msg.lower() or "password" in msg.lower():
+            raise CertificateError("%s is an encrypted private key; give a key without a passphrase" % source) from None
+        raise CertificateError("%s is not a readable PEM private key (%s)" % (source, msg)) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0][:200]
+
+
+# --------------------------------------------------------------------------- description
+
+
+def fingerprint(cert: Certificate) -> str:
+    digest = cert.fingerprint(hashes.SHA256())
+    return ":".join("%02x" % b for b in digest)
+
+
+def normalize_fingerprint(value: str) -> str:
+    """Accept any case, with or without colons (or spaces); return lowercase colon pairs."""
+    text = re.sub(r"[\s:]", "", str(value)).lower()
+    if text.startswith("sha256"):
+        text = text[6:].lstrip("=")
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise InputError(
+            "fingerprint %r is not a SHA-256 fingerprint: expected 64 hex digits, with or without colons" % value
+        )
+    return ":".join(text[i:i + 2] for i in range(0, 64, 2))
+
+
+def not_before(cert: Certificate) -> _dt.datetime:
+    value = getattr(cert, "not_valid_before_utc", None)
+    return value if value is not None else cert.not_valid_before.replace(tzinfo=UTC)
+
+
+def not_after(cert: Certificate) -> _dt.datetime:
+    value = getattr(cert, "not_valid_after_utc", None)
+    return value if value is not None else cert.not_valid_after.replace(tzinfo=UTC)
+
+
+def serial_hex(cert: Certificate) -> str:
+    raw = "%x" % cert.serial_number
+    if len(raw) % 2:
+        raw = "0" + raw
+    return ":".join(raw[i:i + 2] for i in range(0, len(raw), 2))
+
+
+def subject_alt_names(cert: Certificate) -> list[str]:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    names: list[str] = []
+    for name in ext:
+        if isinstance(name, x509.DNSName):
+            names.append("DNS:" + name.value)
+        elif isinstance(name, x509.IPAddress):
+            names.append("IP:" + str(name.value))
+        elif isinstance(name, x509.RFC822Name):
+            names.append("email:" + name.value)
+        elif isinstance(name, x509.UniformResourceIdentifier):
+            names.append("URI:" + name.value)
+        else:
+            names.append(str(name.value))
+    return names
+
+
+def dns_names(cert: Certificate) -> list[str]:
+    """Names a TLS client would match: DNS and IP SANs, or the CN when there are no SANs."""
+    sans = subject_alt_names(cert)
+    out = [s.split(":", 1)[1] for s in sans if s.startswith(("DNS:", "IP:"))]
+    if not sans:
+        out = [str(a.value) for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    return out
+
+
+def key_description(public_key: t.Any) -> str:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return "rsa-%d" % public_key.key_size
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return {"secp256r1": "ec-p256", "secp384r1": "ec-p384", "secp521r1": "ec-p521"}.get(
+            public_key.curve.name, "ec-" + public_key.curve.name
+        )
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return "ed25519"
+    if isinstance(public_key, ed448.Ed448PublicKey):
+        return "ed448"
+    return public_key.__class__.__name__
+
+
+def is_ca(cert: Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def names_cover(cert: Certificate, wanted: t.Iterable[str]) -> list[str]:
+    """Return the names in *wanted* that the certificate does NOT cover (wildcards as in RFC 6125)."""
+    have = [n.lower().rstrip(".") for n in dns_names(cert)]
+    missing = []
+    for name in wanted:
+        want = str(name).lower().rstrip(".")
+        if want in have:
+            continue
+        labels = want.split(".", 1)
+        if len(labels) == 2 and "*." + labels[1] in have and not want.startswith("*."):
+            continue
+        missing.append(str(name))
+    return missing
+
+
+# --------------------------------------------------------------------------- policy
+
+
+@dataclasses.dataclass
+class Policy:
+    """When a certificate is due.  All durations in seconds.
+
+    Due when the time left (less ``leeway``) is below the larger of ``renew_before`` and
+    ``renew_fraction`` x lifetime (fraction 1/3, or 1/2 for lifetimes of 10 days or less, unless
+    given), when the remaining life cannot outlast ``max_connection_age`` + ``connection_margin``,
+    or when ``force`` is set.
+    """
+
+    now: _dt.datetime = dataclasses.field(default_factory=utcnow)
+    renew_before: float = 0.0
+    renew_fraction: float | None = None
+    leeway: float = 0.0
+    alert_before: float = 72 * 3600.0
+    max_connection_age: float | None = None
+    connection_margin: float = 3600.0
+    force: bool = False
+
+    @classmethod
+    def from_options(cls, options: t.Mapping[str, t.Any]) -> Policy:
+        """Build from module/agent options (strings such as ``30d`` allowed)."""
+        def dur(name: str, default: float | None) -> float | None:
+            value = options.get(name)
+            if value is None or value == "":
+                return default
+            return parse_duration(value, name)
+
+        fraction = options.get("renew_fraction")
+        if fraction is not None:
+            fraction = float(fraction)
+            if not 0 < fraction < 1:
+                raise InputError("renew_fraction must be between 0 and 1 (got %s); 0.33 renews with a third of the life left" % fraction)
+        now = options.get("now")
+        return cls(
+            now=parse_time(now, "now") if now else utcnow(),
+            renew_before=dur("renew_before", 0.0) or 0.0,
+            renew_fraction=fraction,
+            leeway=dur("leeway", 0.0) or 0.0,
+            alert_before=dur("alert_before", 72 * 3600.0) or 0.0,
+            max_connection_age=dur("max_connection_age", None),
+            connection_margin=dur("connection_margin", 3600.0) or 0.0,
+            force=bool(options.get("force")),
+        )
+
+    def fraction_for(self, lifetime: float) -> float:
+        if self.renew_fraction is not None:
+            return self.renew_fraction
+        return SHORT_LIVED_FRACTION if lifetime <= SHORT_LIVED_SECONDS else DEFAULT_FRACTION
+
+
+@dataclasses.dataclass
+class Decision:
+    status: str
+    due: bool
+    reasons: list[str]
+    seconds_remaining: int
+    lifetime_seconds: int
+    renew_at: _dt.datetime
+
+
+def evaluate(start: _dt.datetime, end: _dt.datetime, policy: Policy) -> Decision:
+    """Apply *policy* to a validity window; the status ignores key/chain problems (see :func:`describe`)."""
+    now = policy.now
+    lifetime = (end - start).total_seconds()
+    remaining = (end - now).total_seconds()
+    threshold = max(policy.renew_before, policy.fraction_for(lifetime) * lifetime)
+    renew_at = end - _dt.timedelta(seconds=threshold + policy.leeway)
+    effective = remaining - policy.leeway  # what a peer whose clock runs `leeway` ahead sees
+    reasons = []
+    if policy.force:
+        reasons.append("forced")
+    if now >= renew_at:
+        reasons.append("renewal_window")
+    if policy.max_connection_age is not None and effective <= policy.max_connection_age + policy.connection_margin:
+        reasons.append("connection_age")
+    if effective < policy.alert_before:
+        reasons.append("alert_window")
+    if (start - now).total_seconds() > policy.leeway:
+        status = "not_yet_valid"
+        reasons.append("not_yet_valid")
+    elif effective <= 0:
+        status = "expired"
+        reasons.append("expired")
+    elif effective < policy.alert_before:
+        status = "critical"
+    elif reasons:
+        status = "due"
+    else:
+        status = "ok"
+    due = bool(reasons)
+    return Decision(
+        status=status,
+        due=due,
+        reasons=reasons,
+        seconds_remaining=int(remaining),
+        lifetime_seconds=int(lifetime),
+        renew_at=renew_at,
+    )
+
+
+def describe(cert: Certificate, path: str | None, policy: Policy) -> dict[str, t.Any]:
+    """The DESIGN.md description of one certificate, with the renewal decision."""
+    start, end = not_before(cert), not_after(cert)
+    decision = evaluate(start, end, policy)
+    return {
+        "path": path,
+        "subject": cert.subject.rfc4514_string(),
+        "sans": subject_alt_names(cert),
+        "issuer": cert.issuer.rfc4514_string(),
+        "serial": serial_hex(cert),
+        "fingerprint_sha256": fingerprint(cert),
+        "not_before": iso(start),
+        "not_after": iso(end),
+        "seconds_remaining": decision.seconds_remaining,
+        "lifetime_seconds": decision.lifetime_seconds,
+        "renew_at": iso(decision.renew_at),
+        "due": decision.due,
+        "status": decision.status,
+        "reasons": decision.reasons,
+        "key_type": key_description(cert.public_key()),
+        "is_ca": is_ca(cert),
+    }
+
+
+def mark_invalid(description: dict[str, t.Any], reason: str) -> None:
+    """Downgrade a description to ``invalid`` (key mismatch, broken chain): invalid means act now."""
+    description["status"] = "invalid"
+    description["due"] = True
+    if reason not in description["reasons"]:
+        description["reasons"].append(reason)
+
+
+# --------------------------------------------------------------------------- keys and chains
+
+
+def public_key_matches(cert: Certificate, private_key: t.Any) -> bool:
+    fmt = serialization.PublicFormat.SubjectPublicKeyInfo
+    enc = serialization.Encoding.DER
+    return bool(
+        cert.public_key().public_bytes(enc, fmt) == private_key.public_key().public_bytes(enc, fmt)
+    )
+
+
+def _issued_by(cert: Certificate, issuer: Certificate) -> bool:
+    if cert.issuer != issuer.subject:
+        return False
+    verify = getattr(cert, "verify_directly_issued_by", None)
+    if verify is not None:
+        try:
+            verify(issuer)
+            return True
+        except (ValueError, TypeError, InvalidSignature):
+            return False
+    key: t.Any = issuer.public_key()  # cryptography < 40
+    algorithm: t.Any = cert.signature_hash_algorithm
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        else:
+            key.verify(cert.signature, cert.tbs_certificate_bytes)
+        return True
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+
+
+def verify_chain(
+    leaf: Certificate,
+    intermediates: t.Sequence[Certificate],
+    roots: t.Sequence[Certificate],
+    now: _dt.datetime | None = None,
+    max_depth: int = 8,
+) -> str | None:
+    """Check that *leaf* chains through *intermediates* to one of *roots* at *now*.
+
+    Signatures, issuer names and validity windows are checked.  Returns None when the chain is
+    good, else a sentence saying what is wrong.
+    """
+    moment = now or utcnow()
+    root_fps = {fingerprint(r) for r in roots}
+    current = leaf
+    pool = list(intermediates) + list(roots)
+    for _depth in range(max_depth):
+        if fingerprint(current) in root_fps:
+            return None
+        issuer = next((c for c in pool if c is not current and _issued_by(current, c)), None)
+        if issuer is None:
+            return "no certificate in the chain or CA bundle issued %s (issuer %s)" % (
+                current.subject.rfc4514_string() or "<empty subject>",
+                current.issuer.rfc4514_string(),
+            )
+        if not not_before(issuer) <= moment <= not_after(issuer):
+            return "chain certificate %s is outside its validity window (%s to %s)" % (
+                issuer.subject.rfc4514_string(), iso(not_before(issuer)), iso(not_after(issuer))
+            )
+        if fingerprint(issuer) in root_fps:
+            return None
+        current = issuer
+    return "chain is longer than %d certificates or loops" % max_depth
+
+
+def load_bundle(path: str) -> list[Certificate]:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise InputError("ca_bundle %s cannot be read (%s); give a readable PEM file of CA certificates" % (path, exc.strerror)) from None
+    certs, _fmt = load_certificates(data, "ca_bundle " + path)
+    return certs
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

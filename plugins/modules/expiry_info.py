@@ -1,0 +1,268 @@
+#!/usr/bin/python
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: expiry_info
+short_description: Report expiry and a renewal decision for many certificate files in one call
+version_added: 0.1.0
+description:
+  - Reads every certificate file named by O(paths) (files, directories, globs), describes each one,
+    and applies the renewal policy to say which are due.
+  - PEM files may hold a bundle (leaf first, then its chain); the leaf is reported and the chain is
+    described under RV(certificates[].chain). DER files hold one certificate.
+  - Files that cannot be read or parsed are listed in RV(errors) and do not fail the task unless
+    O(fail_on_invalid=true).
+  - Also reports the host's clock synchronisation state, because a skewed clock makes a valid
+    certificate look expired.
+  - Read-only. Hundreds of files take well under a second.
+author:
+  - ghostguard developers
+requirements:
+  - cryptography >= 3.4 on the managed host
+extends_documentation_fragment:
+  - ghostguard.certs.policy
+attributes:
+  check_mode:
+    support: full
+    description: The module never changes anything.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+options:
+  paths:
+    description:
+      - Certificate files, directories and glob patterns to read.
+      - In a directory, files matching O(patterns) and not O(excludes) are read; files that hold
+        only a private key and CA certificates (unless O(include_ca)) are skipped there.
+      - A file named directly is always reported.
+    type: list
+    elements: path
+    required: true
+  recurse:
+    description: Descend into subdirectories of directories in O(paths) (and let C(**) match in globs).
+    type: bool
+    default: false
+  patterns:
+    description: File name patterns read inside directories.
+    type: list
+    elements: str
+    default: ["*.pem", "*.crt", "*.cer", "*.cert", "*.der"]
+  excludes:
+    description: File name patterns skipped inside directories.
+    type: list
+    elements: str
+    default: ["*.key", "privkey*.pem", "*.key.pem", "*-key.pem", "*.csr"]
+  include_ca:
+    description: Also report CA certificates found by directory walks (for example C(chain.pem)).
+    type: bool
+    default: false
+  alert_before:
+    description:
+      - Status becomes V(critical) when less than this much validity is left (after O(leeway)).
+      - The default is the 72 hours that would have prevented the incident this collection was written for.
+    type: str
+    default: 72h
+  key_match:
+    description:
+      - Find the private key beside each certificate and check that it belongs to it.
+      - The key is C(privkey.pem) beside C(cert.pem) or C(fullchain.pem), else the same stem with
+        C(.key) (C(site.crt) and C(site.key)), C(.key.pem) or C(-key.pem).
+      - A key that does not match makes the status V(invalid). No key found reports RV(certificates[].key_match=null).
+    type: bool
+    default: false
+  ca_bundle:
+    description:
+      - PEM file of trusted CA certificates. When given, the chain of each certificate (from its own
+        bundle) is verified to one of them; a broken chain makes the status V(invalid).
+    type: path
+  max_connection_age:
+    description:
+      - Longest time a client connection stays open (gRPC C(max_connection_age), keep-alive pools).
+      - A certificate is due when its remaining life (less O(leeway)) does not exceed this plus
+        O(connection_margin), because connections opened now would outlive it.
+    type: str
+  connection_margin:
+    description: Safety margin added to O(max_connection_age).
+    type: str
+    default: 1h
+  fail_on_invalid:
+    description: Fail the task when a file cannot be read or parsed, or a certificate is V(invalid).
+    type: bool
+    default: false
+notes:
+  - Statuses, most severe first - V(invalid) (key mismatch or broken chain), V(not_yet_valid),
+    V(expired), V(critical) (less than O(alert_before) left), V(due), V(ok).
+seealso:
+  - module: ghostguard.certs.acme_dns01
+  - module: ghostguard.certs.endpoint_info
+"""
+
+EXAMPLES = r"""
+- name: Report every certificate under /etc/ssl/private and /etc/nginx/tls
+  ghostguard.certs.expiry_info:
+    paths:
+      - /etc/nginx/tls
+      - /etc/letsencrypt/live/*/fullchain.pem
+    key_match: true
+  register: expiry
+
+- name: Fail when anything has less than three days left
+  ansible.builtin.assert:
+    that: expiry.summary.counts.critical + expiry.summary.counts.expired == 0
+    fail_msg: "{{ expiry.certificates | selectattr('status', 'in', ['critical', 'expired']) | map(attribute='path') | list }}"
+
+- name: What will be due on Christmas Eve, with short-lived certificates renewed at half-life
+  ghostguard.certs.expiry_info:
+    paths: /srv/grpc/certs
+    recurse: true
+    now: "2026-12-24T00:00:00Z"
+    renew_before: 30d
+    leeway: 5m
+    max_connection_age: 24h
+    ca_bundle: /etc/ssl/internal-ca.pem
+  register: plan
+"""
+
+RETURN = r"""
+certificates:
+  description: One entry per certificate file, soonest expiry first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path: {description: File the certificate was read from., type: str, sample: /etc/nginx/tls/shop.pem}
+    subject: {description: Subject as an RFC 4514 string., type: str, sample: CN=shop.example.com}
+    sans: {description: Subject alternative names with their type prefix., type: list, elements: str, sample: ["DNS:shop.example.com"]}
+    issuer: {description: Issuer as an RFC 4514 string., type: str, sample: "CN=R11,O=Let's Encrypt,C=US"}
+    serial: {description: Serial number, lowercase hex pairs joined by colons., type: str, sample: "04:a3:9f"}
+    fingerprint_sha256: {description: SHA-256 fingerprint, lowercase hex pairs joined by colons., type: str}
+    not_before: {description: Start of validity (ISO 8601 UTC)., type: str, sample: "2026-11-01T00:00:00Z"}
+    not_after: {description: End of validity (ISO 8601 UTC)., type: str, sample: "2027-01-30T00:00:00Z"}
+    seconds_remaining: {description: Seconds until not_after (negative once expired)., type: int}
+    lifetime_seconds: {description: Seconds between not_before and not_after., type: int}
+    renew_at: {description: When the policy makes the certificate due (ISO 8601 UTC)., type: str}
+    due: {description: Whether the certificate should be renewed now., type: bool}
+    status:
+      description: V(ok), V(due), V(critical), V(expired), V(not_yet_valid) or V(invalid).
+      type: str
+    reasons:
+      description: >-
+        Why it is due - V(forced), V(renewal_window), V(alert_window), V(connection_age), V(expired),
+        V(not_yet_valid), V(key_mismatch), V(key_unreadable), V(chain_invalid).
+      type: list
+      elements: str
+    key_type: {description: Public key type such as V(ec-p256) or V(rsa-2048)., type: str}
+    is_ca: {description: Whether the certificate is a CA certificate., type: bool}
+    format: {description: V(pem) or V(der)., type: str}
+    chain:
+      description: The other certificates of a PEM bundle, described with the same keys (C(path) is null).
+      type: list
+      elements: dict
+    key_path: {description: Private key found beside the certificate (with O(key_match))., type: str, returned: when O(key_match=true)}
+    key_match: {description: Whether that key belongs to the certificate; null when no key was found or readable., type: bool, returned: when O(key_match=true)}
+    key_error: {description: Why the key check failed., type: str, returned: when the key check failed}
+    chain_valid: {description: Whether the chain verifies to O(ca_bundle)., type: bool, returned: when O(ca_bundle) is set}
+    chain_error: {description: What is wrong with the chain., type: str, returned: when the chain does not verify}
+due:
+  description: Paths of the certificates that are due.
+  returned: always
+  type: list
+  elements: str
+summary:
+  description: Counts and the soonest expiry.
+  returned: always
+  type: dict
+  contains:
+    total: {description: Certificates reported., type: int}
+    counts: {description: Certificates per status (every status is present)., type: dict, sample: {ok: 10, due: 2, critical: 1, expired: 0, not_yet_valid: 0, invalid: 0}}
+    due: {description: Certificates due., type: int}
+    errors: {description: Files in RV(errors)., type: int}
+    soonest: {description: Path, subject, not_after, seconds_remaining and status of the soonest expiry (null without certificates)., type: dict}
+errors:
+  description: Files that could not be read or parsed, each with C(path) and C(error).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{path: /etc/nginx/tls/old.pem, error: "certificate #1 of the PEM data is corrupt or truncated"}]
+clock:
+  description: The host's kernel clock discipline as adjtimex(2) reports it.
+  returned: always
+  type: dict
+  contains:
+    synchronized: {description: Whether the kernel clock is synchronised (null when unknown)., type: bool}
+    state: {description: Kernel clock state such as V(ok) or V(unsynchronized)., type: str}
+    estimated_error_seconds: {description: Estimated clock error in seconds., type: float}
+    max_error_seconds: {description: Maximum clock error in seconds., type: float}
+    source: {description: Always V(adjtimex)., type: str}
+now:
+  description: The time the policy was evaluated at (ISO 8601 UTC).
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils._argspec import policy_argspec
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+from ansible_collections.ghostguard.certs.plugins.module_utils._expiry import (
+    DEFAULT_EXCLUDES,
+    DEFAULT_PATTERNS,
+    ScanOptions,
+    scan,
+)
+
+
+def main() -> None:
+    argument_spec = policy_argspec()
+    argument_spec.update(
+        paths={"type": "list", "elements": "path", "required": True},
+        recurse={"type": "bool", "default": False},
+        patterns={"type": "list", "elements": "str", "default": list(DEFAULT_PATTERNS)},
+        excludes={"type": "list", "elements": "str", "default": list(DEFAULT_EXCLUDES)},
+        include_ca={"type": "bool", "default": False},
+        alert_before={"type": "str", "default": "72h"},
+        key_match={"type": "bool", "default": False},
+        ca_bundle={"type": "path"},
+        max_connection_age={"type": "str"},
+        connection_margin={"type": "str", "default": "1h"},
+        fail_on_invalid={"type": "bool", "default": False},
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not _x509.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=_x509.CRYPTOGRAPHY_IMPORT_ERROR)
+    params = module.params
+    try:
+        policy = _x509.Policy.from_options(params)
+        result = scan(
+            ScanOptions(
+                paths=params["paths"],
+                recurse=params["recurse"],
+                patterns=params["patterns"],
+                excludes=params["excludes"],
+                include_ca=params["include_ca"],
+                key_match=params["key_match"],
+                ca_bundle=params["ca_bundle"],
+            ),
+            policy,
+        )
+    except CertsError as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+    if params["fail_on_invalid"]:
+        bad = [e["path"] for e in result["errors"]]
+        bad += [c["path"] for c in result["certificates"] if c["status"] == "invalid"]
+        if bad:
+            module.fail_json(
+                msg="%d certificate file(s) are unreadable, corrupt or invalid: %s; see 'errors' and each "
+                "certificate's 'reasons'" % (len(bad), ", ".join(bad[:10]) + (" ..." if len(bad) > 10 else "")),
+                **result,
+            )
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
