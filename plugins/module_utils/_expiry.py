@@ -90,10 +90,15 @@ def find_candidates(opts: ScanOptions, errors: list[dict[str, t.Any]]) -> list[_
             for path in _walk(entry, opts):
                 if _wanted(path, opts):
                     add(path, False)
-        elif os.path.lexists(entry):
-            add(entry, True)
         else:
-            errors.append({"path": entry, "error": "no such file or directory"})
+            try:
+                os.lstat(entry)
+            except FileNotFoundError:
+                errors.append({"path": entry, "error": "no such file or directory"})
+            except OSError as exc:
+                errors.append({"path": entry, "error": "cannot reach: %s" % (exc.strerror or exc)})
+            else:
+                add(entry, True)
     return out
 
 

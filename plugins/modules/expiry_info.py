@@ -20,7 +20,7 @@ description:
     certificate look expired.
   - Read-only. Hundreds of files take well under a second.
 author:
-  - ghostguard developers
+  - ghostguard developers (@ghostguard)
 requirements:
   - cryptography >= 3.4 on the managed host
 extends_documentation_fragment:
@@ -113,7 +113,9 @@ EXAMPLES = r"""
 - name: Fail when anything has less than three days left
   ansible.builtin.assert:
     that: expiry.summary.counts.critical + expiry.summary.counts.expired == 0
-    fail_msg: "{{ expiry.certificates | selectattr('status', 'in', ['critical', 'expired']) | map(attribute='path') | list }}"
+    fail_msg: >-
+      {{ expiry.certificates | selectattr('status', 'in', ['critical', 'expired'])
+         | map(attribute='path') | list }}
 
 - name: What will be due on Christmas Eve, with short-lived certificates renewed at half-life
   ghostguard.certs.expiry_info:
@@ -134,39 +136,110 @@ certificates:
   type: list
   elements: dict
   contains:
-    path: {description: File the certificate was read from., type: str, sample: /etc/nginx/tls/shop.pem}
-    subject: {description: Subject as an RFC 4514 string., type: str, sample: CN=shop.example.com}
-    sans: {description: Subject alternative names with their type prefix., type: list, elements: str, sample: ["DNS:shop.example.com"]}
-    issuer: {description: Issuer as an RFC 4514 string., type: str, sample: "CN=R11,O=Let's Encrypt,C=US"}
-    serial: {description: Serial number, lowercase hex pairs joined by colons., type: str, sample: "04:a3:9f"}
-    fingerprint_sha256: {description: SHA-256 fingerprint, lowercase hex pairs joined by colons., type: str}
-    not_before: {description: Start of validity (ISO 8601 UTC)., type: str, sample: "2026-11-01T00:00:00Z"}
-    not_after: {description: End of validity (ISO 8601 UTC)., type: str, sample: "2027-01-30T00:00:00Z"}
-    seconds_remaining: {description: Seconds until not_after (negative once expired)., type: int}
-    lifetime_seconds: {description: Seconds between not_before and not_after., type: int}
-    renew_at: {description: When the policy makes the certificate due (ISO 8601 UTC)., type: str}
-    due: {description: Whether the certificate should be renewed now., type: bool}
-    status:
-      description: V(ok), V(due), V(critical), V(expired), V(not_yet_valid) or V(invalid).
+    path:
+      description: File the certificate was read from.
       type: str
-    reasons:
-      description: >-
-        Why it is due - V(forced), V(renewal_window), V(alert_window), V(connection_age), V(expired),
-        V(not_yet_valid), V(key_mismatch), V(key_unreadable), V(chain_invalid).
+      returned: always
+      sample: /etc/nginx/tls/shop.pem
+    subject:
+      description: Subject as an RFC 4514 string.
+      type: str
+      returned: always
+      sample: CN=shop.example.com
+    sans:
+      description: Subject alternative names with their type prefix.
       type: list
       elements: str
-    key_type: {description: Public key type such as V(ec-p256) or V(rsa-2048)., type: str}
-    is_ca: {description: Whether the certificate is a CA certificate., type: bool}
-    format: {description: V(pem) or V(der)., type: str}
+      returned: always
+      sample: ["DNS:shop.example.com", "IP:10.0.0.5"]
+    issuer:
+      description: Issuer as an RFC 4514 string.
+      type: str
+      returned: always
+      sample: CN=R11,O=Let's Encrypt,C=US
+    serial:
+      description: Serial number as lowercase hex pairs joined by colons.
+      type: str
+      returned: always
+      sample: "04:a3:9f:11"
+    fingerprint_sha256:
+      description: SHA-256 fingerprint of the DER certificate as lowercase hex pairs joined by colons.
+      type: str
+      returned: always
+    not_before:
+      description: Start of validity, ISO 8601 UTC.
+      type: str
+      returned: always
+      sample: "2026-11-01T00:00:00Z"
+    not_after:
+      description: End of validity, ISO 8601 UTC.
+      type: str
+      returned: always
+      sample: "2027-01-30T00:00:00Z"
+    seconds_remaining:
+      description: Seconds until RV(certificates[].not_after); negative once expired.
+      type: int
+      returned: always
+    lifetime_seconds:
+      description: Seconds between not_before and not_after.
+      type: int
+      returned: always
+    renew_at:
+      description: When the policy makes the certificate due, ISO 8601 UTC.
+      type: str
+      returned: always
+    due:
+      description: Whether the certificate should be renewed now.
+      type: bool
+      returned: always
+    status:
+      description: One of V(ok), V(due), V(critical), V(expired), V(not_yet_valid), V(invalid).
+      type: str
+      returned: always
+    reasons:
+      description:
+        - Why it is due, any of V(forced), V(renewal_window), V(alert_window), V(connection_age),
+          V(expired), V(not_yet_valid), V(key_mismatch), V(key_unreadable), V(chain_invalid).
+      type: list
+      elements: str
+      returned: always
+    key_type:
+      description: Public key type such as V(ec-p256) or V(rsa-2048).
+      type: str
+      returned: always
+    is_ca:
+      description: Whether the certificate is a CA certificate.
+      type: bool
+      returned: always
+    format:
+      description: V(pem) or V(der).
+      type: str
+      returned: always
     chain:
       description: The other certificates of a PEM bundle, described with the same keys (C(path) is null).
       type: list
       elements: dict
-    key_path: {description: Private key found beside the certificate (with O(key_match))., type: str, returned: when O(key_match=true)}
-    key_match: {description: Whether that key belongs to the certificate; null when no key was found or readable., type: bool, returned: when O(key_match=true)}
-    key_error: {description: Why the key check failed., type: str, returned: when the key check failed}
-    chain_valid: {description: Whether the chain verifies to O(ca_bundle)., type: bool, returned: when O(ca_bundle) is set}
-    chain_error: {description: What is wrong with the chain., type: str, returned: when the chain does not verify}
+      returned: always
+    key_path:
+      description: The private key file found beside the certificate, or null.
+      type: str
+      returned: when O(key_match=true)
+    key_match:
+      description: Whether that key belongs to the certificate; null when no key was found or it was unreadable.
+      type: bool
+      returned: when O(key_match=true)
+    key_error:
+      description: Why the key check failed.
+      type: str
+      returned: when the key check failed
+    chain_valid:
+      description: Whether the chain verifies to O(ca_bundle).
+      type: bool
+      returned: when O(ca_bundle) is set
+    chain_error:
+      description: What is wrong with the chain.
+      type: str
+      returned: when the chain does not verify
 due:
   description: Paths of the certificates that are due.
   returned: always
@@ -177,29 +250,60 @@ summary:
   returned: always
   type: dict
   contains:
-    total: {description: Certificates reported., type: int}
-    counts: {description: Certificates per status (every status is present)., type: dict, sample: {ok: 10, due: 2, critical: 1, expired: 0, not_yet_valid: 0, invalid: 0}}
-    due: {description: Certificates due., type: int}
-    errors: {description: Files in RV(errors)., type: int}
-    soonest: {description: Path, subject, not_after, seconds_remaining and status of the soonest expiry (null without certificates)., type: dict}
+    total:
+      description: Certificates reported.
+      type: int
+      returned: always
+    counts:
+      description: Certificates per status; every status is present.
+      type: dict
+      returned: always
+      sample: {"ok": 10, "due": 2, "critical": 1, "expired": 0, "not_yet_valid": 0, "invalid": 0}
+    due:
+      description: Certificates due.
+      type: int
+      returned: always
+    errors:
+      description: Files listed in RV(errors).
+      type: int
+      returned: always
+    soonest:
+      description: The C(path), C(subject), C(not_after), C(seconds_remaining) and C(status) of the soonest expiry; null without certificates.
+      type: dict
+      returned: always
 errors:
   description: Files that could not be read or parsed, each with C(path) and C(error).
   returned: always
   type: list
   elements: dict
-  sample: [{path: /etc/nginx/tls/old.pem, error: "certificate #1 of the PEM data is corrupt or truncated"}]
+  sample: [{"path": "/etc/nginx/tls/old.pem", "error": "certificate #1 of the PEM data is corrupt or truncated"}]
 clock:
   description: The host's kernel clock discipline as adjtimex(2) reports it.
   returned: always
   type: dict
   contains:
-    synchronized: {description: Whether the kernel clock is synchronised (null when unknown)., type: bool}
-    state: {description: Kernel clock state such as V(ok) or V(unsynchronized)., type: str}
-    estimated_error_seconds: {description: Estimated clock error in seconds., type: float}
-    max_error_seconds: {description: Maximum clock error in seconds., type: float}
-    source: {description: Always V(adjtimex)., type: str}
+    synchronized:
+      description: Whether the kernel clock is synchronised; null when unknown.
+      type: bool
+      returned: always
+    state:
+      description: Kernel clock state such as V(ok) or V(unsynchronized).
+      type: str
+      returned: always
+    estimated_error_seconds:
+      description: Estimated clock error in seconds.
+      type: float
+      returned: always
+    max_error_seconds:
+      description: Maximum clock error in seconds.
+      type: float
+      returned: always
+    source:
+      description: Always V(adjtimex).
+      type: str
+      returned: always
 now:
-  description: The time the policy was evaluated at (ISO 8601 UTC).
+  description: The time the policy was evaluated at, ISO 8601 UTC.
   returned: always
   type: str
 """

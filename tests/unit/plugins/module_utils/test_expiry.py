@@ -1,0 +1,214 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Batch scanning (plugins/module_utils/_expiry.py) on real files made in the test."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+import typing as t
+
+import pytest
+from certgen import TestCA, now
+from cryptography.hazmat.primitives import serialization
+
+from ansible_collections.ghostguard.certs.plugins.module_utils import _expiry, _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import InputError
+
+
+@pytest.fixture(scope="module")
+def ca() -> TestCA:
+    return TestCA()
+
+
+def run(paths: list[str], **kw: object) -> dict:
+    return _expiry.scan(_expiry.ScanOptions(paths=paths, **kw), _x509.Policy())  # type: ignore[arg-type]
+
+
+def by_name(result: dict) -> dict[str, dict]:
+    return {os.path.basename(c["path"]): c for c in result["certificates"]}
+
+
+def test_directory_statuses_and_summary(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    d = str(tmp_path)
+    ca.issue(["fine.test"], days=90).write(d, "fine")
+    ca.issue(["due.test"], days=90, not_before=now() - dt.timedelta(days=70)).write(d, "due")
+    ca.issue(["crit.test"], days=90, not_before=now() - dt.timedelta(days=88)).write(d, "crit")
+    ca.issue(["gone.test"], days=30, not_before=now() - dt.timedelta(days=31)).write(d, "gone")
+    ca.issue(["future.test"], days=30, not_before=now() + dt.timedelta(days=2)).write(d, "future")
+    res = run([d])
+    names = by_name(res)
+    assert {k: v["status"] for k, v in names.items()} == {
+        "fine.pem": "ok", "due.pem": "due", "crit.pem": "critical", "gone.pem": "expired", "future.pem": "not_yet_valid",
+    }
+    # soonest expiry first
+    assert [os.path.basename(c["path"]) for c in res["certificates"]][:2] == ["gone.pem", "crit.pem"]
+    assert res["summary"]["counts"] == {"ok": 1, "due": 1, "critical": 1, "expired": 1, "not_yet_valid": 1, "invalid": 0}
+    assert res["summary"]["soonest"]["path"].endswith("gone.pem")
+    assert sorted(os.path.basename(p) for p in res["due"]) == ["crit.pem", "due.pem", "future.pem", "gone.pem"]
+    # the key files beside them are skipped, not reported as errors
+    assert res["errors"] == []
+    assert set(res["clock"]) >= {"synchronized", "state", "estimated_error_seconds"}
+    json.dumps(res)  # the whole result is JSON-serialisable
+
+
+def test_bundle_reports_leaf_and_describes_chain(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    path = ca.issue(["b.test"]).write(str(tmp_path), "b")
+    res = run([path])
+    (cert,) = res["certificates"]
+    assert cert["subject"] == "CN=b.test"
+    assert [c["subject"] for c in cert["chain"]] == ["CN=ghostguard test root intermediate"]
+    assert cert["chain"][0]["path"] is None and cert["chain"][0]["status"] == "ok"
+
+
+def test_der_file(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    issued = ca.issue(["der.test"])
+    (tmp_path / "der.der").write_bytes(issued.cert.public_bytes(serialization.Encoding.DER))
+    (cert,) = run([str(tmp_path)])["certificates"]
+    assert cert["format"] == "der" and cert["sans"] == ["DNS:der.test"]
+
+
+def test_key_match_and_mismatch(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    d = str(tmp_path)
+    ca.issue(["good.test"]).write(d, "good")
+    bad = ca.issue(["bad.test"]).write(d, "bad")
+    (tmp_path / "bad.key").write_bytes(ca.issue(["other.test"]).key_pem)
+    ca.issue(["nokey.test"]).write(d, "nokey", key=False)
+    names = by_name(run([d], key_match=True))
+    assert names["good.pem"]["key_match"] is True and names["good.pem"]["status"] == "ok"
+    assert names["bad.pem"]["key_match"] is False and names["bad.pem"]["status"] == "invalid"
+    assert "key_mismatch" in names["bad.pem"]["reasons"] and names["bad.pem"]["due"] is True
+    assert bad in names["bad.pem"]["key_error"] or "bad.key" in names["bad.pem"]["key_error"]
+    assert names["nokey.pem"]["key_match"] is None and names["nokey.pem"]["key_path"] is None
+
+
+def test_certbot_layout_privkey(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    issued = ca.issue(["cb.test"])
+    (tmp_path / "cert.pem").write_bytes(issued.cert_pem)
+    (tmp_path / "chain.pem").write_bytes(issued.chain_pem)
+    (tmp_path / "fullchain.pem").write_bytes(issued.fullchain_pem)
+    (tmp_path / "privkey.pem").write_bytes(issued.key_pem)
+    names = by_name(run([str(tmp_path)], key_match=True))
+    # chain.pem holds a CA certificate: skipped in a directory walk unless include_ca
+    assert sorted(names) == ["cert.pem", "fullchain.pem"]
+    assert all(c["key_match"] is True for c in names.values())
+    assert "chain.pem" in by_name(run([str(tmp_path)], include_ca=True))
+
+
+def test_ca_bundle_verification(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    good = ca.issue(["v.test"]).write(str(tmp_path), "v")
+    other = TestCA("another root").issue(["x.test"]).write(str(tmp_path), "x")
+    bundle = tmp_path / "roots.crt"
+    bundle.write_bytes(ca.root_pem)
+    names = by_name(run([good, other], ca_bundle=str(bundle)))
+    assert names["v.pem"]["chain_valid"] is True
+    assert names["x.pem"]["chain_valid"] is False and names["x.pem"]["status"] == "invalid"
+    assert "no certificate" in names["x.pem"]["chain_error"]
+
+
+def test_bad_ca_bundle_is_an_input_error(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(InputError, match="ca_bundle"):
+        run([str(tmp_path)], ca_bundle=str(tmp_path / "missing.pem"))
+
+
+def test_corrupt_missing_and_broken_symlink(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    d = tmp_path
+    (d / "corrupt.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    (d / "empty.crt").write_bytes(b"")
+    os.symlink(str(d / "nowhere.pem"), str(d / "dangling.pem"))
+    res = run([str(d), str(d / "absent.pem")])
+    errors = {os.path.basename(e["path"]): e["error"] for e in res["errors"]}
+    assert "corrupt" in errors["corrupt.pem"]
+    assert "empty" in errors["empty.crt"]
+    assert "broken symlink" in errors["dangling.pem"]
+    assert "no such file" in errors["absent.pem"]
+    assert res["certificates"] == [] and res["summary"]["errors"] == 4
+
+
+def test_symlink_is_followed_and_reported_by_its_path(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    target = ca.issue(["link.test"]).write(str(tmp_path / "archive"), "cert1")
+    live = tmp_path / "live"
+    live.mkdir()
+    os.symlink(target, str(live / "cert.pem"))
+    (cert,) = run([str(live)])["certificates"]
+    assert cert["path"] == str(live / "cert.pem") and cert["sans"] == ["DNS:link.test"]
+
+
+def test_globs_recurse_and_dedup(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    for i in range(3):
+        ca.issue(["s%d.test" % i]).write(str(tmp_path / ("svc%d" % i) / "tls"), "server")
+    pattern = str(tmp_path / "svc*" / "tls" / "server.pem")
+    assert len(run([pattern, pattern])["certificates"]) == 3
+    assert run([str(tmp_path)])["certificates"] == []
+    assert len(run([str(tmp_path)], recurse=True)["certificates"]) == 3
+    res = run([str(tmp_path / "nothing*")])
+    assert res["errors"][0]["error"] == "no file matches this pattern"
+
+
+def scan_as_nobody(paths: list[str]) -> dict:
+    """Run a scan with real, unprivileged permissions (root reads everything: drop to nobody in a fork)."""
+    if os.geteuid() != 0:
+        return run(paths)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.close(read_fd)
+        os.setgid(65534)
+        os.setuid(65534)
+        os.write(write_fd, json.dumps(run(paths)).encode())
+        os._exit(0)
+    os.close(write_fd)
+    chunks = []
+    while True:
+        chunk = os.read(read_fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.waitpid(pid, 0)
+    return json.loads(b"".join(chunks))
+
+
+@pytest.fixture
+def open_dir() -> t.Iterator[pathlib.Path]:
+    """A directory everybody may enter (pytest's tmp_path is 0700)."""
+    path = pathlib.Path(tempfile.mkdtemp(prefix="gg-open-"))
+    os.chmod(str(path), 0o755)
+    yield path
+    shutil.rmtree(str(path))
+
+
+def test_unreadable_file_as_unprivileged_user(ca: TestCA, open_dir: pathlib.Path) -> None:
+    """A file the scanning user may not read is an error entry, not a crash."""
+    path = ca.issue(["secret.test"]).write(str(open_dir), "locked")
+    ok = ca.issue(["public.test"]).write(str(open_dir), "public")
+    os.chmod(path, 0o600)
+    os.chmod(ok, 0o644)
+    result = scan_as_nobody([path, ok])
+    assert [c["path"] for c in result["certificates"]] == [ok]
+    assert result["errors"] == [{"path": path, "error": "cannot read: Permission denied"}]
+
+
+def test_unreachable_directory_is_not_reported_missing(ca: TestCA, open_dir: pathlib.Path) -> None:
+    private = open_dir / "private"
+    path = ca.issue(["hidden.test"]).write(str(private), "hidden")
+    os.chmod(str(private), 0o700)
+    result = scan_as_nobody([path])
+    assert result["errors"] == [{"path": path, "error": "cannot reach: Permission denied"}]
+
+
+def test_key_candidates() -> None:
+    assert _expiry.key_candidates("/x/fullchain.pem")[0] == "/x/privkey.pem"
+    assert _expiry.key_candidates("/x/site.crt")[0] == "/x/site.key"
+
+
+def test_two_hundred_files_fast(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    """Hundreds of files in one call (the speed target itself lives in bench/, not here)."""
+    issued = [ca.issue(["h%d.test" % i]) for i in range(10)]
+    for i in range(200):
+        issued[i % 10].write(str(tmp_path), "h%03d" % i)
+    res = run([str(tmp_path)], key_match=True)
+    assert res["summary"]["total"] == 200 and all(c["key_match"] for c in res["certificates"])
+    assert len({c["fingerprint_sha256"] for c in res["certificates"]}) == 10
