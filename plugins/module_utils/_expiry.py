@@ -29,6 +29,7 @@ MAX_FILE_BYTES = 1 << 20
 class ScanOptions:
     paths: list[str]
     recurse: bool = False
+    ignore_missing: bool = False
     patterns: t.Sequence[str] = DEFAULT_PATTERNS
     excludes: t.Sequence[str] = DEFAULT_EXCLUDES
     include_ca: bool = False
@@ -77,7 +78,7 @@ def find_candidates(opts: ScanOptions, errors: list[dict[str, t.Any]]) -> list[_
         entry = os.path.expanduser(str(raw))
         if glob.has_magic(entry):
             matches = sorted(glob.glob(entry, recursive=opts.recurse))
-            if not matches:
+            if not matches and not opts.ignore_missing:
                 errors.append({"path": entry, "error": "no file matches this pattern"})
             for match in matches:
                 if os.path.isdir(match):
@@ -94,7 +95,8 @@ def find_candidates(opts: ScanOptions, errors: list[dict[str, t.Any]]) -> list[_
             try:
                 os.lstat(entry)
             except FileNotFoundError:
-                errors.append({"path": entry, "error": "no such file or directory"})
+                if not opts.ignore_missing:
+                    errors.append({"path": entry, "error": "no such file or directory"})
             except OSError as exc:
                 errors.append({"path": entry, "error": "cannot reach: %s" % (exc.strerror or exc)})
             else:

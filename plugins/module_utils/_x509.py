@@ -66,6 +66,12 @@ def load_certificates(data: bytes, source: str = "input") -> tuple[list[Certific
     require_cryptography()
     if b"-----BEGIN" in data:
         blocks = PEM_CERT.findall(data)
+        if not blocks and b"-----BEGIN CERTIFICATE-----" in data:
+            raise CertificateError(
+                "%s: a PEM CERTIFICATE block has no END line (truncated file); replace it with a complete copy"
+                % source,
+                path=source,
+            )
         if not blocks:
             labels = sorted({m.decode("ascii", "replace") for m in PEM_ANY_BEGIN.findall(data)})
             raise CertificateError(

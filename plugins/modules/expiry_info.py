@@ -42,6 +42,12 @@ options:
     type: list
     elements: path
     required: true
+  ignore_missing:
+    description:
+      - Skip entries of O(paths) that do not exist instead of listing them in RV(errors).
+      - Useful for one path list across a fleet where each host has some of the places.
+    type: bool
+    default: false
   recurse:
     description: Descend into subdirectories of directories in O(paths) (and let C(**) match in globs).
     type: bool
@@ -325,6 +331,7 @@ def main() -> None:
     argument_spec = policy_argspec()
     argument_spec.update(
         paths={"type": "list", "elements": "path", "required": True},
+        ignore_missing={"type": "bool", "default": False},
         recurse={"type": "bool", "default": False},
         patterns={"type": "list", "elements": "str", "default": list(DEFAULT_PATTERNS)},
         excludes={"type": "list", "elements": "str", "default": list(DEFAULT_EXCLUDES)},
@@ -346,6 +353,7 @@ def main() -> None:
             ScanOptions(
                 paths=params["paths"],
                 recurse=params["recurse"],
+                ignore_missing=params["ignore_missing"],
                 patterns=params["patterns"],
                 excludes=params["excludes"],
                 include_ca=params["include_ca"],

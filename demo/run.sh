@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# make demo: audit a demo fleet of generated certificates and print the report.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv=${VENV:-$root/.venv}
+out=$root/demo/out
+rm -rf "$out" && mkdir -p "$out"
+"$venv/bin/python" "$root/demo/make_fleet.py" "$out"
+export ANSIBLE_COLLECTIONS_PATH=$root/.build/collections ANSIBLE_NOCOLOR=1
+"$venv/bin/ansible-playbook" -i "$out/inventory.ini" "$root/playbooks/audit.yml" \
+  -e audit_hosts=fleet -e "audit_report_dir=$out/report" | tee "$out/audit.log"
+echo
+echo "Reports: $out/report/report.json  $out/report/report.html"

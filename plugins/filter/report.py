@@ -1,0 +1,52 @@
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters that turn per-host expiry_info results into a fleet report."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.ghostguard.certs.plugins.module_utils._report import (
+    build_fleet_report,
+    query,
+    render_table,
+)
+
+
+def _json_query(data: t.Any, expression: str) -> t.Any:
+    try:
+        return query(data, expression)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
+def _fleet_report(results: t.Any, generated_at: str | None = None) -> dict[str, t.Any]:
+    if not isinstance(results, t.Mapping):
+        raise AnsibleFilterError(
+            "fleet_report expects a dict of host name -> registered expiry_info result, got %s"
+            % type(results).__name__
+        )
+    try:
+        return build_fleet_report(results, generated_at)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise AnsibleFilterError("fleet_report: %s" % exc) from exc
+
+
+def _report_table(report: t.Any, limit: int = 0) -> str:
+    if not isinstance(report, t.Mapping) or "certificates" not in report:
+        raise AnsibleFilterError("report_table expects the output of ghostguard.certs.fleet_report")
+    return render_table(report, int(limit))
+
+
+class FilterModule:
+    """ghostguard.certs fleet report filters."""
+
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {
+            "json_query": _json_query,
+            "fleet_report": _fleet_report,
+            "report_table": _report_table,
+        }
