@@ -239,5 +239,5 @@ def test_names_cover(ca: TestCA) -> None:
 
 def test_cert_pem_roundtrip(ca: TestCA) -> None:
     issued = ca.issue(["r.test"])
-    certs, _ = _x509.load_certificates(cert_pem(issued.cert) + b"\n# comment\n" + issued.chain_pem)
+    certs, _fmt = _x509.load_certificates(cert_pem(issued.cert) + b"\n# comment\n" + issued.chain_pem)
     assert [c.subject for c in certs] == [issued.cert.subject, ca.signer.subject]
