@@ -6,13 +6,16 @@ VENV ?= $(ROOT)/.venv
 PY := $(VENV)/bin/python
 BASEPY ?= python3
 COLL := $(ROOT)/.build/collections/ansible_collections/ghostguard/certs
+# Second controller: the newest ansible-core on pyenv's Python 3.13.
+VENV313 ?= $(ROOT)/.venv-313
+PY313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3) $(shell command -v python3.13 2>/dev/null))
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.build/collections
 export ANSIBLE_PYTHON_INTERPRETER := $(VENV)/bin/python
 export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: all demo test deps apt venv collection lint ruff mypy ansible-lint sanity unit integration molecule bench build clean
+.PHONY: all demo test deps apt venv collection lint ruff mypy ansible-lint sanity unit integration molecule compat bench build clean
 
 all: test
 
@@ -38,7 +41,7 @@ deps: apt venv collection
 demo: deps
 	bash demo/run.sh
 
-test: deps lint sanity unit integration molecule
+test: deps lint sanity unit integration compat molecule
 	@echo "make test: all stages passed"
 
 ## stages -----------------------------------------------------------------------
@@ -66,6 +69,20 @@ molecule: deps
 	@if ls molecule/*/molecule.yml >/dev/null 2>&1; then \
 	  for s in molecule/*/molecule.yml; do $(VENV)/bin/molecule test -s $$(basename $$(dirname $$s)); done; \
 	else echo "molecule: no scenario yet"; fi
+
+$(VENV313)/.stamp: requirements-compat.txt
+	@[ -n "$(PY313)" ] || { echo "compat: no Python 3.13 found (looked in ~/.pyenv/versions/3.13*/bin and PATH); install one or set PY313=/path/to/python3.13" >&2; exit 1; }
+	$(PY313) -m venv $(VENV313)
+	$(VENV313)/bin/pip install -q --disable-pip-version-check -r requirements-compat.txt
+	touch $@
+
+# Unit and the controller-only integration tests again on the newest ansible-core (Python 3.13),
+# then ansible-test sanity there too.
+compat: deps $(VENV313)/.stamp
+	$(VENV313)/bin/ansible --version | head -1
+	$(VENV313)/bin/python -m pytest tests/unit tests/integration/test_expiry_info_module.py \
+	  tests/integration/test_audit_playbook.py tests/integration/test_docs_and_build.py -q -p no:cacheprovider
+	VENV=$(VENV313) SANITY_PYTHON=3.13 bash scripts/sanity.sh
 
 bench: deps
 	bash bench/run.sh

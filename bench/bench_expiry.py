@@ -102,7 +102,7 @@ def main() -> None:
                ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", ANSIBLE_NOCOLOR="1")
 
     # the engine alone, as the module runs it (best of 3)
-    engine = min(_timed_scan(certs) for _ in range(3))
+    engine = min(_timed_scan(certs) for _attempt in range(3))
     ours_wall, ours_task = run(ours, env)
     peer_wall, peer_task = run(peer, env)
     print("files: %d" % FILES)
