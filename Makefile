@@ -48,7 +48,7 @@ test: deps lint sanity unit integration compat molecule
 lint: ruff mypy ansible-lint
 
 ruff: venv
-	$(VENV)/bin/ruff check plugins tests bench scripts demo
+	$(VENV)/bin/ruff check plugins tests bench scripts demo molecule
 
 mypy: venv
 	$(VENV)/bin/mypy
