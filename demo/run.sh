@@ -8,6 +8,9 @@ rm -rf "$out" && mkdir -p "$out"
 "$venv/bin/python" "$root/demo/make_fleet.py" "$out"
 export ANSIBLE_COLLECTIONS_PATH=$root/.build/collections ANSIBLE_NOCOLOR=1
 "$venv/bin/ansible-playbook" -i "$out/inventory.ini" "$root/playbooks/audit.yml" \
-  -e audit_hosts=fleet -e "audit_report_dir=$out/report" | tee "$out/audit.log"
+  -e audit_hosts=fleet -e "audit_report_dir=$out/report" > "$out/audit.log" || { cat "$out/audit.log"; exit 1; }
+sed -n '/PLAY RECAP/,$p' "$out/audit.log"
+echo "== fleet certificate report (ansible-playbook playbooks/audit.yml), soonest expiry first"
+cat "$out/report/report.txt"
 echo
-echo "Reports: $out/report/report.json  $out/report/report.html"
+echo "Full run: $out/audit.log   Reports: $out/report/report.json  $out/report/report.html  $out/report/report.txt"
