@@ -165,7 +165,7 @@ def scan(opts: ScanOptions, policy: _x509.Policy) -> dict[str, t.Any]:
             data = _read(cand.path)
             if not cand.explicit and _x509.looks_like_private_key_only(data):
                 continue
-            certs, fmt = _x509.load_certificates(data, cand.path)
+            certs, fmt = _x509.load_certificates(data, "this file")
         except OSError as exc:
             errors.append({"path": cand.path, "error": "cannot read: %s" % (exc.strerror or exc)})
             continue
