@@ -55,7 +55,7 @@ def build_rootfs() -> str:
     os.makedirs(CACHE, exist_ok=True)
     tmp = ROOTFS + ".tmp-%d" % os.getpid()
     shutil.rmtree(tmp, ignore_errors=True)
-    print("nspawn: building the bookworm tree in %s (about a minute, once)" % ROOTFS, flush=True)
+    print("nspawn: building the bookworm tree in %s (about a minute, once)" % ROOTFS, file=sys.stderr, flush=True)
     proc = subprocess.run(
         ["debootstrap", "--variant=minbase", "--include=" + PACKAGES, "bookworm", tmp, mirror()],
         capture_output=True, text=True, check=False,
