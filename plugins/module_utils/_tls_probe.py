@@ -254,6 +254,23 @@ def _served_chain(sock: ssl.SSLSocket) -> list[bytes]:
     return out
 
 
+def _check_client_accepted(sock: ssl.SSLSocket, ep: Endpoint) -> None:
+    """With TLS 1.3 a server rejects a client certificate after the client's handshake is done.
+
+    Read briefly: an alert now means the certificate was refused; silence means it was accepted.
+    """
+    sock.settimeout(min(0.25, ep.timeout))
+    try:
+        sock.recv(1)
+    except (socket.timeout, ssl.SSLWantReadError):
+        pass
+    except ssl.SSLError as exc:
+        raise _Failure("handshake_failure", "%s refused the client certificate %s (%s); give a certificate its CA "
+                       "trusts, with the clientAuth usage" % (ep.label, ep.client_cert, exc.reason or exc)) from None
+    finally:
+        sock.settimeout(ep.timeout)
+
+
 @dataclasses.dataclass
 class _Handshake:
     chain_der: list[bytes]
@@ -281,6 +298,8 @@ def _handshake(ep: Endpoint, verify: bool) -> _Handshake:
         with ctx.wrap_socket(raw, server_hostname=ep.sni, do_handshake_on_connect=False) as sock:
             sock.do_handshake()
             done = time.monotonic()
+            if ep.client_cert:
+                _check_client_accepted(sock, ep)
             cipher = sock.cipher()
             return _Handshake(
                 chain_der=_served_chain(sock),

@@ -204,14 +204,14 @@ def test_chain_from_other_ca_refused(ca: TestCA) -> None:
 def test_names_checked(ca: TestCA) -> None:
     leaf = ca.issue(["*.site.test", "site.test"])
     _files.validate_bundle(bundle_of(leaf), expected_names=["a.site.test", "site.test"])
-    with pytest.raises(CertificateError, match="does not cover other.test"):
+    with pytest.raises(CertificateError, match=r"does not cover other\.test"):
         _files.validate_bundle(bundle_of(leaf), expected_names=["other.test"])
 
 
 @pytest.mark.parametrize(
     ("cert", "key", "message"),
     [
-        (b"-----BEGIN CERTIFICATE-----\nMIIB\n", None, "no END line|corrupt or truncated"),
+        (b"-----BEGIN CERTIFICATE-----\nMIIB\n", None, r"no END line"),
         (None, b"not a key", "not a PEM private key"),
         (b"", None, "empty"),
     ],
@@ -226,7 +226,7 @@ def test_bundle_in_cert_content_splits_chain(ca: TestCA) -> None:
     leaf = ca.issue(["site.test"])
     bundle = _files.build_bundle(leaf.fullchain_pem, leaf.key_pem, None)
     assert bundle.cert_pem == leaf.cert_pem and bundle.chain_pem == leaf.chain_pem
-    with pytest.raises(InputError, match="not both|leave"):
+    with pytest.raises(InputError, match=r"leave"):
         _files.build_bundle(leaf.fullchain_pem, leaf.key_pem, leaf.chain_pem)
 
 
