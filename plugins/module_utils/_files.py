@@ -102,6 +102,7 @@ def replace_symlink(target: str, link: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)
     os.symlink(target, tmp)
+    _step("rename %s" % os.path.basename(link))
     os.rename(tmp, link)
 
 

@@ -46,6 +46,7 @@ class DeployLab:
         self.ca = ca or TestCA("deploy lab root")
         self.tls = os.path.join(root, "tls")
         self.root_file = os.path.join(root, "root.pem")
+        os.makedirs(root, exist_ok=True)
         with open(self.root_file, "wb") as handle:
             handle.write(self.ca.root_pem)
         self.cert_path = os.path.join(self.tls, "svc.crt")
