@@ -647,8 +647,7 @@ def deploy(req: DeployRequest) -> DeployResult:
         diff = {"before": diff_view(previous_cert), "after": diff_view(req.bundle.cert)}
         previous = _describe(previous_cert, new_cert_path, policy)
         certificate = _describe(req.bundle.cert, new_cert_path, policy)
-        if same:
-            assert current is not None
+        if same and current is not None:
             actions = []
             changed = False
             if not _attrs_ok(store, current, req.attrs):
@@ -660,8 +659,7 @@ def deploy(req: DeployRequest) -> DeployResult:
             return DeployResult(changed, current, current, certificate, certificate, store.root,
                                 store.generations(), actions, {"before": diff["before"], "after": diff["before"]})
         actions = []
-        if same_content:
-            assert current is not None
+        if same_content and current is not None:
             actions.append("relinked service paths to generation %d" % current)
             if not req.check_mode:
                 with locked(os.path.join(store.root, ".lock")):

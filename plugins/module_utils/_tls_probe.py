@@ -21,12 +21,14 @@ import base64
 import concurrent.futures
 import dataclasses
 import datetime as _dt
+import http.client
 import json
 import socket
 import ssl
 import struct
 import time
 import typing as t
+import urllib.parse
 
 from . import _x509
 from ._errors import InputError, ProbeError
@@ -209,6 +211,97 @@ def describe_scts(leaf: Certificate, issuer: Certificate | None,
     return out
 
 
+# --------------------------------------------------------------------------- OCSP
+
+
+def ocsp_urls(leaf: Certificate) -> list[str]:
+    try:
+        aia = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(d.access_location.value) for d in aia
+            if d.access_method == x509.oid.AuthorityInformationAccessOID.OCSP]
+
+
+def _ocsp_signer_ok(response: t.Any, issuer: Certificate) -> t.Any:
+    """The key that may sign this response: the issuer's, or a delegated responder the issuer signed."""
+    for candidate in getattr(response, "certificates", []) or []:
+        if not _x509._issued_by(candidate, issuer):
+            continue
+        try:
+            eku = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            continue
+        if x509.oid.ExtendedKeyUsageOID.OCSP_SIGNING in eku:
+            return candidate.public_key()
+    return issuer.public_key()
+
+
+def _http_post(url: str, body: bytes, timeout: float) -> bytes:
+    """POST an OCSP request (plain http.client: the engine imports nothing from Ansible)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("unsupported OCSP URL %s" % url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("POST", parts.path or "/", body=body, headers={"Content-Type": "application/ocsp-request"})
+        answer = conn.getresponse()
+        data = answer.read(1 << 20)
+        if answer.status != 200:
+            raise ValueError("HTTP %d" % answer.status)
+        return data
+    finally:
+        conn.close()
+
+
+def _utc_attr(obj: t.Any, name: str) -> _dt.datetime | None:
+    """``name_utc`` on cryptography >= 43, else the naive ``name`` taken as UTC."""
+    if hasattr(type(obj), name + "_utc") or hasattr(obj, name + "_utc"):
+        value = getattr(obj, name + "_utc")
+    else:
+        value = getattr(obj, name)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    return t.cast("_dt.datetime | None", value)
+
+
+def ocsp_status(leaf: Certificate, issuer: Certificate | None, timeout: float = 10.0) -> dict[str, t.Any] | None:
+    """Ask the OCSP responder the certificate names; None when it names none (normal for Let's Encrypt)."""
+    urls = ocsp_urls(leaf)
+    if not urls:
+        return None
+    result: dict[str, t.Any] = {"url": urls[0], "status": None, "this_update": None, "next_update": None,
+                                "revocation_time": None, "signature_valid": None, "error": None}
+    if issuer is None:
+        result["error"] = "the issuer certificate was not served, so no OCSP request can be built"
+        return result
+    from cryptography.x509 import ocsp
+
+    request = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build()  # SHA-1: the RFC 6960 CertID default
+    try:
+        data = _http_post(urls[0], request.public_bytes(serialization.Encoding.DER), timeout)
+        response = ocsp.load_der_ocsp_response(data)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        result["error"] = "OCSP responder %s did not answer usefully (%s)" % (urls[0], exc)
+        return result
+    if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        result["error"] = "OCSP responder %s answered %s" % (urls[0], response.response_status.name.lower())
+        return result
+    result["status"] = response.certificate_status.name.lower()
+    for key, attr in (("this_update", "this_update"), ("next_update", "next_update"),
+                      ("revocation_time", "revocation_time")):
+        moment = _utc_attr(response, attr)
+        if moment is not None:
+            result[key] = _x509.iso(moment)
+    result["signature_valid"] = _verify_signature(
+        _ocsp_signer_ok(response, issuer), response.signature, response.tbs_response_bytes,
+        response.signature_hash_algorithm)
+    if response.serial_number != leaf.serial_number:
+        result["error"] = "OCSP response is about another certificate"
+    return result
+
+
 # --------------------------------------------------------------------------- the handshake
 
 
@@ -327,7 +420,7 @@ def _handshake(ep: Endpoint, verify: bool) -> _Handshake:
 
 
 def probe_once(ep: Endpoint, policy: _x509.Policy | None = None,
-               logs: t.Mapping[bytes, CTLog] | None = None) -> dict[str, t.Any]:
+               logs: t.Mapping[bytes, CTLog] | None = None, ocsp: bool = False) -> dict[str, t.Any]:
     """One attempt: handshake (verifying when asked), then describe what was served."""
     policy = policy or _x509.Policy()
     result: dict[str, t.Any] = {
@@ -349,6 +442,7 @@ def probe_once(ep: Endpoint, policy: _x509.Policy | None = None,
         "error": None,
         "error_message": None,
         "scts": [],
+        "ocsp": None,
     }
     shake: _Handshake | None = None
     try:
@@ -384,6 +478,8 @@ def probe_once(ep: Endpoint, policy: _x509.Policy | None = None,
             result["chain"] = [_x509.describe(c, None, policy) for c in certs[1:]]
             issuer = next((c for c in certs[1:] if _x509._issued_by(leaf, c)), None)
             result["scts"] = describe_scts(leaf, issuer, logs)
+            if ocsp:
+                result["ocsp"] = ocsp_status(leaf, issuer, ep.timeout)
             if ep.expected_fingerprint:
                 result["matches_expected"] = _x509.fingerprint(leaf) == ep.expected_fingerprint
     result["ok"] = result["error"] is None and result["matches_expected"] is not False
@@ -391,13 +487,13 @@ def probe_once(ep: Endpoint, policy: _x509.Policy | None = None,
 
 
 def probe(ep: Endpoint, policy: _x509.Policy | None = None, logs: t.Mapping[bytes, CTLog] | None = None,
-          sleep: t.Callable[[float], None] = time.sleep) -> dict[str, t.Any]:
+          sleep: t.Callable[[float], None] = time.sleep, ocsp: bool = False) -> dict[str, t.Any]:
     """Probe with retries: retry connection failures, and a fingerprint mismatch while waiting for a reload."""
     ep.check()
     attempts = 0
     while True:
         attempts += 1
-        result = probe_once(ep, policy, logs)
+        result = probe_once(ep, policy, logs, ocsp)
         retry = result["error"] in RETRYABLE or result["matches_expected"] is False
         if ep.expected_fingerprint and result["matches_expected"] is not True:
             retry = True
@@ -413,16 +509,17 @@ def probe(ep: Endpoint, policy: _x509.Policy | None = None, logs: t.Mapping[byte
 
 
 def probe_many(endpoints: t.Sequence[Endpoint], policy: _x509.Policy | None = None,
-               logs: t.Mapping[bytes, CTLog] | None = None, workers: int = 32) -> list[dict[str, t.Any]]:
+               logs: t.Mapping[bytes, CTLog] | None = None, workers: int = 32,
+               ocsp: bool = False) -> list[dict[str, t.Any]]:
     """Probe every endpoint concurrently; results in the order given."""
     for ep in endpoints:
         ep.check()
     if not endpoints:
         return []
     if len(endpoints) == 1:
-        return [probe(endpoints[0], policy, logs)]
+        return [probe(endpoints[0], policy, logs, ocsp=ocsp)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(workers, len(endpoints)))) as pool:
-        return list(pool.map(lambda ep: probe(ep, policy, logs), endpoints))
+        return list(pool.map(lambda ep: probe(ep, policy, logs, ocsp=ocsp), endpoints))
 
 
 def summarize(results: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, t.Any]:

@@ -25,7 +25,7 @@ description:
     removes the abandoned one.
   - Idempotent - the same content again reports RV(ignore:changed=false).
 author:
-  - ghostguard developers
+  - ghostguard developers (@ghostguard)
 requirements:
   - cryptography >= 3.4 on the managed host
 attributes:
@@ -65,7 +65,6 @@ options:
   key_src:
     description: File with the private key; on the controller unless O(remote_src=true).
     type: path
-    no_log: false
   chain_src:
     description: File with the chain; on the controller unless O(remote_src=true).
     type: path
@@ -83,7 +82,6 @@ options:
   key_path:
     description: Path the service reads the private key from. Required with O(state=present).
     type: path
-    no_log: false
   chain_path:
     description: Path the service reads the chain (intermediates) from.
     type: path
@@ -130,7 +128,6 @@ options:
     description: Mode of the private key file. Modes readable by others are refused.
     type: str
     default: "0600"
-    no_log: false
   from_fingerprint:
     description:
       - With O(state=rollback), roll back only when the current generation has this SHA-256 fingerprint

@@ -23,7 +23,7 @@ description:
     their signatures are verified.
   - Read-only; runs where the task runs (use C(delegate_to) to probe from the controller).
 author:
-  - ghostguard developers
+  - ghostguard developers (@ghostguard)
 requirements:
   - cryptography >= 3.4 where the module runs
   - Python >= 3.10 to report the served chain (on Python 3.9 RV(endpoints[].chain) is empty and only the leaf is known)
@@ -67,7 +67,6 @@ options:
   client_key:
     description: Private key of O(client_cert) (default - the key inside O(client_cert)).
     type: path
-    no_log: false
   expected_fingerprint:
     description:
       - SHA-256 fingerprint the served leaf must have; any case, colons optional.
@@ -102,7 +101,7 @@ options:
       ca_bundle: {description: Trusted roots., type: path}
       validate_certs: {description: Verify chain and name., type: bool}
       client_cert: {description: Client certificate for mutual TLS., type: path}
-      client_key: {description: Key of the client certificate., type: path, no_log: false}
+      client_key: {description: Key of the client certificate., type: path}
       expected_fingerprint: {description: SHA-256 fingerprint the leaf must have., type: str}
       retries: {description: Extra attempts., type: int}
       retry_delay: {description: Seconds between attempts., type: float}
@@ -116,6 +115,13 @@ options:
       - CT log list (Chrome C(log_list.json) v3 format, or C({"logs" [{"log_id", "key", "description"}]}))
         used to verify the signatures of embedded SCTs.
     type: path
+  ocsp:
+    description:
+      - Ask the OCSP responder named in the served leaf about its revocation status (HTTP from where
+        the module runs). A certificate without an OCSP URL (Let's Encrypt since 2025) gives
+        RV(endpoints[].ocsp=null) - normal, not an error.
+    type: bool
+    default: false
   fail_on_mismatch:
     description:
       - Fail the task when an endpoint with an expected fingerprint does not serve it (or cannot be
@@ -130,7 +136,8 @@ notes:
   - Error classes - V(refused) (nothing listens), V(timeout), V(unreachable) (name does not resolve,
     no route), V(handshake_failure) (TLS alert, protocol mismatch, client certificate required),
     V(expired) (also not yet valid), V(unknown_ca), V(hostname_mismatch).
-  - OCSP is not queried. Let's Encrypt certificates no longer name an OCSP responder.
+  - OCSP is queried only with O(ocsp=true) and only when the certificate names a responder; a stapled
+    response is not read (Python's ssl module does not expose it).
 seealso:
   - module: ghostguard.certs.deploy
   - module: community.crypto.get_certificate
@@ -172,35 +179,78 @@ endpoints:
   type: list
   elements: dict
   contains:
-    name: {description: Label (C(host:port) unless named)., type: str}
-    host: {description: Host connected to., type: str}
-    port: {description: Port connected to., type: int}
-    server_name: {description: SNI sent., type: str}
-    ok: {description: No error and, when an expected fingerprint was given, it matched., type: bool}
+    name:
+      description: Label (C(host:port) unless named).
+      type: str
+    host:
+      description: Host connected to.
+      type: str
+    port:
+      description: Port connected to.
+      type: int
+    server_name:
+      description: SNI sent.
+      type: str
+    ok:
+      description: No error and, when an expected fingerprint was given, it matched.
+      type: bool
     certificate:
-      description: >-
-        The served leaf, described with the collection's keys (C(subject), C(sans), C(issuer), C(serial),
-        C(fingerprint_sha256), C(not_before), C(not_after), C(seconds_remaining), C(lifetime_seconds),
-        C(renew_at), C(due), C(status); C(path) is null). Null when no handshake completed.
+      description:
+        - The served leaf, described with the collection's keys (C(subject), C(sans), C(issuer), C(serial),
+          C(fingerprint_sha256), C(not_before), C(not_after), C(seconds_remaining), C(lifetime_seconds),
+          C(renew_at), C(due), C(status); C(path) is null).
+        - Null when no handshake completed.
       type: dict
-    chain: {description: The other certificates served, same keys (empty on Python 3.9)., type: list, elements: dict}
-    expected_fingerprint: {description: The normalised expected fingerprint, or null., type: str}
-    matches_expected: {description: Whether the leaf has the expected fingerprint; null without one or without a handshake., type: bool}
-    tls_version: {description: Negotiated protocol such as V(TLSv1.3)., type: str}
-    cipher: {description: Negotiated cipher suite., type: str}
-    alpn_protocol: {description: Protocol chosen by ALPN, or null., type: str}
-    connect_ms: {description: TCP connect time in milliseconds., type: float}
-    handshake_ms: {description: TLS handshake time in milliseconds., type: float}
-    verified: {description: Whether chain and name verified; null with O(validate_certs=false)., type: bool}
-    error: {description: Error class, or null., type: str, sample: hostname_mismatch}
-    error_message: {description: What went wrong and what to do., type: str}
-    attempts: {description: Handshake attempts made., type: int}
+    chain:
+      description: The other certificates served, same keys. Empty on Python 3.9.
+      type: list
+      elements: dict
+    expected_fingerprint:
+      description: The normalised expected fingerprint; null without one.
+      type: str
+    matches_expected:
+      description: Whether the leaf has the expected fingerprint; null without one or without a handshake.
+      type: bool
+    tls_version:
+      description: Negotiated protocol such as V(TLSv1.3).
+      type: str
+    cipher:
+      description: Negotiated cipher suite.
+      type: str
+    alpn_protocol:
+      description: Protocol chosen by ALPN; null when none.
+      type: str
+    connect_ms:
+      description: TCP connect time in milliseconds.
+      type: float
+    handshake_ms:
+      description: TLS handshake time in milliseconds.
+      type: float
+    verified:
+      description: Whether chain and name verified; null with O(validate_certs=false).
+      type: bool
+    error:
+      description: Error class; null when the handshake succeeded.
+      type: str
+      sample: hostname_mismatch
+    error_message:
+      description: What went wrong and what to do.
+      type: str
+    attempts:
+      description: Handshake attempts made.
+      type: int
     scts:
       description: Embedded SCTs with C(version), C(log_id) (base64), C(log_id_hex), C(timestamp), C(entry_type),
         C(hash_algorithm), C(signature_algorithm), C(log_description) and C(signature_valid) (null unless verified
         with O(ct_log_list)).
       type: list
       elements: dict
+    ocsp:
+      description: >-
+        With O(ocsp=true) and a certificate naming a responder - C(url), C(status) (V(good), V(revoked),
+        V(unknown)), C(this_update), C(next_update), C(revocation_time), C(signature_valid) and C(error).
+        Null otherwise.
+      type: dict
 summary:
   description: C(total), C(ok), C(mismatched) and C(errors) (count per error class).
   returned: always
@@ -258,6 +308,7 @@ def main() -> None:
         ),
         concurrency=dict(type="int", default=32),
         ct_log_list=dict(type="path"),
+        ocsp=dict(type="bool", default=False),
         fail_on_mismatch=dict(type="bool", default=True),
         fail_on_error=dict(type="bool", default=False),
     )
@@ -278,7 +329,7 @@ def main() -> None:
         else:
             endpoints = [_tls_probe.endpoint_from_options({}, defaults)]
         logs = _tls_probe.load_log_list(params["ct_log_list"]) if params["ct_log_list"] else None
-        results = _tls_probe.probe_many(endpoints, policy, logs, workers=params["concurrency"])
+        results = _tls_probe.probe_many(endpoints, policy, logs, workers=params["concurrency"], ocsp=params["ocsp"])
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)
     output = {"endpoints": results, "summary": _tls_probe.summarize(results)}

@@ -78,7 +78,7 @@ def test_fault_injected_between_every_step(tmp_path: pathlib.Path, scenario: str
         if scenario == "adopt_plain_files":
             plain_files(lab, old)
         elif scenario == "next_generation_with_prune":
-            for _ in range(2):
+            for _unused in range(2):
                 _files.deploy(request(lab, probe_lab.issue()))
             _files.deploy(request(lab, old))
         else:
@@ -122,7 +122,7 @@ def test_fault_injected_between_every_step(tmp_path: pathlib.Path, scenario: str
 
 def test_random_kills(tmp_path: pathlib.Path) -> None:
     lab = DeployLab(str(tmp_path / "random"))
-    bundles = [lab.issue() for _ in range(3)]
+    bundles = [lab.issue() for _unused in range(3)]
     fingerprints = {fp(b.cert) for b in bundles}
     plain_files(lab, bundles[0])
     rng = random.Random(20261125)

@@ -62,9 +62,9 @@ def test_first_deploy_writes_generation_and_links(tmp_path: pathlib.Path, ca: Te
     assert served_fingerprint(tmp_path) == _x509.fingerprint(issued.cert)
     assert result.certificate is not None
     assert result.certificate["fingerprint_sha256"] == _x509.fingerprint(issued.cert)
-    assert set(result.certificate) >= {"path", "subject", "sans", "issuer", "serial", "fingerprint_sha256",
-                                      "not_before", "not_after", "seconds_remaining", "lifetime_seconds",
-                                      "renew_at", "due", "status"}
+    keys = {"path", "subject", "sans", "issuer", "serial", "fingerprint_sha256", "not_before", "not_after",
+            "seconds_remaining", "lifetime_seconds", "renew_at", "due", "status"}
+    assert set(result.certificate) >= keys
 
 
 def test_same_content_is_idempotent(tmp_path: pathlib.Path, ca: TestCA) -> None:
@@ -85,7 +85,7 @@ def test_mode_change_alone_fixes_in_place(tmp_path: pathlib.Path, ca: TestCA) ->
 
 def test_generations_rotate_and_keep(tmp_path: pathlib.Path, ca: TestCA) -> None:
     fps = []
-    for _ in range(5):
+    for _unused in range(5):
         issued = ca.issue(["site.test"])
         fps.append(_x509.fingerprint(issued.cert))
         res = _files.deploy(request(tmp_path, issued, keep=3))
