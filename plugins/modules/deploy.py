@@ -50,8 +50,8 @@ options:
     description:
       - The certificate in PEM. When it holds several certificates and O(chain_content)/O(chain_src) is
         not given, the first is the leaf and the others are the chain.
-      - To deploy files of the controller, use O(cert_src) or a lookup such as
-        C("{{ lookup('ansible.builtin.file', 'shop.pem') }}").
+      - To deploy files of the controller, use O(cert_src), or the C(ansible.builtin.file) lookup in
+        the content options (see the examples).
     type: str
   key_content:
     description: The private key in PEM (unencrypted). Never logged or returned.

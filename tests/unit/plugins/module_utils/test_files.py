@@ -258,3 +258,51 @@ def test_diff_view_has_no_key() -> None:
     view = _files.diff_view(leaf.cert)
     assert set(view) == {"subject", "sans", "serial", "not_after", "fingerprint_sha256"}
     assert _files.diff_view(None) == {}
+
+
+def test_foreign_symlinks_are_adopted(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    """Service paths that link elsewhere (certbot's live/ links) keep their content as a generation."""
+    old, new = ca.issue(["site.test"]), ca.issue(["site.test"])
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "cert1.pem").write_bytes(old.cert_pem)
+    (archive / "privkey1.pem").write_bytes(old.key_pem)
+    (archive / "fullchain1.pem").write_bytes(old.fullchain_pem)
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    (tls / "site.crt").symlink_to(archive / "cert1.pem")
+    (tls / "site.key").symlink_to(archive / "privkey1.pem")
+    (tls / "fullchain.pem").symlink_to(archive / "fullchain1.pem")
+    res = _files.deploy(request(tmp_path, new))
+    assert res.previous is not None and res.previous["fingerprint_sha256"] == _x509.fingerprint(old.cert)
+    assert (archive / "privkey1.pem").read_bytes() == old.key_pem  # the foreign files are left alone
+    _files.rollback(request(tmp_path, None))
+    assert served_fingerprint(tmp_path) == _x509.fingerprint(old.cert)
+
+
+def test_missing_link_is_restored_without_new_generation(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    issued = ca.issue(["site.test"])
+    _files.deploy(request(tmp_path, issued))
+    (tmp_path / "tls" / "site.key").unlink()
+    res = _files.deploy(request(tmp_path, issued))
+    assert res.changed and res.generation == 1 and res.generations == [1]
+    assert served_fingerprint(tmp_path) == _x509.fingerprint(issued.cert)
+
+
+def test_separate_directories_and_explicit_store(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    issued = ca.issue(["site.test"])
+    targets = _files.Targets(cert=str(tmp_path / "certs" / "site.pem"), key=str(tmp_path / "private" / "site.key"),
+                             store=str(tmp_path / "store"))
+    res = _files.deploy(_files.DeployRequest(targets=targets, bundle=bundle_of(issued)))
+    assert res.store == str(tmp_path / "store")
+    assert (tmp_path / "private" / "site.key").read_bytes() == issued.key_pem
+    assert os.readlink(tmp_path / "private" / "site.key") == "../store/current/key.pem"
+
+
+def test_unwritable_directory_names_the_fix(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    issued = ca.issue(["site.test"])
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    targets = _files.Targets(cert=str(blocker / "site.pem"), key=str(blocker / "site.key"))
+    with pytest.raises(FileSystemError, match=r"site\.pem \(Not a directory\); check that the directory exists"):
+        _files.deploy(_files.DeployRequest(targets=targets, bundle=bundle_of(issued)))
