@@ -5,7 +5,7 @@
 
 Layout (``store`` defaults to ``<dir of cert_path>/.ghostguard/<name>``)::
 
-    <store>/gen-1/{cert.pem,key.pem,chain.pem,fullchain.pem}
+    <store>/gen-1/{cert.pem,key.pem,chain.pem,fullchain.pem,combined.pem}
     <store>/gen-2/...
     <store>/current -> gen-2                      one symlink, replaced with rename(2)
     cert_path      -> <store>/current/cert.pem     service paths: symlinks created once
@@ -17,6 +17,12 @@ resolves through the single ``current`` link, so at any instant all of them name
 generation: a reader never finds a new certificate beside an old key, nor a half-written file, even
 when the process is killed at any point.  Left-overs of a killed run (``*.partial``, ``current.tmp``,
 generations newer than ``current``) are removed by the next run.
+
+One limit no scheme with two files can lift: a reader that opens the certificate and then the key
+*while* ``current`` is being switched may get one of each generation (it then fails to load them;
+nginx keeps its old configuration).  Services normally read only after the deploy, when they are
+reloaded.  For readers that must be safe even during the switch, ``combined.pem`` (full chain + key
+in one file, key mode) is one file: a single open sees one generation, always.
 
 Plain Python, no Ansible import: used by the ``deploy`` module and the host agent.
 """
@@ -47,8 +53,10 @@ except ImportError:  # pragma: no cover - not on POSIX
 if t.TYPE_CHECKING:  # pragma: no cover
     from cryptography.x509 import Certificate
 
-ROLES = ("cert", "key", "chain", "fullchain")
-FILE_NAMES = {"cert": "cert.pem", "key": "key.pem", "chain": "chain.pem", "fullchain": "fullchain.pem"}
+ROLES = ("cert", "key", "chain", "fullchain", "combined")
+FILE_NAMES = {"cert": "cert.pem", "key": "key.pem", "chain": "chain.pem", "fullchain": "fullchain.pem",
+              "combined": "combined.pem"}
+SECRET_ROLES = ("key", "combined")
 GEN_RE = re.compile(r"^gen-(\d+)$")
 CURRENT = "current"
 DEFAULT_KEEP = 3
@@ -151,6 +159,7 @@ class Bundle:
             "key": self.key_pem,
             "chain": self.chain_pem,
             "fullchain": self.fullchain_pem,
+            "combined": self.fullchain_pem + self.key_pem,
         }
 
 
@@ -273,6 +282,7 @@ class Targets:
     key: str | None = None
     chain: str | None = None
     fullchain: str | None = None
+    combined: str | None = None
     store: str | None = None
     name: str | None = None
 
@@ -280,9 +290,10 @@ class Targets:
         return {role: p for role in ROLES if (p := getattr(self, role))}
 
     def anchor(self) -> str:
-        anchor = self.cert or self.fullchain
+        anchor = self.cert or self.fullchain or self.combined
         if not anchor:
-            raise InputError("give cert_path or fullchain_path: the paths your service reads the certificate from")
+            raise InputError("give cert_path, fullchain_path or combined_path: the paths your service reads the "
+                             "certificate from")
         return anchor
 
     def store_dir(self) -> str:
@@ -316,7 +327,7 @@ class Attrs:
     dir_mode: int = 0o755
 
     def mode_for(self, role: str) -> int:
-        return self.key_mode if role == "key" else self.mode
+        return self.key_mode if role in SECRET_ROLES else self.mode
 
 
 def parse_mode(value: t.Any, option: str) -> int:
@@ -619,12 +630,12 @@ def deploy(req: DeployRequest) -> DeployResult:
         raise InputError("keep must be at least 1 (got %d); 3 keeps two generations to roll back to" % req.keep)
     req.targets.check()
     paths = req.targets.paths()
-    if "key" not in paths:
-        raise InputError("give key_path: the path your service reads the private key from")
+    if "key" not in paths and "combined" not in paths:
+        raise InputError("give key_path (or combined_path): the path your service reads the private key from")
     store = Store(req.targets.store_dir())
     files = req.bundle.files()
     policy = req.policy
-    new_cert_path = req.targets.cert or req.targets.fullchain
+    new_cert_path = req.targets.cert or req.targets.fullchain or req.targets.combined
     try:
         if not req.check_mode and store.exists():
             with locked(os.path.join(store.root, ".lock")):
@@ -634,7 +645,7 @@ def deploy(req: DeployRequest) -> DeployResult:
         adopted = _adopt_files(store, paths)
         previous_cert = current_cert
         if adopted is not None and previous_cert is None:
-            data = adopted.get("cert") or adopted.get("fullchain")
+            data = adopted.get("cert") or adopted.get("fullchain") or adopted.get("combined")
             if data:
                 with contextlib.suppress(CertificateError):
                     previous_cert = _x509.load_certificates(data, "existing file")[0][0]
@@ -687,6 +698,8 @@ def deploy(req: DeployRequest) -> DeployResult:
                     old["fullchain"] = adopted["cert"] + adopted.get("chain", b"")
                 if "cert" not in adopted and "fullchain" in adopted:
                     old["cert"] = adopted["fullchain"]
+                if "combined" not in adopted and "key" in adopted:
+                    old["combined"] = old["fullchain"] + adopted["key"]
                 adopt_number = store.write_generation(old, req.attrs)
                 store.switch(adopt_number)
                 store.link_service_paths(paths)
@@ -713,7 +726,7 @@ def rollback(req: DeployRequest) -> DeployResult:
     paths = req.targets.paths()
     store = Store(req.targets.store_dir())
     policy = req.policy
-    cert_path = req.targets.cert or req.targets.fullchain
+    cert_path = req.targets.cert or req.targets.fullchain or req.targets.combined
     try:
         if not req.check_mode and store.exists():
             with locked(os.path.join(store.root, ".lock")):

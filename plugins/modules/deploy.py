@@ -13,7 +13,7 @@ description:
   - Validates a certificate bundle before touching anything (PEM parses, key belongs to the
     certificate, chain links and verifies against O(ca_bundle), names cover O(expected_names), not
     expired). Any failure changes nothing and says what is wrong.
-  - Writes the bundle as a new generation C(<store>/gen-N/{cert,key,chain,fullchain}.pem), fsyncs
+  - Writes the bundle as a new generation C(<store>/gen-N/{cert,key,chain,fullchain,combined}.pem), fsyncs
     every file and directory, and switches one C(current) symlink with a single rename(2).
   - O(cert_path), O(key_path), O(chain_path) and O(fullchain_path) stay the paths services read.
     They become symlinks through C(current), so at every instant all of them name files of the same
@@ -77,10 +77,10 @@ options:
   cert_path:
     description:
       - Path the service reads the certificate (leaf only) from. Becomes a symlink into the store.
-      - O(cert_path) or O(fullchain_path) is required; the first of them places the store.
+      - O(cert_path), O(fullchain_path) or O(combined_path) is required; the first of them places the store.
     type: path
   key_path:
-    description: Path the service reads the private key from. Required with O(state=present).
+    description: Path the service reads the private key from. Required with O(state=present) unless O(combined_path) is given.
     type: path
   chain_path:
     description: Path the service reads the chain (intermediates) from.
@@ -88,13 +88,20 @@ options:
   fullchain_path:
     description: Path the service reads the certificate followed by the chain from (nginx C(ssl_certificate)).
     type: path
+  combined_path:
+    description:
+      - Path of one file holding the full chain followed by the private key (haproxy C(crt); nginx can
+        name it in both C(ssl_certificate) and C(ssl_certificate_key)). Written with O(key_mode).
+      - One file is read with one open, so even a reader that loads it during the switch sees one
+        generation. Prefer it for services that may reload at any time.
+    type: path
   store:
     description:
       - Directory holding the generations.
-      - Default C(<directory of cert_path or fullchain_path>/.ghostguard/<name>).
+      - Default C(<directory of cert_path, fullchain_path or combined_path>/.ghostguard/<name>).
     type: path
   name:
-    description: Name of the store directory under C(.ghostguard); default the file name of O(cert_path) (or O(fullchain_path)) without extension.
+    description: Name of the store directory under C(.ghostguard); default the file name of O(cert_path) (or O(fullchain_path), O(combined_path)) without extension.
     type: str
   keep:
     description: Generations to keep (the current one included).
@@ -125,7 +132,7 @@ options:
     type: str
     default: "0644"
   key_mode:
-    description: Mode of the private key file. Modes readable by others are refused.
+    description: Mode of the private key and combined files. Modes readable by others are refused.
     type: str
     default: "0600"
   from_fingerprint:
@@ -134,9 +141,10 @@ options:
         (any case, colons optional), so a rerun of the same rollback task changes nothing.
     type: str
 notes:
-  - The swap is atomic for readers that open the files after it. A service that opens the certificate
-    and the key at two different times could straddle the one rename; nginx then refuses the reload and
-    keeps serving the old pair, so reload again or check with M(ghostguard.certs.endpoint_info).
+  - The switch is atomic for readers that open the files after it (services reloaded after the task).
+    A service that opens the certificate and then the key B(during) the one rename could get one of each
+    generation; it then fails to load them (nginx refuses the reload and keeps serving the old pair).
+    O(combined_path) is a single file and has no such window.
   - Left-overs of a killed run are removed by the next run on the same store.
 seealso:
   - module: ghostguard.certs.endpoint_info
@@ -157,6 +165,14 @@ EXAMPLES = r"""
     key_mode: "0640"
   register: installed
   notify: reload nginx
+
+- name: haproxy reads one file (full chain + key), so a reload during the switch is safe too
+  ghostguard.certs.deploy:
+    cert_content: "{{ order.fullchain }}"
+    key_content: "{{ lookup('ansible.builtin.file', 'keys/api.key') }}"
+    combined_path: /etc/haproxy/certs/api.pem
+    group: haproxy
+    key_mode: "0640"
 
 - name: Install from files already on the host
   ghostguard.certs.deploy:
@@ -237,6 +253,7 @@ def argument_spec() -> dict:
         key_path=dict(type="path", no_log=False),
         chain_path=dict(type="path"),
         fullchain_path=dict(type="path"),
+        combined_path=dict(type="path"),
         store=dict(type="path"),
         name=dict(type="str"),
         keep=dict(type="int", default=3),
@@ -274,6 +291,7 @@ def build_request(params: dict, check_mode: bool) -> _files.DeployRequest:
         key=params["key_path"],
         chain=params["chain_path"],
         fullchain=params["fullchain_path"],
+        combined=params["combined_path"],
         store=params["store"],
         name=params["name"],
     )
@@ -303,7 +321,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
-        required_one_of=[("cert_path", "fullchain_path")],
+        required_one_of=[("cert_path", "fullchain_path", "combined_path")],
     )
     if not _x509.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=_x509.CRYPTOGRAPHY_IMPORT_ERROR)

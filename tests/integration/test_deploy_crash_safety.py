@@ -25,7 +25,8 @@ RANDOM_TRIALS = 240
 
 
 def request(lab: DeployLab, issued: Issued | None, keep: int = 2) -> _files.DeployRequest:
-    targets = _files.Targets(cert=lab.cert_path, key=lab.key_path, chain=lab.chain_path, fullchain=lab.fullchain_path)
+    targets = _files.Targets(cert=lab.cert_path, key=lab.key_path, chain=lab.chain_path, fullchain=lab.fullchain_path,
+                             combined=lab.combined_path)
     bundle = _files.build_bundle(issued.cert_pem, issued.key_pem, issued.chain_pem) if issued else None
     return _files.DeployRequest(targets=targets, bundle=bundle, keep=keep)
 
@@ -64,7 +65,8 @@ def no_leftovers(lab: DeployLab) -> None:
 def plain_files(lab: DeployLab, issued: Issued) -> None:
     os.makedirs(lab.tls, exist_ok=True)
     for path, data in ((lab.cert_path, issued.cert_pem), (lab.key_path, issued.key_pem),
-                       (lab.chain_path, issued.chain_pem), (lab.fullchain_path, issued.fullchain_pem)):
+                       (lab.chain_path, issued.chain_pem), (lab.fullchain_path, issued.fullchain_pem),
+                       (lab.combined_path, issued.fullchain_pem + issued.key_pem)):
         with open(path, "wb") as handle:
             handle.write(data)
 
@@ -154,3 +156,65 @@ def test_random_kills(tmp_path: pathlib.Path) -> None:
     print("\nrandom kills: %d trials, last step before the kill: %s" % (RANDOM_TRIALS, last_steps))
     assert len(last_steps) >= 8  # kills landed at many different points
     assert len(served_counts) == 3
+
+
+def read_once_pair(path: str) -> str:
+    """Read a combined PEM with ONE open (as haproxy does) and check that its key belongs to its leaf."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    with open(path, "rb") as handle:
+        data = handle.read()
+    leaf = x509.load_pem_x509_certificates(data)[0]
+    start = data.index(b"-----BEGIN PRIVATE KEY-----")
+    key = serialization.load_pem_private_key(data[start:], password=None)
+    spki, der = serialization.PublicFormat.SubjectPublicKeyInfo, serialization.Encoding.DER
+    if key.public_key().public_bytes(der, spki) != leaf.public_key().public_bytes(der, spki):
+        raise ValueError("mixed pair")
+    return fp(leaf)
+
+
+def test_single_read_of_combined_file_never_sees_a_mixed_pair(tmp_path: pathlib.Path) -> None:
+    """Deploys switch generations back to back while a reader reads combined.pem: always one generation.
+
+    (Readers that open two paths - or one path twice, as OpenSSL's load_cert_chain does - can straddle
+    the switch; the count is printed for the record.)
+    """
+    import ssl
+
+    lab = DeployLab(str(tmp_path / "readers"))
+    bundles = [lab.issue() for _unused in range(3)]
+    fingerprints = {fp(b.cert) for b in bundles}
+    _files.deploy(request(lab, bundles[0], keep=3))
+    pid = os.fork()
+    if pid == 0:
+        deadline = time.monotonic() + 3
+        index = 1
+        while time.monotonic() < deadline:
+            _files.deploy(request(lab, bundles[index % 3], keep=3))
+            index += 1
+        os._exit(0)
+    single = mixed = two_open = two_open_failed = 0
+    deadline = time.monotonic() + 3
+    try:
+        while time.monotonic() < deadline:
+            try:
+                assert read_once_pair(lab.combined_path) in fingerprints
+                single += 1
+            except ValueError:
+                mixed += 1
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            try:
+                ctx.load_cert_chain(lab.fullchain_path, lab.key_path)
+                two_open += 1
+            except ssl.SSLError:
+                two_open_failed += 1
+    finally:
+        os.waitpid(pid, 0)
+    store = pathlib.Path(lab.tls) / ".ghostguard" / "svc"
+    generations = max(int(n[4:]) for n in os.listdir(store) if n.startswith("gen-"))
+    print("\nduring %d generation switches: combined.pem read once %d times, %d mixed; "
+          "fullchain+key loaded with two opens %d times, %d straddled the switch"
+          % (generations, single + mixed, mixed, two_open + two_open_failed, two_open_failed))
+    assert generations > 50 and single > 200
+    assert mixed == 0

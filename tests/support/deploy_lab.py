@@ -53,6 +53,7 @@ class DeployLab:
         self.key_path = os.path.join(self.tls, "svc.key")
         self.chain_path = os.path.join(self.tls, "chain.pem")
         self.fullchain_path = os.path.join(self.tls, "fullchain.pem")
+        self.combined_path = os.path.join(self.tls, "combined.pem")
 
     def issue(self, **kw: t.Any) -> Issued:
         return self.ca.issue([self.name, "127.0.0.1"], **kw)
@@ -63,6 +64,7 @@ class DeployLab:
             "key_path": self.key_path,
             "chain_path": self.chain_path,
             "fullchain_path": self.fullchain_path,
+            "combined_path": self.combined_path,
         }
 
     def module_args(self, issued: Issued, **extra: t.Any) -> dict[str, t.Any]:
@@ -84,6 +86,8 @@ class DeployLab:
             ctx.load_cert_chain(self.fullchain_path, self.key_path)
             ctx2 = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx2.load_cert_chain(self.cert_path, self.key_path)
+            ctx3 = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx3.load_cert_chain(self.combined_path)
         except (ssl.SSLError, OSError) as exc:
             raise InconsistentPair("service paths do not load: %s" % exc) from None
         with open(self.cert_path, "rb") as handle:
@@ -96,6 +100,10 @@ class DeployLab:
             key = serialization.load_pem_private_key(handle.read(), password=None)
         if fp(full[0]) != fp(cert):
             raise InconsistentPair("fullchain leaf %s differs from cert %s" % (fp(full[0]), fp(cert)))
+        with open(self.combined_path, "rb") as handle:
+            combined = x509.load_pem_x509_certificates(handle.read())
+        if [fp(c) for c in combined] != [fp(c) for c in full]:
+            raise InconsistentPair("combined file differs from fullchain")
         chain = x509.load_pem_x509_certificates(chain_data) if chain_data.strip() else []
         if [fp(c) for c in full[1:]] != [fp(c) for c in chain]:
             raise InconsistentPair("chain differs from the tail of fullchain")

@@ -36,6 +36,7 @@ def request(tmp: pathlib.Path, issued: Issued | None, **kw: t.Any) -> _files.Dep
         key=str(tmp / "tls" / "site.key"),
         chain=str(tmp / "tls" / "chain.pem"),
         fullchain=str(tmp / "tls" / "fullchain.pem"),
+        combined=str(tmp / "tls" / "combined.pem"),
     )
     return _files.DeployRequest(targets=targets, bundle=bundle_of(issued) if issued else None, **kw)
 
@@ -59,6 +60,8 @@ def test_first_deploy_writes_generation_and_links(tmp_path: pathlib.Path, ca: Te
     assert (tmp_path / "tls" / "chain.pem").read_bytes() == issued.chain_pem
     assert stat.S_IMODE(os.stat(store / "gen-1" / "key.pem").st_mode) == 0o600
     assert stat.S_IMODE(os.stat(store / "gen-1" / "cert.pem").st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(store / "gen-1" / "combined.pem").st_mode) == 0o600
+    assert (tmp_path / "tls" / "combined.pem").read_bytes() == issued.fullchain_pem + issued.key_pem
     assert served_fingerprint(tmp_path) == _x509.fingerprint(issued.cert)
     assert result.certificate is not None
     assert result.certificate["fingerprint_sha256"] == _x509.fingerprint(issued.cert)
@@ -245,7 +248,7 @@ def test_bad_attrs(kwargs: dict[str, str], message: str) -> None:
 
 
 def test_targets_checked(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(InputError, match="cert_path or fullchain_path"):
+    with pytest.raises(InputError, match="give cert_path, fullchain_path or combined_path"):
         _files.Targets(key=str(tmp_path / "k")).check()
     with pytest.raises(InputError, match="absolute"):
         _files.Targets(cert="rel.pem").check()
