@@ -126,3 +126,13 @@ def test_controller_files_through_action_plugin(site: tuple[DeployLab, Nginx, st
     assert oct(pathlib.Path(lab.key_path).stat().st_mode & 0o777) == "0o600"
     ngx.reload()
     assert probe(lab, ngx, expected_fingerprint=fp(new.cert))["matches_expected"] is True
+
+
+def test_nginx_reads_the_combined_file(site: tuple[DeployLab, Nginx, str], tmp_path: pathlib.Path) -> None:
+    """combined_path works as both ssl_certificate and ssl_certificate_key."""
+    lab, _ngx, _first = site
+    installed = lab.installed().fingerprint
+    with Nginx(str(tmp_path / "nginx-combined"), [Site(lab.combined_path, lab.combined_path, lab.name)]) as other:
+        res = probe(lab, other, expected_fingerprint=installed)
+    assert res["matches_expected"] is True, res
+    assert oct(pathlib.Path(lab.combined_path).stat().st_mode & 0o777) == "0o600"
