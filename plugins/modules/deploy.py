@@ -101,7 +101,9 @@ options:
       - Default C(<directory of cert_path, fullchain_path or combined_path>/.ghostguard/<name>).
     type: path
   name:
-    description: Name of the store directory under C(.ghostguard); default the file name of O(cert_path) (or O(fullchain_path), O(combined_path)) without extension.
+    description:
+      - Name of the store directory under C(.ghostguard).
+      - Default the file name of O(cert_path) (or O(fullchain_path), O(combined_path)) without extension.
     type: str
   keep:
     description: Generations to keep (the current one included).
