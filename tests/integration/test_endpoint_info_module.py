@@ -83,3 +83,26 @@ def test_error_class_fails_with_fail_on_error(fleet: tuple[Nginx, TestCA, str, l
 def test_bad_options_are_refused(fleet: tuple[Nginx, TestCA, str, list[str]]) -> None:
     run = run_module("ghostguard.certs.endpoint_info", {"host": "127.0.0.1", "expected_fingerprint": "not-hex"})
     assert run.rc != 0 and "not a SHA-256 fingerprint" in run.result["msg"]
+
+
+def test_embedded_scts_verified_with_a_log_list(tmp_path: pathlib.Path) -> None:
+    from certgen import Issued
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from ct_lab import cert_with_sct, log_list
+    from services import TLSServer
+
+    ca = TestCA("ct module root")
+    (tmp_path / "root.pem").write_bytes(ca.root_pem)
+    log_key = ec.generate_private_key(ec.SECP256R1())
+    cert, key = cert_with_sct(ca, log_key, with_key=True, name="ct.test")
+    cert_file = Issued(cert, key, list(ca.chain)).write(str(tmp_path), "ct")
+    logs = log_list(tmp_path / "log_list.json", log_key)
+    with TLSServer(cert_file, str(tmp_path / "ct.key")) as srv:
+        run = run_module("ghostguard.certs.endpoint_info", {
+            "host": "127.0.0.1", "port": srv.port, "server_name": "ct.test", "ca_bundle": str(tmp_path / "root.pem"),
+            "ct_log_list": logs})
+    assert run.rc == 0, run.stdout
+    scts = run.result["scts"]
+    assert len(scts) == 1
+    assert scts[0]["signature_valid"] is True and scts[0]["log_description"] == "ghostguard test log"
+    assert scts[0]["entry_type"] == "pre_certificate"
