@@ -693,13 +693,16 @@ def deploy(req: DeployRequest) -> DeployResult:
             if adopted:
                 # Keep what services read today as a generation of its own, switch to it and only
                 # then replace the plain files by links: readers see the same bytes throughout.
-                old = {role: adopted.get(role, b"") for role in ROLES}
-                if "fullchain" not in adopted and "cert" in adopted:
-                    old["fullchain"] = adopted["cert"] + adopted.get("chain", b"")
-                if "cert" not in adopted and "fullchain" in adopted:
-                    old["cert"] = adopted["fullchain"]
-                if "combined" not in adopted and "key" in adopted:
-                    old["combined"] = old["fullchain"] + adopted["key"]
+                # Paths that are still ours keep showing the current generation's files.
+                old = {role: (store.read(current, role) or b"") if current is not None else b"" for role in ROLES}
+                old.update(adopted)
+                if current is None:
+                    if "fullchain" not in adopted and "cert" in adopted:
+                        old["fullchain"] = adopted["cert"] + adopted.get("chain", b"")
+                    if "cert" not in adopted and "fullchain" in adopted:
+                        old["cert"] = adopted["fullchain"]
+                    if "combined" not in adopted and "key" in adopted:
+                        old["combined"] = old["fullchain"] + adopted["key"]
                 adopt_number = store.write_generation(old, req.attrs)
                 store.switch(adopt_number)
                 store.link_service_paths(paths)

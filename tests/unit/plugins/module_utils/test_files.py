@@ -309,3 +309,18 @@ def test_unwritable_directory_names_the_fix(tmp_path: pathlib.Path, ca: TestCA) 
     targets = _files.Targets(cert=str(blocker / "site.pem"), key=str(blocker / "site.key"))
     with pytest.raises(FileSystemError, match=r"site\.pem \(Not a directory\); check that the directory exists"):
         _files.deploy(_files.DeployRequest(targets=targets, bundle=bundle_of(issued)))
+
+
+def test_plain_file_dropped_over_one_link_is_adopted_without_blanking_the_others(
+        tmp_path: pathlib.Path, ca: TestCA) -> None:
+    first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
+    _files.deploy(request(tmp_path, first))
+    key_path = tmp_path / "tls" / "site.key"
+    key_path.unlink()
+    key_path.write_bytes(first.key_pem)  # someone copied the key back by hand
+    res = _files.deploy(request(tmp_path, second))
+    assert res.generation == 3 and "adopted existing files as generation 2" in res.actions
+    adopted = tmp_path / "tls" / ".ghostguard" / "site" / "gen-2"
+    assert (adopted / "cert.pem").read_bytes() == first.cert_pem
+    assert (adopted / "key.pem").read_bytes() == first.key_pem
+    assert served_fingerprint(tmp_path) == _x509.fingerprint(second.cert)
