@@ -324,3 +324,19 @@ def test_plain_file_dropped_over_one_link_is_adopted_without_blanking_the_others
     assert (adopted / "cert.pem").read_bytes() == first.cert_pem
     assert (adopted / "key.pem").read_bytes() == first.key_pem
     assert served_fingerprint(tmp_path) == _x509.fingerprint(second.cert)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_owner_group_and_key_mode(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    import grp
+    import pwd
+
+    attrs = _files.resolve_attrs(owner="nobody", group="nogroup", mode="0644", key_mode="0640")
+    res = _files.deploy(request(tmp_path, ca.issue(["site.test"]), attrs=attrs))
+    gen = pathlib.Path(res.store) / "gen-1"
+    key = os.stat(gen / "key.pem")
+    assert (key.st_uid, key.st_gid) == (pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
+    assert stat.S_IMODE(key.st_mode) == 0o640
+    assert stat.S_IMODE(os.stat(gen / "combined.pem").st_mode) == 0o640
+    assert stat.S_IMODE(os.stat(gen / "fullchain.pem").st_mode) == 0o644
+    assert os.stat(gen).st_uid == pwd.getpwnam("nobody").pw_uid
