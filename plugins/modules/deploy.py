@@ -1,0 +1,351 @@
+#!/usr/bin/python
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: deploy
+short_description: Install a certificate, key and chain atomically, keep generations, roll back
+version_added: 0.1.0
+description:
+  - Validates a certificate bundle before touching anything (PEM parses, key belongs to the
+    certificate, chain links and verifies against O(ca_bundle), names cover O(expected_names), not
+    expired). Any failure changes nothing and says what is wrong.
+  - Writes the bundle as a new generation C(<store>/gen-N/{cert,key,chain,fullchain,combined}.pem), fsyncs
+    every file and directory, and switches one C(current) symlink with a single rename(2).
+  - O(cert_path), O(key_path), O(chain_path) and O(fullchain_path) stay the paths services read.
+    They become symlinks through C(current), so at every instant all of them name files of the same
+    generation - a reader never finds a new certificate beside an old key or a half-written file,
+    even if the task is killed at any point.
+  - Plain files already at those paths are kept as a generation of their own before the first switch,
+    so O(state=rollback) can return to them.
+  - Keeps O(keep) generations. O(state=rollback) makes the previous generation current again and
+    removes the abandoned one.
+  - Idempotent - the same content again reports RV(ignore:changed=false).
+author:
+  - ghostguard developers (@ghostguard)
+requirements:
+  - cryptography >= 3.4 on the managed host
+attributes:
+  check_mode:
+    support: full
+    description: Validates and reports what would be written, writes nothing.
+  diff_mode:
+    support: full
+    description: Shows subject, SANs, serial, not_after and fingerprint before and after; never key material.
+  action:
+    support: full
+    description: An action plugin reads O(cert_src), O(key_src) and O(chain_src) on the controller unless O(remote_src=true).
+options:
+  state:
+    description:
+      - V(present) installs the given bundle as the current generation.
+      - V(rollback) makes the generation before the current one current again.
+    type: str
+    choices: [present, rollback]
+    default: present
+  cert_content:
+    description:
+      - The certificate in PEM. When it holds several certificates and O(chain_content)/O(chain_src) is
+        not given, the first is the leaf and the others are the chain.
+      - To deploy files of the controller, use O(cert_src), or the C(ansible.builtin.file) lookup in
+        the content options (see the examples).
+    type: str
+  key_content:
+    description: The private key in PEM (unencrypted). Never logged or returned.
+    type: str
+  chain_content:
+    description: Intermediate certificates in PEM, leaf issuer first.
+    type: str
+  cert_src:
+    description: File with the certificate (as O(cert_content)); on the controller unless O(remote_src=true).
+    type: path
+  key_src:
+    description: File with the private key; on the controller unless O(remote_src=true).
+    type: path
+  chain_src:
+    description: File with the chain; on the controller unless O(remote_src=true).
+    type: path
+  remote_src:
+    description:
+      - Whether O(cert_src), O(key_src) and O(chain_src) are on the managed host (V(true)) or on the
+        controller (V(false), read by the action plugin and sent like O(key_content), never logged).
+    type: bool
+    default: false
+  cert_path:
+    description:
+      - Path the service reads the certificate (leaf only) from. Becomes a symlink into the store.
+      - O(cert_path), O(fullchain_path) or O(combined_path) is required; the first of them places the store.
+    type: path
+  key_path:
+    description: Path the service reads the private key from. Required with O(state=present) unless O(combined_path) is given.
+    type: path
+  chain_path:
+    description: Path the service reads the chain (intermediates) from.
+    type: path
+  fullchain_path:
+    description: Path the service reads the certificate followed by the chain from (nginx C(ssl_certificate)).
+    type: path
+  combined_path:
+    description:
+      - Path of one file holding the full chain followed by the private key (haproxy C(crt); nginx can
+        name it in both C(ssl_certificate) and C(ssl_certificate_key)). Written with O(key_mode).
+      - One file is read with one open, so even a reader that loads it during the switch sees one
+        generation. Prefer it for services that may reload at any time.
+    type: path
+  store:
+    description:
+      - Directory holding the generations.
+      - Default C(<directory of cert_path, fullchain_path or combined_path>/.ghostguard/<name>).
+    type: path
+  name:
+    description:
+      - Name of the store directory under C(.ghostguard).
+      - Default the file name of O(cert_path) (or O(fullchain_path), O(combined_path)) without extension.
+    type: str
+  keep:
+    description: Generations to keep (the current one included).
+    type: int
+    default: 3
+  expected_names:
+    description: DNS names or IP addresses the certificate must cover (wildcards count); otherwise refused.
+    type: list
+    elements: str
+    default: []
+  ca_bundle:
+    description:
+      - PEM file of trusted roots. When given, the chain must verify to one of them.
+      - Without it, each chain certificate must at least have signed the one before it.
+    type: path
+  leeway:
+    description: Clock-skew allowance - a certificate expiring within this duration is refused, one starting within it is accepted.
+    type: str
+    default: "0"
+  owner:
+    description: Owner (name or uid) of the installed files. Default the user running the task.
+    type: str
+  group:
+    description: Group (name or gid) of the installed files.
+    type: str
+  mode:
+    description: Mode of the certificate, chain and fullchain files.
+    type: str
+    default: "0644"
+  key_mode:
+    description: Mode of the private key and combined files. Modes readable by others are refused.
+    type: str
+    default: "0600"
+  from_fingerprint:
+    description:
+      - With O(state=rollback), roll back only when the current generation has this SHA-256 fingerprint
+        (any case, colons optional), so a rerun of the same rollback task changes nothing.
+    type: str
+notes:
+  - The switch is atomic for readers that open the files after it (services reloaded after the task).
+    A service that opens the certificate and then the key B(during) the one rename could get one of each
+    generation; it then fails to load them (nginx refuses the reload and keeps serving the old pair).
+    O(combined_path) is a single file and has no such window.
+  - Left-overs of a killed run are removed by the next run on the same store.
+seealso:
+  - module: ghostguard.certs.endpoint_info
+  - module: ghostguard.certs.expiry_info
+"""
+
+EXAMPLES = r"""
+- name: Install the renewed certificate for nginx
+  ghostguard.certs.deploy:
+    cert_content: "{{ order.cert }}"
+    chain_content: "{{ order.chain }}"
+    key_content: "{{ lookup('ansible.builtin.file', 'keys/shop.key') }}"
+    fullchain_path: /etc/nginx/tls/shop.pem
+    key_path: /etc/nginx/tls/shop.key
+    expected_names: [shop.example.com, www.shop.example.com]
+    ca_bundle: /etc/ssl/certs/ca-certificates.crt
+    group: www-data
+    key_mode: "0640"
+  register: installed
+  notify: reload nginx
+
+- name: haproxy reads one file (full chain + key), so a reload during the switch is safe too
+  ghostguard.certs.deploy:
+    cert_content: "{{ order.fullchain }}"
+    key_content: "{{ lookup('ansible.builtin.file', 'keys/api.key') }}"
+    combined_path: /etc/haproxy/certs/api.pem
+    group: haproxy
+    key_mode: "0640"
+
+- name: Install from files already on the host
+  ghostguard.certs.deploy:
+    cert_src: /var/lib/acme/shop/cert.pem
+    key_src: /var/lib/acme/shop/privkey.pem
+    chain_src: /var/lib/acme/shop/chain.pem
+    remote_src: true
+    cert_path: /srv/grpc/tls/server.crt
+    key_path: /srv/grpc/tls/server.key
+
+- name: The service still serves the old certificate - roll back
+  ghostguard.certs.deploy:
+    state: rollback
+    fullchain_path: /etc/nginx/tls/shop.pem
+    key_path: /etc/nginx/tls/shop.key
+    from_fingerprint: "{{ installed.certificate.fingerprint_sha256 }}"
+"""
+
+RETURN = r"""
+certificate:
+  description:
+    - The certificate that is current after the task, described with the collection's certificate keys
+      (C(path), C(subject), C(sans), C(issuer), C(serial), C(fingerprint_sha256), C(not_before),
+      C(not_after), C(seconds_remaining), C(lifetime_seconds), C(renew_at), C(due), C(status)).
+  returned: always
+  type: dict
+  sample: {subject: CN=shop.example.com, fingerprint_sha256: "3a:1f:...", not_after: "2027-02-23T10:00:00Z", status: ok}
+previous:
+  description: The certificate that was current before the task, same keys; null on a first install.
+  returned: always
+  type: dict
+generation:
+  description: Number of the generation current after the task (would be, in check mode).
+  returned: always
+  type: int
+  sample: 4
+previous_generation:
+  description: Number of the generation current before the task; null when there was none.
+  returned: always
+  type: int
+store:
+  description: Directory holding the generations.
+  returned: always
+  type: str
+  sample: /etc/nginx/tls/.ghostguard/shop
+generations:
+  description: Generation numbers kept in the store.
+  returned: always
+  type: list
+  elements: int
+  sample: [2, 3, 4]
+actions:
+  description: What was done (or would be done in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.ghostguard.certs.plugins.module_utils import _files, _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, InputError
+
+
+def argument_spec() -> dict:
+    return dict(
+        state=dict(type="str", choices=["present", "rollback"], default="present"),
+        cert_content=dict(type="str"),
+        key_content=dict(type="str", no_log=True),
+        chain_content=dict(type="str"),
+        cert_src=dict(type="path"),
+        key_src=dict(type="path", no_log=False),
+        chain_src=dict(type="path"),
+        remote_src=dict(type="bool", default=False),
+        cert_path=dict(type="path"),
+        key_path=dict(type="path", no_log=False),
+        chain_path=dict(type="path"),
+        fullchain_path=dict(type="path"),
+        combined_path=dict(type="path"),
+        store=dict(type="path"),
+        name=dict(type="str"),
+        keep=dict(type="int", default=3),
+        expected_names=dict(type="list", elements="str", default=[]),
+        ca_bundle=dict(type="path"),
+        leeway=dict(type="str", default="0"),
+        owner=dict(type="str"),
+        group=dict(type="str"),
+        mode=dict(type="str", default="0644"),
+        key_mode=dict(type="str", default="0600", no_log=False),
+        from_fingerprint=dict(type="str"),
+    )
+
+
+def _input(params: dict, role: str) -> bytes | None:
+    content = params[role + "_content"]
+    src = params[role + "_src"]
+    if content is not None and src is not None:
+        raise InputError("give %s_content or %s_src, not both" % (role, role))
+    if content is not None:
+        return content.encode("utf-8")
+    if src is not None:
+        if not params["remote_src"]:
+            raise InputError(
+                "%s_src %s is a controller file but the action plugin did not read it; run the module "
+                "through ansible, or set remote_src: true for a file on the managed host" % (role, src)
+            )
+        return _files.read_input(src, role + "_src")
+    return None
+
+
+def build_request(params: dict, check_mode: bool) -> _files.DeployRequest:
+    targets = _files.Targets(
+        cert=params["cert_path"],
+        key=params["key_path"],
+        chain=params["chain_path"],
+        fullchain=params["fullchain_path"],
+        combined=params["combined_path"],
+        store=params["store"],
+        name=params["name"],
+    )
+    policy = _x509.Policy.from_options({"leeway": params["leeway"]})
+    request = _files.DeployRequest(
+        targets=targets,
+        attrs=_files.resolve_attrs(params["owner"], params["group"], params["mode"], params["key_mode"]),
+        keep=params["keep"],
+        check_mode=check_mode,
+        policy=policy,
+        from_fingerprint=params["from_fingerprint"],
+    )
+    if params["state"] == "present":
+        cert, key, chain = _input(params, "cert"), _input(params, "key"), _input(params, "chain")
+        if cert is None or key is None:
+            raise InputError("state=present needs the certificate and the key: give cert_content or cert_src, and key_content or key_src")
+        sources = {role: (role + "_src " + params[role + "_src"]) if params[role + "_src"] else role + "_content"
+                   for role in ("cert", "key", "chain")}
+        bundle = _files.build_bundle(cert, key, chain, sources)
+        roots = _x509.load_bundle(params["ca_bundle"]) if params["ca_bundle"] else None
+        _files.validate_bundle(bundle, roots, params["expected_names"], policy.now, policy.leeway)
+        request.bundle = bundle
+    return request
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        supports_check_mode=True,
+        required_one_of=[("cert_path", "fullchain_path", "combined_path")],
+    )
+    if not _x509.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=_x509.CRYPTOGRAPHY_IMPORT_ERROR)
+    params = module.params
+    try:
+        request = build_request(params, module.check_mode)
+        engine = _files.rollback if params["state"] == "rollback" else _files.deploy
+        result = engine(request)
+    except CertsError as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+    facts = result.facts()
+    if module._diff:
+        before = result.diff.get("before") or {}
+        after = result.diff.get("after") or {}
+        facts["diff"] = {
+            "before": before,
+            "after": after,
+            "before_header": os.path.join(result.store, "current"),
+            "after_header": os.path.join(result.store, "gen-%s" % result.generation),
+        }
+    module.exit_json(changed=result.changed, **facts)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""endpoint_info through real Ansible: many endpoints at once against a private nginx, error classes."""
+
+from __future__ import annotations
+
+import pathlib
+import typing as t
+
+import pytest
+from ansible_run import run_module
+from certgen import TestCA
+from deploy_lab import fp
+from services import Nginx, Site, free_port
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[tuple[Nginx, TestCA, str, list[str]]]:
+    root = tmp_path_factory.mktemp("endpoint-fleet")
+    ca = TestCA("endpoint fleet root")
+    (root / "root.pem").write_bytes(ca.root_pem)
+    sites, fps = [], []
+    for index in range(6):
+        issued = ca.issue(["svc%d.test" % index])
+        cert = issued.write(str(root), "svc%d" % index)
+        sites.append(Site(cert, str(root / ("svc%d.key" % index)), "svc%d.test" % index, http2=index % 2 == 0))
+        fps.append(fp(issued.cert))
+    with Nginx(str(root / "nginx"), sites) as ngx:
+        yield ngx, ca, str(root / "root.pem"), fps
+
+
+def test_many_endpoints_in_one_task(fleet: tuple[Nginx, TestCA, str, list[str]]) -> None:
+    ngx, _ca, root, fps = fleet
+    endpoints: list[dict[str, t.Any]] = [
+        {"host": "127.0.0.1", "port": s.port, "server_name": s.server_name, "expected_fingerprint": fps[i],
+         "name": "site%d" % i}
+        for i, s in enumerate(ngx.sites)
+    ]
+    endpoints.append({"host": "127.0.0.1", "port": free_port(), "name": "down"})
+    endpoints.append({"host": "127.0.0.1", "port": ngx.sites[0].port, "server_name": "wrong.test", "name": "wrong"})
+    run = run_module("ghostguard.certs.endpoint_info", {"endpoints": endpoints, "ca_bundle": root,
+                                                        "alpn": ["h2", "http/1.1"], "timeout": 3})
+    assert run.rc == 0, run.stdout
+    res = run.result
+    assert res["changed"] is False
+    by_name = {e["name"]: e for e in res["endpoints"]}
+    assert [e["name"] for e in res["endpoints"]] == [*("site%d" % i for i in range(6)), "down", "wrong"]
+    for i in range(6):
+        entry = by_name["site%d" % i]
+        assert entry["ok"] and entry["matches_expected"] is True and entry["verified"] is True
+        assert entry["alpn_protocol"] == ("h2" if i % 2 == 0 else "http/1.1")
+        assert entry["certificate"]["sans"] == ["DNS:svc%d.test" % i]
+        assert entry["certificate"]["status"] == "ok"
+    assert by_name["down"]["error"] == "refused"
+    assert by_name["wrong"]["error"] == "hostname_mismatch" and by_name["wrong"]["verified"] is False
+    assert res["summary"] == {"total": 8, "ok": 6, "mismatched": 0, "errors": {"refused": 1, "hostname_mismatch": 1}}
+
+
+def test_mismatch_fails_the_task_unless_told_not_to(fleet: tuple[Nginx, TestCA, str, list[str]]) -> None:
+    ngx, _ca, root, fps = fleet
+    args = {"host": "127.0.0.1", "port": ngx.sites[1].port, "server_name": ngx.sites[1].server_name,
+            "ca_bundle": root, "expected_fingerprint": fps[0]}
+    failed = run_module("ghostguard.certs.endpoint_info", args)
+    assert failed.rc != 0 and failed.result["failed"] is True
+    assert failed.result["matches_expected"] is False
+    assert failed.result["certificate"]["fingerprint_sha256"] == fps[1]
+    assert "still serves another certificate" in failed.result["msg"]
+    reported = run_module("ghostguard.certs.endpoint_info", {**args, "fail_on_mismatch": False}, check=True)
+    assert reported.rc == 0 and reported.result["matches_expected"] is False
+
+
+def test_error_class_fails_with_fail_on_error(fleet: tuple[Nginx, TestCA, str, list[str]],
+                                              tmp_path: pathlib.Path) -> None:
+    ngx, _ca, _root, _fps = fleet
+    other = tmp_path / "other.pem"
+    other.write_bytes(TestCA("stranger").root_pem)
+    run = run_module("ghostguard.certs.endpoint_info", {
+        "host": "127.0.0.1", "port": ngx.sites[2].port, "server_name": ngx.sites[2].server_name,
+        "ca_bundle": str(other), "fail_on_error": True})
+    assert run.rc != 0 and run.result["error"] == "unknown_ca"
+    assert run.result["certificate"]["subject"] == "CN=svc2.test"
+
+
+def test_bad_options_are_refused(fleet: tuple[Nginx, TestCA, str, list[str]]) -> None:
+    run = run_module("ghostguard.certs.endpoint_info", {"host": "127.0.0.1", "expected_fingerprint": "not-hex"})
+    assert run.rc != 0 and "not a SHA-256 fingerprint" in run.result["msg"]
+
+
+def test_embedded_scts_verified_with_a_log_list(tmp_path: pathlib.Path) -> None:
+    from certgen import Issued
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from ct_lab import cert_with_sct, log_list
+    from services import TLSServer
+
+    ca = TestCA("ct module root")
+    (tmp_path / "root.pem").write_bytes(ca.root_pem)
+    log_key = ec.generate_private_key(ec.SECP256R1())
+    cert, key = cert_with_sct(ca, log_key, with_key=True, name="ct.test")
+    cert_file = Issued(cert, key, list(ca.chain)).write(str(tmp_path), "ct")
+    logs = log_list(tmp_path / "log_list.json", log_key)
+    with TLSServer(cert_file, str(tmp_path / "ct.key")) as srv:
+        run = run_module("ghostguard.certs.endpoint_info", {
+            "host": "127.0.0.1", "port": srv.port, "server_name": "ct.test", "ca_bundle": str(tmp_path / "root.pem"),
+            "ct_log_list": logs})
+    assert run.rc == 0, run.stdout
+    scts = run.result["scts"]
+    assert len(scts) == 1
+    assert scts[0]["signature_valid"] is True and scts[0]["log_description"] == "ghostguard test log"
+    assert scts[0]["entry_type"] == "pre_certificate"
