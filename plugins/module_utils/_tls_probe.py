@@ -308,6 +308,10 @@ def ocsp_status(leaf: Certificate, issuer: Certificate | None, timeout: float = 
 def _context(ep: Endpoint, verify: bool) -> ssl.SSLContext:
     if verify:
         ctx = ssl.create_default_context(cafile=ep.ca_bundle) if ep.ca_bundle else ssl.create_default_context()
+        # Python 3.13 turns on X509_STRICT by default (e.g. an Authority Key Identifier becomes
+        # mandatory).  Clients of the probed services (OpenSSL, Go, gRPC C-core) do not apply it,
+        # and a verdict must not depend on the managed host's Python version: verify as they do.
+        ctx.verify_flags &= ~getattr(ssl, "VERIFY_X509_STRICT", 0)
     else:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
