@@ -77,7 +77,7 @@ class Proxy:
                 self.orders.append(order)
             data = json.dumps({"counts": self.counts, "orders": self.orders, "faults_applied": self.applied,
                                "cert_ids": sorted(self.certs)})
-        tmp = self.conf["stats_file"] + ".tmp"
+        tmp = "%s.%d.tmp" % (self.conf["stats_file"], threading.get_ident())
         with open(tmp, "w") as handle:
             handle.write(data)
         os.replace(tmp, self.conf["stats_file"])

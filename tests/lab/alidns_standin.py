@@ -86,8 +86,12 @@ class State:
     def count(self, key: str) -> None:
         with self.lock:
             self.stats[key] = self.stats.get(key, 0) + 1
+        self.dump()
+
+    def dump(self) -> None:
+        with self.lock:
             data = json.dumps({"counts": self.stats, "records": list(self.records.values())})
-        tmp = self.conf["stats_file"] + ".tmp"
+        tmp = "%s.%d.tmp" % (self.conf["stats_file"], threading.get_ident())
         with open(tmp, "w") as handle:
             handle.write(data)
         os.replace(tmp, self.conf["stats_file"])
@@ -149,6 +153,7 @@ class Handler(BaseHTTPRequestHandler):
             self.state.count(action)
             result = handler(params)
             result["RequestId"] = request_id
+            self.state.dump()
             self.reply(200, result)
         except ApiError as exc:
             self.state.count("error:" + exc.code)
