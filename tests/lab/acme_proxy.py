@@ -170,7 +170,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         conn = http.client.HTTPSConnection(proxy.host, proxy.port, context=proxy.ctx, timeout=30)
         try:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP and k.lower() != "host"}
+            # The Host header goes through: Pebble checks each JWS "url" against it and builds its URLs from it.
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
             conn.request(method, self.path, body=body or None, headers=headers)
             resp = conn.getresponse()
             data = resp.read()

@@ -10,7 +10,7 @@ validates exactly what the Alidns path wrote.
 
 Usage: ``python alidns_standin.py CONFIG.json`` (the lab writes the config).  A JSON control
 file (path in the config) is re-read on every request: ``{"throttle_rate": 0.3, "error_rate": 0.1,
-"hide_from_dns": false}``.  Counts per action are written to the stats file.
+"hide_from_dns": false, "delay": {"AddDomainRecord": 2}}``.  Counts per action are written to the stats file.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import hashlib
 import hmac
 import json
 import os
-import random
 import sys
 import threading
+import time
 import typing as t
 import urllib.parse
 import uuid
@@ -68,12 +68,24 @@ class State:
         self.records: dict[str, dict[str, t.Any]] = {}
         self.next_id = 100000000000000
         self.stats: dict[str, int] = {}
+        self.accumulators: dict[str, float] = {}
         self.domains = [
             {"DomainName": d, "DomainId": str(uuid.uuid5(uuid.NAMESPACE_DNS, d)), "RecordCount": 0,
              "AliDomain": False, "VersionCode": "mianfei", "PunyCode": d, "CreateTimestamp": 1700000000000}
             for d in conf["domains"]
         ]
         self.keyring = dns.tsigkeyring.from_text({conf["tsig_name"]: conf["tsig_secret"]})
+
+    def inject(self, kind: str, rate: float) -> bool:
+        """Deterministic share *rate* of calls (error diffusion: exactly 3 in 10 at 0.3, no luck involved)."""
+        if rate <= 0:
+            return False
+        with self.lock:
+            self.accumulators[kind] = self.accumulators.get(kind, 0.0) + rate
+            if self.accumulators[kind] >= 1.0:
+                self.accumulators[kind] -= 1.0
+                return True
+        return False
 
     def control(self) -> dict[str, t.Any]:
         try:
@@ -141,16 +153,19 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self.authenticate(method, params)
             control = self.state.control()
-            if random.random() < float(control.get("throttle_rate") or 0):
+            if self.state.inject("throttle", float(control.get("throttle_rate") or 0)):
                 self.state.count("Throttling.User")
                 raise ApiError(400, "Throttling.User", "Request was denied due to user flow control.")
-            if random.random() < float(control.get("error_rate") or 0):
+            if self.state.inject("error", float(control.get("error_rate") or 0)):
                 self.state.count("ServiceUnavailable")
                 raise ApiError(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server.")
             handler = getattr(self, "action_" + action, None)
             if handler is None:
                 raise ApiError(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
             self.state.count(action)
+            delay = float((control.get("delay") or {}).get(action) or 0)
+            if delay:
+                time.sleep(delay)
             result = handler(params)
             result["RequestId"] = request_id
             self.state.dump()
