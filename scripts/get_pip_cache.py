@@ -15,4 +15,4 @@ ensurepip.bootstrap(upgrade=True)
 os.environ.pop("PIP_CONFIG_FILE", None)
 args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 if args:
-    sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check"] + args))
+    sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *args]))

@@ -33,7 +33,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity test
     HAS_ACME = False
     ACME_IMPORT_ERROR = str(exc)
-    ClientNetwork = object
+    ClientNetwork = object  # type: ignore[assignment,misc]
 
 USER_AGENT = "ghostguard.certs acme_dns01"
 FINAL_STATES = ("valid", "invalid", "deactivated", "expired", "revoked")
@@ -47,7 +47,7 @@ if HAS_ACME:
         replaces: str | None = jose.field("replaces", omitempty=True)
 
 
-class _Network(ClientNetwork):  # type: ignore[misc,valid-type]
+class _Network(ClientNetwork):
     """ClientNetwork that remembers the last response (for Retry-After) and counts requests."""
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -278,6 +278,8 @@ class AcmeClient:
             problem = body.error
             raise ProtocolError("the CA refused to issue the certificate (order %s): %s"
                                 % (orderr.uri, "%s: %s" % (problem.code, problem.detail) if problem else "no reason given"))
+        if not body.certificate:
+            raise ProtocolError("the CA marked order %s valid but gave no certificate URL" % orderr.uri)
         cert_response = self.post(body.certificate, None, "certificate download")
         alternates = []
         for url in _alternate_links(cert_response.headers.get("Link", "")):

@@ -69,7 +69,7 @@ def choose_chain(default: str, alternates: t.Sequence[str], preferred: str | Non
         return default, True
     for candidate in [default, *alternates]:
         pems = split_chain(candidate)
-        names = set()
+        names: set[str] = set()
         for pem in pems:
             cert = x509.load_pem_x509_certificate(pem.encode())
             names.update(str(a.value) for a in cert.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME))

@@ -23,7 +23,7 @@ def test_atomic_write_replaces_with_mode(tmp_path: pathlib.Path) -> None:
 
 
 def test_atomic_write_missing_directory(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(FileSystemError, match="does not exist|cannot create"):
+    with pytest.raises(FileSystemError, match=r"does not exist|cannot create"):
         atomic_write(str(tmp_path / "nope" / "cert.pem"), b"x")
 
 

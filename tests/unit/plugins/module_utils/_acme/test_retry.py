@@ -71,7 +71,7 @@ def test_permanent_error_raised_at_once() -> None:
 def test_retry_after_past_deadline_fails_without_sleeping() -> None:
     flaky = Flaky([retry.Failure(True, "rateLimited", retry_after=3600)])
     started = time.monotonic()
-    with pytest.raises(ProtocolError, match="before the deadline.*rateLimited"):
+    with pytest.raises(ProtocolError, match=r"before the deadline.*rateLimited"):
         retry.call(flaky, "newOrder", retry.RetryPolicy.within(5), flaky.classify)
     assert time.monotonic() - started < 1
 
