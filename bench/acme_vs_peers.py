@@ -170,7 +170,7 @@ def run_community_crypto(info: dict[str, t.Any], out: str) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--certbot", default=shutil.which("certbot") or os.path.join(ROOT, ".venv-bench", "bin", "certbot"))
     parser.add_argument("--skip-certbot-default", action="store_true", help="skip the 60 s certbot run")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))

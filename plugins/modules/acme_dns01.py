@@ -27,7 +27,7 @@ description:
     connections) and Alidns throttling are retried within one overall O(timeout).
   - Each renewal is logged as one JSON line (RV(renewal_log)) to the host's log.
 author:
-  - ghostguard developers
+  - ghostguard developers (@ghostguard)
 requirements:
   - cryptography >= 3.4
   - acme >= 2.0 and josepy
@@ -183,7 +183,6 @@ options:
       key_name:
         description: TSIG key name, as in the server's C(key) statement.
         type: str
-        no_log: false
       key_secret:
         description: TSIG key secret (base64, as C(tsig-keygen) prints it). Never logged.
         type: str
@@ -327,15 +326,15 @@ certificate:
     subject: {description: Subject as an RFC 4514 string., type: str, sample: CN=shop.example.com}
     sans: {description: Subject alternative names with their type prefix., type: list, elements: str}
     issuer: {description: Issuer as an RFC 4514 string., type: str}
-    serial: {description: Serial number, lowercase hex pairs joined by colons., type: str}
-    fingerprint_sha256: {description: SHA-256 fingerprint, lowercase hex pairs joined by colons., type: str}
+    serial: {description: "Serial number, lowercase hex pairs joined by colons.", type: str}
+    fingerprint_sha256: {description: "SHA-256 fingerprint, lowercase hex pairs joined by colons.", type: str}
     not_before: {description: Start of validity (ISO 8601 UTC)., type: str}
     not_after: {description: End of validity (ISO 8601 UTC)., type: str}
     seconds_remaining: {description: Seconds until not_after., type: int}
     lifetime_seconds: {description: Seconds between not_before and not_after., type: int}
     renew_at: {description: When the policy makes it due (ISO 8601 UTC)., type: str}
     due: {description: Whether it is due now., type: bool}
-    status: {description: V(ok), V(due), V(critical), V(expired), V(not_yet_valid) or V(invalid)., type: str}
+    status: {description: "V(ok), V(due), V(critical), V(expired), V(not_yet_valid) or V(invalid).", type: str}
     reasons: {description: Why it is due (empty when it is not)., type: list, elements: str}
     key_type: {description: Public key type such as V(ec-p256)., type: str}
     is_ca: {description: Whether it is a CA certificate., type: bool}
@@ -352,7 +351,7 @@ ari:
     window_start: {description: Start of the suggested window (ISO 8601 UTC)., type: str}
     window_end: {description: End of the suggested window (ISO 8601 UTC)., type: str}
     in_window: {description: Whether the window has started., type: bool}
-    explanation_url: {description: The CA's explanation, if any., type: str}
+    explanation_url: {description: "The CA's explanation URL, when it gives one.", type: str}
 timings:
   description: >-
     Seconds spent per step - C(order), C(dns_publish), C(propagation_wait), C(validation), C(dns_cleanup),

@@ -20,7 +20,7 @@ description:
     certificate look expired.
   - Read-only. Hundreds of files take well under a second.
 author:
-  - ghostguard developers
+  - ghostguard developers (@ghostguard)
 requirements:
   - cryptography >= 3.4 on the managed host
 extends_documentation_fragment:
@@ -138,8 +138,8 @@ certificates:
     subject: {description: Subject as an RFC 4514 string., type: str, sample: CN=shop.example.com}
     sans: {description: Subject alternative names with their type prefix., type: list, elements: str, sample: ["DNS:shop.example.com"]}
     issuer: {description: Issuer as an RFC 4514 string., type: str, sample: "CN=R11,O=Let's Encrypt,C=US"}
-    serial: {description: Serial number, lowercase hex pairs joined by colons., type: str, sample: "04:a3:9f"}
-    fingerprint_sha256: {description: SHA-256 fingerprint, lowercase hex pairs joined by colons., type: str}
+    serial: {description: "Serial number, lowercase hex pairs joined by colons.", type: str, sample: "04:a3:9f"}
+    fingerprint_sha256: {description: "SHA-256 fingerprint, lowercase hex pairs joined by colons.", type: str}
     not_before: {description: Start of validity (ISO 8601 UTC)., type: str, sample: "2026-11-01T00:00:00Z"}
     not_after: {description: End of validity (ISO 8601 UTC)., type: str, sample: "2027-01-30T00:00:00Z"}
     seconds_remaining: {description: Seconds until not_after (negative once expired)., type: int}
@@ -178,10 +178,13 @@ summary:
   type: dict
   contains:
     total: {description: Certificates reported., type: int}
-    counts: {description: Certificates per status (every status is present)., type: dict, sample: {ok: 10, due: 2, critical: 1, expired: 0, not_yet_valid: 0, invalid: 0}}
+    counts:
+      description: Certificates per status (every status is present).
+      type: dict
+      sample: {ok: 10, due: 2, critical: 1, expired: 0, not_yet_valid: 0, invalid: 0}
     due: {description: Certificates due., type: int}
     errors: {description: Files in RV(errors)., type: int}
-    soonest: {description: Path, subject, not_after, seconds_remaining and status of the soonest expiry (null without certificates)., type: dict}
+    soonest: {description: "Path, subject, not_after, seconds_remaining and status of the soonest expiry (null without certificates).", type: dict}
 errors:
   description: Files that could not be read or parsed, each with C(path) and C(error).
   returned: always

@@ -465,7 +465,7 @@ class Lab:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("action", choices=["start", "stop", "status"])
     parser.add_argument("--state-dir", default=os.environ.get("GHOSTGUARD_LAB_DIR", DEFAULT_STATE_DIR))
     args = parser.parse_args(argv)

@@ -102,7 +102,8 @@ class Lookup:
                 return self.ask(server, name, rdtype)
             except DNSProviderError as exc:
                 last = exc
-        assert last is not None
+        if last is None:
+            raise InputError("no nameservers to ask; give nameservers as host or host:port")
         raise last
 
     # ------------------------------------------------------------------ CNAME following

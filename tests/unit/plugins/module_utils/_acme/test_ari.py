@@ -26,7 +26,7 @@ def test_serial_bytes(serial: int, expected: bytes) -> None:
 
 def test_cert_id_matches_the_acme_library() -> None:
     ca = TestCA()
-    for _ in range(8):  # random serials: some with the top bit set
+    for _round in range(8):  # random serials: some with the top bit set
         cert = ca.issue(["www.example.test"]).cert
         assert ari.cert_id(cert) == _renewal_info_path_component(cert)
 
