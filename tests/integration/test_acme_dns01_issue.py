@@ -141,3 +141,34 @@ def test_csr_and_profile_and_names_change(quiet_lab: LabHandle, tmp_path: pathli
     other = lab.args(tmp_path, ["www.example.test", "example.test"], via_proxy=True, ari=False)
     changed = run_module(MODULE, other, check=True)
     assert changed.result["reason"] == "names_changed" and changed.result["changed"] is True
+
+
+def test_preferred_chain_from_alternates(quiet_lab: LabHandle, tmp_path: pathlib.Path) -> None:
+    lab = quiet_lab
+    import ssl
+    import urllib.request
+
+    from lab import start_pebble, stop_pid_file
+
+    pebble = start_pebble(lab.state_dir, "pebble-alt", int(lab.info["dns"]["port"]),
+                          extra_env={"PEBBLE_ALTERNATE_ROOTS": "1"})
+    try:
+        ctx = ssl.create_default_context(cafile=pebble["ca_bundle"])
+        with urllib.request.urlopen("https://127.0.0.1:%d/roots/1" % pebble["management_port"], context=ctx) as resp:
+            alt_root = _x509.load_certificates(resp.read())[0][0]
+        alt_cn = alt_root.subject.get_attributes_for_oid(_x509.x509.NameOID.COMMON_NAME)[0].value
+        args = lab.args(tmp_path, ["www.example.test"], acme_directory=pebble["directory"],
+                        acme_ca_bundle=pebble["ca_bundle"], preferred_chain=alt_cn)
+        run = run_module(MODULE, args)
+        assert run.rc == 0, run.stdout
+        assert run.result["chain_issuer"] == alt_cn
+        leaf = _x509.load_certificates((tmp_path / "cert.pem").read_bytes())[0][0]
+        chain = _x509.load_certificates((tmp_path / "chain.pem").read_bytes())[0]
+        assert _x509.verify_chain(leaf, chain, [alt_root]) is None
+
+        other = run_module(MODULE, {**args, "preferred_chain": "No Such Root", "force": True})
+        assert other.rc == 0, other.stdout
+        assert other.result["chain_issuer"] != alt_cn
+        assert "No Such Root" in other.stdout + other.stderr  # the warning
+    finally:
+        stop_pid_file(lab.state_dir, "pebble-alt", "pebble")
