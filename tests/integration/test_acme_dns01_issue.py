@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import stat
 import typing as t
 
-from ansible_run import run_module
+from ansible_run import run_module, run_playbook
 from conftest import LabHandle
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
@@ -166,9 +167,15 @@ def test_preferred_chain_from_alternates(quiet_lab: LabHandle, tmp_path: pathlib
         chain = _x509.load_certificates((tmp_path / "chain.pem").read_bytes())[0]
         assert _x509.verify_chain(leaf, chain, [alt_root]) is None
 
-        other = run_module(MODULE, {**args, "preferred_chain": "No Such Root", "force": True})
-        assert other.rc == 0, other.stdout
-        assert other.result["chain_issuer"] != alt_cn
-        assert "No Such Root" in other.stdout + other.stderr  # the warning
+        # no offered chain matches: the default chain, and a warning a user sees (default callback)
+        playbook = tmp_path / "nomatch.yml"
+        playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "renew", "ghostguard.certs.acme_dns01": {**args, "preferred_chain": "No Such Root", "force": True},
+             "register": "other"},
+            {"name": "show", "ansible.builtin.debug": {"msg": "ISSUER={{ other.chain_issuer }}"}}]}]))
+        proc = run_playbook(str(playbook))
+        assert proc.returncode == 0, proc.stdout
+        assert "no chain issued by 'No Such Root' was offered" in proc.stdout + proc.stderr
+        assert "ISSUER=" + alt_cn not in proc.stdout
     finally:
         stop_pid_file(lab.state_dir, "pebble-alt", "pebble")
