@@ -15,10 +15,13 @@ print(re.search(r"pip='([0-9.]+)'", src).group(1))
 PY
 )
 mkdir -p ~/.ansible/test/cache
-cp "$root/scripts/get_pip_cache.py" ~/.ansible/test/cache/get_pip_${pip_version//./_}.py
+cp "$root/scripts/get_pip_cache.py" ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
 
 rm -rf "$tree" && mkdir -p "$tree"
-(cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 -I{} cp --parents {} "$tree/" 2>/dev/null || true)
+(
+  cd "$root"
+  git ls-files -co --exclude-standard -z | xargs -0 -I{} cp --parents {} "$tree/" 2>/dev/null || true
+)
 cd "$tree"
 git init -q && git add -A >/dev/null 2>&1 && git -c user.email=ci@test -c user.name=ci commit -qm sanity >/dev/null
 "$venv/bin/ansible-test" sanity --requirements --venv --python "$py" --color no "$@"
