@@ -152,3 +152,31 @@ def test_vvv_shows_no_secret(quiet_lab: LabHandle, tmp_path: pathlib.Path) -> No
         assert secret not in text, name
     for line in _pem_body(account_pem):
         assert line not in text
+
+
+def test_external_account_binding_and_terms(quiet_lab: LabHandle, tmp_path: pathlib.Path) -> None:
+    lab = quiet_lab
+    from lab import start_pebble
+
+    hmac_key = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+    pebble = start_pebble(lab.state_dir, "pebble-eab", int(lab.info["dns"]["port"]), eab_keys={"kid-1": hmac_key})
+    try:
+        base = lab.args(tmp_path, ["www.example.test"], acme_directory=pebble["directory"],
+                        acme_ca_bundle=pebble["ca_bundle"])
+        missing = run_module(MODULE, base)
+        assert missing.rc != 0 and "eab_kid and eab_hmac_key" in missing.result["msg"]
+
+        no_terms = run_module(MODULE, {**base, "terms_agreed": False, "eab_kid": "kid-1", "eab_hmac_key": hmac_key})
+        assert no_terms.rc != 0 and "terms_agreed=true" in no_terms.result["msg"]
+
+        run = run_module(MODULE, {**base, "eab_kid": "kid-1", "eab_hmac_key": hmac_key}, verbosity=3)
+        assert run.rc == 0, run.stdout[-3000:]
+        assert hmac_key not in run.stdout + run.stderr
+        assert run.result["invocation"]["module_args"]["eab_hmac_key"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+        # the account exists now: found again without agreeing to anything
+        again = run_module(MODULE, {**base, "terms_agreed": False, "force": True, "ari": False})
+        assert again.rc == 0, again.stdout
+        assert again.result["account_uri"] == run.result["account_uri"]
+    finally:
+        lab.stop_pebble("pebble-eab")
+    assert lab.challenge_txt_everywhere() == {}

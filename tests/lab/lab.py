@@ -250,7 +250,8 @@ def _start_named(state: str, name: str, tsig_secret: str, updates: bool) -> tupl
 
 
 def start_pebble(state: str, name: str, dns_port: int, nonce_reject: int = 0,
-                 extra_env: dict[str, str] | None = None) -> dict[str, t.Any]:
+                 extra_env: dict[str, str] | None = None,
+                 eab_keys: dict[str, str] | None = None) -> dict[str, t.Any]:
     """Start one Pebble (listener TLS made fresh), return its part of the lab info.
 
     Tests that must disturb Pebble (kill it mid-order, 50% badNonce) start their own with this.
@@ -269,7 +270,8 @@ def start_pebble(state: str, name: str, dns_port: int, nonce_reject: int = 0,
             "httpPort": free_port(),
             "tlsPort": free_port(),
             "ocspResponderURL": "",
-            "externalAccountBindingRequired": False,
+            "externalAccountBindingRequired": bool(eab_keys),
+            "externalAccountMACKeys": dict(eab_keys or {}),
             "certificateValidityPeriod": 7776000,
         }
     }

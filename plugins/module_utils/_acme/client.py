@@ -166,14 +166,19 @@ class AcmeClient:
                 eab = messages.ExternalAccountBinding.from_data(self.jwk.public_key(), eab_kid, eab_hmac_key, directory)
             except (ValueError, TypeError):
                 raise InputError("eab_hmac_key is not valid base64url; paste it exactly as the CA shows it") from None
-        elif getattr(meta, "external_account_required", False):
-            raise InputError("the CA at %s requires external account binding: set eab_kid and eab_hmac_key from the "
-                             "CA's account page" % self.url)
-        if getattr(meta, "terms_of_service", None) and not terms_agreed:
+        need_eab = eab is None and bool(getattr(meta, "external_account_required", False))
+        need_terms = bool(getattr(meta, "terms_of_service", None)) and not terms_agreed
+        if need_eab or need_terms:
+            # Creating an account is not possible as asked: an existing account of this key is fine.
             lookup = messages.NewRegistration(only_return_existing=True)
             try:
                 response = self.post(directory["newAccount"], lookup, "account lookup")
-            except ProtocolError:
+            except ProtocolError as exc:
+                if "accountDoesNotExist" not in str(exc):
+                    raise
+                if need_eab:
+                    raise InputError("the CA at %s requires external account binding to create an account for this "
+                                     "key: set eab_kid and eab_hmac_key from the CA's account page" % self.url) from None
                 raise InputError("no ACME account exists yet for this account key at %s, and creating one needs "
                                  "agreement to the terms of service (%s): read them and set terms_agreed=true"
                                  % (self.url, meta.terms_of_service)) from None
