@@ -72,13 +72,15 @@ def test_retry_after_beyond_deadline_fails_fast(quiet_lab: LabHandle, tmp_path: 
     assert not (tmp_path / "cert.pem").exists()
 
 
-def test_alidns_throttled_thirty_percent(quiet_lab: LabHandle, tmp_path: pathlib.Path) -> None:
+def test_alidns_throttled_thirty_percent_and_5xx(quiet_lab: LabHandle, tmp_path: pathlib.Path) -> None:
     lab = quiet_lab
-    lab.alidns_control(throttle_rate=0.3)
-    before = lab.alidns_stats().get("counts", {}).get("Throttling.User", 0)
+    lab.alidns_control(throttle_rate=0.3, error_rate=0.15)
+    counts = lab.alidns_stats().get("counts", {})
+    before, before_5xx = counts.get("Throttling.User", 0), counts.get("ServiceUnavailable", 0)
     run = run_module(MODULE, lab.args(tmp_path, ["example.test", "*.example.test", "www.example.test"], provider="alidns"))
     assert run.rc == 0, run.stdout
     assert lab.alidns_stats()["counts"]["Throttling.User"] - before >= 2
+    assert lab.alidns_stats()["counts"]["ServiceUnavailable"] - before_5xx >= 1
     assert lab.alidns_stats()["records"] == []
     assert lab.challenge_txt_everywhere() == {}
 
