@@ -119,6 +119,7 @@ def _write_json(path: str, data: dict[str, t.Any]) -> None:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[LabHandle]:
     state = os.environ.get("GHOSTGUARD_LAB_DIR") or str(tmp_path_factory.mktemp("lab"))
+    already_running = Lab.status(state) is not None  # someone's lab (make demo): use it, leave it running
     started = time.monotonic()
     info = Lab.start(state)
     print("lab up in %.1fs at %s" % (time.monotonic() - started, state))
@@ -126,7 +127,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[LabHandle]:
     try:
         yield handle
     finally:
-        Lab.stop(state)
+        if not already_running:
+            Lab.stop(state)
 
 
 @pytest.fixture

@@ -90,6 +90,12 @@ def test_ari_window_open_renews_with_replaces(quiet_lab: LabHandle, tmp_path: pa
     args = lab.args(tmp_path, ["www.example.test"], via_proxy=True)
     first = run_module(MODULE, args)
     assert first.rc == 0, first.stdout
+    # the local policy says due (renew_before covers the whole life), but the CA's window has not opened: wait
+    orders = lab.proxy_count("newOrder")
+    early = run_module(MODULE, {**args, "renew_before": "90d"})
+    assert early.rc == 0, early.stdout
+    assert early.result["changed"] is False and early.result["reason"] == "ari_window_not_started"
+    assert lab.proxy_count("newOrder") == orders
     lab.proxy_control(ari_due=True)  # the CA asks for early renewal (say, a mass revocation)
     second = run_module(MODULE, args)
     assert second.rc == 0, second.stdout
