@@ -180,3 +180,22 @@ def test_external_account_binding_and_terms(quiet_lab: LabHandle, tmp_path: path
     finally:
         lab.stop_pebble("pebble-eab")
     assert lab.challenge_txt_everywhere() == {}
+
+
+def test_wrong_tsig_secret_and_untrusted_ca(quiet_lab: LabHandle, tmp_path: pathlib.Path) -> None:
+    lab = quiet_lab
+    args = lab.args(tmp_path, ["www.example.test"])
+    wrong = "c2VjcmV0LWJ1dC1ub3QtdGhlLXJpZ2h0LW9uZS0xMjM0NTY3ODk="
+    args["rfc2136"]["key_secret"] = wrong
+    run = run_module(MODULE, args)
+    assert run.rc != 0 and run.result["error_kind"] == "dns_provider"
+    msg = run.result["msg"]
+    assert "TSIG" in msg and lab.info["tsig"]["name"] in msg and "key_secret" in msg
+    assert wrong not in run.stdout + run.stderr
+    assert_nothing_written(tmp_path)
+
+    # the ACME server's TLS certificate is not signed by acme_ca_bundle: say so, do not retry forever
+    untrusted = run_module(MODULE, {**lab.args(tmp_path, ["www.example.test"]), "acme_ca_bundle": lab.info["issuer_roots"]})
+    assert untrusted.rc != 0 and untrusted.result["error_kind"] == "protocol"
+    assert "acme_ca_bundle" in untrusted.result["msg"]
+    assert lab.challenge_txt_everywhere() == {}
