@@ -231,8 +231,18 @@ class AcmeClient:
     def key_authorization(self, challb: t.Any) -> str:
         return t.cast(str, challb.chall.validation(self.jwk))
 
-    def answer(self, challb: t.Any) -> None:
-        self.post(challb.uri, challb.response(self.jwk), "challenge answer")
+    def answer(self, challb: t.Any, authz_url: str | None = None) -> None:
+        """Tell the CA to validate; an answer the CA already took (a retry after a lost reply) is fine."""
+        try:
+            self.post(challb.uri, challb.response(self.jwk), "challenge answer")
+        except ProtocolError:
+            if authz_url is None:
+                raise
+            authzr = self.authorization(authz_url)
+            states = {_status(c.status) for c in authzr.body.challenges if c.uri == challb.uri}
+            if _status(authzr.body.status) == "valid" or states & {"processing", "valid"}:
+                return
+            raise
 
     def wait_authorizations(self, urls: t.Sequence[str], names: t.Mapping[str, str]) -> None:
         """Poll until every authorization is valid; the first invalid one raises ValidationError."""

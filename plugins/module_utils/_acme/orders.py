@@ -127,7 +127,7 @@ def obtain(
 
         mark = time.monotonic()
         for item in work:
-            client.answer(item.challb)
+            client.answer(item.challb, item.authz_url)
         client.wait_authorizations([w.authz_url for w in work], {w.authz_url: w.name for w in work})
         timings["validation"] = round(time.monotonic() - mark, 3)
     except BaseException as exc:
