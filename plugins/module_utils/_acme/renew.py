@@ -263,7 +263,8 @@ def run(params: t.Mapping[str, t.Any], check_mode: bool = False) -> dict[str, t.
             result["ari"]["in_window"] = started_window
             if started_window and not state["due"]:
                 state.update(due=True, reason="ari_window")
-            elif state["due"] and state["reason"] in ("renewal_window",) and not started_window:
+            elif (state["due"] and state["reason"] == "renewal_window" and not started_window
+                  and state["description"]["status"] == "due"):
                 # the CA's window has not opened yet and the certificate is not in danger: wait for it
                 state.update(due=False, reason="ari_window_not_started")
     elif state["cert"] is not None:
