@@ -67,6 +67,7 @@ def test_propagation_timeout_cleans_up(quiet_lab: LabHandle, tmp_path: pathlib.P
     assert run.result["error_kind"] == "propagation_timeout"
     assert stale in run.result["msg"] and "_acme-challenge.www.example.test" in run.result["msg"]
     assert "removed" in run.result["msg"]
+    assert run.result["authorizations_deactivated"] == 1  # nothing left pending at the CA
     assert time.monotonic() - started < 20
     assert lab.challenge_txt_everywhere() == {}
     assert_nothing_written(tmp_path)
@@ -109,6 +110,7 @@ def test_pebble_killed_mid_order(quiet_lab: LabHandle, tmp_path: pathlib.Path) -
     msg = run.result["msg"]
     assert run.result["error_kind"] == "protocol"
     assert "connection to %s failed" % pebble["directory"] in msg
+    assert run.result["authorizations_deactivated"] == 0  # tried, bounded, the CA is gone
     assert_nothing_written(tmp_path)
     assert lab.alidns_stats()["records"] == []
     assert lab.challenge_txt_everywhere() == {}

@@ -14,7 +14,7 @@ import re
 import time
 import typing as t
 
-from .._errors import InputError, ProtocolError, ValidationError
+from .._errors import CertsError, InputError, ProtocolError, ValidationError
 from . import retry as _retry
 from .ari import cert_id, parse_window
 
@@ -243,6 +243,27 @@ class AcmeClient:
             if _status(authzr.body.status) == "valid" or states & {"processing", "valid"}:
                 return
             raise
+
+    def deactivate(self, urls: t.Sequence[str]) -> int:
+        """Best effort after a failure: give up pending authorizations (CAs limit how many may pend).
+
+        Bounded on its own (two attempts within a few seconds each), so a dead CA cannot stretch a failure.
+        Returns how many were deactivated.
+        """
+        saved = self.policy
+        done = 0
+        try:
+            for url in urls:
+                self.policy = _retry.RetryPolicy.within(5, max_attempts=2)
+                try:
+                    self.post(url, messages.UpdateAuthorization(status=messages.STATUS_DEACTIVATED),
+                              "authorization deactivation")
+                    done += 1
+                except CertsError:
+                    continue
+        finally:
+            self.policy = saved
+        return done
 
     def wait_authorizations(self, urls: t.Sequence[str], names: t.Mapping[str, str]) -> None:
         """Poll until every authorization is valid; the first invalid one raises ValidationError."""

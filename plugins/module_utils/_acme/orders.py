@@ -16,7 +16,7 @@ import typing as t
 from .._dns.base import DNSProvider, TxtRecord
 from .._dns.propagation import wait_for_txt
 from .._dns.zone import Lookup, Server, challenge_name
-from .._errors import CertsError, ProtocolError
+from .._errors import CertsError, ProtocolError, ValidationError
 from .client import AcmeClient
 
 try:
@@ -132,6 +132,8 @@ def obtain(
         timings["validation"] = round(time.monotonic() - mark, 3)
     except BaseException as exc:
         failure = exc
+        if isinstance(exc, CertsError) and not isinstance(exc, ValidationError):
+            exc.details["authorizations_deactivated"] = client.deactivate([w.authz_url for w in work])
         raise
     finally:
         mark = time.monotonic()
