@@ -222,6 +222,10 @@ options:
     elements: str
 notes:
   - Module defaults group C(ghostguard.certs.certs) applies.
+  - A failed task returns C(msg) (what failed, for which name, and the next step) and C(error_kind) (V(input),
+    V(protocol), V(dns_provider), V(propagation_timeout), V(validation), V(certificate), V(filesystem)), plus facts
+    such as C(refused) (names outside O(allowed_domains)), C(provider_code) and C(access_key_id) (Alidns errors),
+    C(pending) (servers that never answered a value) and C(authorizations_deactivated).
   - The private key never leaves the host and is never returned.
 seealso:
   - module: ghostguard.certs.expiry_info
