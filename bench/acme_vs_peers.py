@@ -102,8 +102,8 @@ def run_certbot(info: dict[str, t.Any], out: str, certbot: str, propagation: int
     return timed(cmd, env, os.path.join(out, label + ".log"))
 
 
-PLAYBOOK = """
-- name: community.crypto acme_certificate + community.general nsupdate
+PLAYBOOK = """---
+- name: Issue with community.crypto acme_certificate and community.general nsupdate
   hosts: localhost
   gather_facts: false
   vars:
@@ -121,7 +121,7 @@ PLAYBOOK = """
   tasks:
     - name: Order and get the challenges
       community.crypto.acme_certificate: *acme
-      register: order
+      register: acme_order
     - name: Publish the TXT records
       community.general.nsupdate:
         server: 127.0.0.1
@@ -134,12 +134,12 @@ PLAYBOOK = """
         type: TXT
         ttl: 60
         value: "{{ item.value }}"
-      loop: "{{ order.challenge_data_dns | dict2items }}"
+      loop: "{{ acme_order.challenge_data_dns | dict2items }}"
       no_log: true
     - name: Answer the challenges and download the certificate
       community.crypto.acme_certificate:
         <<: *acme
-        data: "{{ order }}"
+        data: "{{ acme_order }}"
     - name: Remove the TXT records
       community.general.nsupdate:
         server: 127.0.0.1
@@ -151,7 +151,7 @@ PLAYBOOK = """
         record: "{{ item.key }}."
         type: TXT
         state: absent
-      loop: "{{ order.challenge_data_dns | dict2items }}"
+      loop: "{{ acme_order.challenge_data_dns | dict2items }}"
       no_log: true
 """
 
