@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Benchmarks against peers, side by side in one run. Not part of `make test`.
-#   bash bench/run.sh [expiry]      (default: every benchmark present)
+#   bash bench/run.sh [expiry|endpoint_info_vs_get_certificate|acme] [extra args for acme]
+# The peers live in a venv of the benchmarks' own (.venv-bench): the `ansible` package for
+# community.crypto/general, and certbot + certbot-dns-rfc2136 (which pin their own `acme`).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+venv=${VENV:-$root/.venv}
 bvenv=${BENCH_VENV:-$root/.venv-bench}
-# The peers (community.crypto, community.general, ...) come from the `ansible` package, in a venv of
-# the benchmark's own so the project's venv stays minimal.
-if [ ! -x "$bvenv/bin/ansible-playbook" ] || [ ! -f "$bvenv/.stamp" ]; then
+if [ ! -f "$bvenv/.stamp" ] || [ "$root/bench/requirements.txt" -nt "$bvenv/.stamp" ]; then
   python3 -m venv "$bvenv"
-  "$bvenv/bin/pip" install -q --disable-pip-version-check 'ansible>=12,<13' -r "$root/requirements.txt"
+  "$bvenv/bin/pip" install -q --disable-pip-version-check 'ansible>=12,<13' \
+    -r "$root/requirements.txt" -r "$root/bench/requirements.txt"
   touch "$bvenv/.stamp"
 fi
 which=${1:-all}
+[ $# -gt 0 ] && shift
 for bench in "$root"/bench/bench_*.py; do
   name=$(basename "$bench" .py); name=${name#bench_}
   if [ "$which" = all ] || [ "$which" = "$name" ]; then
@@ -19,3 +22,9 @@ for bench in "$root"/bench/bench_*.py; do
     "$bvenv/bin/python" "$bench"
   fi
 done
+if [ "$which" = all ] || [ "$which" = acme ]; then
+  echo "== acme (acme_dns01 vs certbot and community.crypto, same lab)"
+  # ours and the community.crypto playbook run from the project venv (acme, dnspython, aliyun SDK);
+  # certbot from the bench venv.
+  "$venv/bin/python" "$root/bench/acme_vs_peers.py" --certbot "$bvenv/bin/certbot" "$@"
+fi
