@@ -142,11 +142,13 @@ def test_vvv_shows_no_secret(quiet_lab: LabHandle, tmp_path: pathlib.Path) -> No
         assert run.rc == 0, run.stdout[-3000:]
         outputs.append(run.stdout + run.stderr)
         outputs.append(json.dumps(run.result))
-        # -vvv shows the invocation: the secrets are there, masked
-        shown = run.result["invocation"]["module_args"]
-        assert shown["account_key_content"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
-        secret_option = shown["rfc2136"]["key_secret"] if provider == "rfc2136" else shown["alidns"]["access_key_secret"]
-        assert secret_option == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+        # ansible-core 2.19 returns the invocation at -vvv (newer cores do not): the secrets there are masked
+        shown = run.result.get("invocation", {}).get("module_args")
+        if shown is not None:
+            assert shown["account_key_content"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+            secret_option = (shown["rfc2136"]["key_secret"] if provider == "rfc2136"
+                             else shown["alidns"]["access_key_secret"])
+            assert secret_option == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
         key_lines = _pem_body((workdir / "key.pem").read_text())
         assert all(line not in outputs[-2] for line in key_lines)
     text = "\n".join(outputs)
@@ -174,7 +176,8 @@ def test_external_account_binding_and_terms(quiet_lab: LabHandle, tmp_path: path
         run = run_module(MODULE, {**base, "eab_kid": "kid-1", "eab_hmac_key": hmac_key}, verbosity=3)
         assert run.rc == 0, run.stdout[-3000:]
         assert hmac_key not in run.stdout + run.stderr
-        assert run.result["invocation"]["module_args"]["eab_hmac_key"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+        shown = run.result.get("invocation", {}).get("module_args", {})  # only ansible-core 2.19 returns it
+        assert shown.get("eab_hmac_key", "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER") == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
         # the account exists now: found again without agreeing to anything
         again = run_module(MODULE, {**base, "terms_agreed": False, "force": True, "ari": False})
         assert again.rc == 0, again.stdout
