@@ -3,7 +3,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${VENV:-$root/.venv}
-out=$root/demo/out
+out=${DEMO_OUT:-$root/demo/out}
 rm -rf "$out" && mkdir -p "$out"
 "$venv/bin/python" "$root/demo/make_fleet.py" "$out"
 export ANSIBLE_COLLECTIONS_PATH=$root/.build/collections ANSIBLE_NOCOLOR=1
@@ -14,3 +14,6 @@ echo "== fleet certificate report (ansible-playbook playbooks/audit.yml), soones
 cat "$out/report/report.txt"
 echo
 echo "Full run: $out/audit.log   Reports: $out/report/report.json  $out/report/report.html  $out/report/report.txt"
+echo
+# Part 2: renew what is due on live services of the local lab, install, reload, prove.
+"$venv/bin/python" "$root/demo/renew_demo.py" "$out"
