@@ -27,6 +27,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path[:0] = [os.path.join(ROOT, "tests", "support")]
 
+from ansible_run import ansible_env  # noqa: E402
 from certgen import TestCA  # noqa: E402
 from services import Nginx, Site  # noqa: E402
 
@@ -75,16 +76,7 @@ PLAY_PEER = """
 
 
 def run(playbook: str, extra: dict[str, object], workdir: str) -> tuple[float, dict[str, float], str]:
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-        ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-        ANSIBLE_NOCOLOR="1",
-        PROFILE_TASKS_TASK_OUTPUT_LIMIT="20",
-    )
+    env = ansible_env(ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PROFILE_TASKS_TASK_OUTPUT_LIMIT="20")
     path = os.path.join(workdir, "play.yml")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(playbook)

@@ -18,6 +18,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
 
+from ansible_run import ansible_env  # noqa: E402
 from certgen import TestCA  # noqa: E402
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _expiry, _x509  # noqa: E402
@@ -95,11 +96,7 @@ def main() -> None:
         handle.write(OURS.format(dir=certs, n=FILES))
     with open(peer, "w") as handle:
         handle.write(PEER.format(dir=certs, n=FILES))
-    env = dict(os.environ,
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
-               ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", ANSIBLE_NOCOLOR="1")
+    env = ansible_env(ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
 
     # the engine alone, as the module runs it (best of 3)
     engine = min(_timed_scan(certs) for _attempt in range(3))
