@@ -50,8 +50,8 @@ def main(out: str) -> int:
             services.append({"name": name, "names": names, "provider": provider, "fullchain_path": fullchain,
                              "key_path": key, "stage": os.path.join(out, "stage", name)})
 
-        nginx = Nginx(os.path.join(out, "nginx"), [Site(services[0]["fullchain_path"], services[0]["key_path"],
-                                                         server_name=services[0]["names"][0])]).start()
+        site = Site(services[0]["fullchain_path"], services[0]["key_path"], server_name=services[0]["names"][0])
+        nginx = Nginx(os.path.join(out, "nginx"), [site]).start()
         services[0].update(port=nginx.sites[0].port, alpn=[],
                            reload=[nginx.binary, "-p", nginx.prefix, "-c", nginx.conf, "-s", "reload"])
         grpc = GrpcServer(os.path.join(out, "grpc"), services[1]["fullchain_path"], services[1]["key_path"]).start()
