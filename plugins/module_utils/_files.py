@@ -622,6 +622,13 @@ def _adopt_files(store: Store, paths: t.Mapping[str, str]) -> dict[str, bytes] |
     return found or None
 
 
+def _recover(req: DeployRequest, store: Store) -> None:
+    """Clean what a killed earlier run left in *store* (not in check mode)."""
+    if not req.check_mode and store.exists():
+        with locked(os.path.join(store.root, ".lock")):
+            store.recover()
+
+
 def deploy(req: DeployRequest) -> DeployResult:
     """Install ``req.bundle`` as a new generation (or report that it already is current)."""
     if req.bundle is None:
@@ -637,9 +644,7 @@ def deploy(req: DeployRequest) -> DeployResult:
     policy = req.policy
     new_cert_path = req.targets.cert or req.targets.fullchain or req.targets.combined
     try:
-        if not req.check_mode and store.exists():
-            with locked(os.path.join(store.root, ".lock")):
-                store.recover()
+        _recover(req, store)
         current = store.current()
         current_cert = store.certificate(current)
         adopted = _adopt_files(store, paths)
@@ -731,9 +736,7 @@ def rollback(req: DeployRequest) -> DeployResult:
     policy = req.policy
     cert_path = req.targets.cert or req.targets.fullchain or req.targets.combined
     try:
-        if not req.check_mode and store.exists():
-            with locked(os.path.join(store.root, ".lock")):
-                store.recover()
+        _recover(req, store)
         current = store.current()
         if current is None:
             raise FileSystemError(
