@@ -79,22 +79,22 @@ def start_service(tmp: pathlib.Path, ghost: bool) -> tuple[DeployLab, GrpcServer
     return lab, server, fp(first.cert)
 
 
-@pytest.fixture
-def grpc_service(tmp_path: pathlib.Path) -> t.Iterator[tuple[DeployLab, GrpcServer, str]]:
-    lab, server, first = start_service(tmp_path, ghost=False)
+def running_service(tmp_path: pathlib.Path, ghost: bool) -> t.Iterator[tuple[DeployLab, GrpcServer, str]]:
+    lab, server, first = start_service(tmp_path, ghost=ghost)
     try:
         yield lab, server, first
     finally:
         server.stop()
+
+
+@pytest.fixture
+def grpc_service(tmp_path: pathlib.Path) -> t.Iterator[tuple[DeployLab, GrpcServer, str]]:
+    yield from running_service(tmp_path, ghost=False)
 
 
 @pytest.fixture
 def ghost_service(tmp_path: pathlib.Path) -> t.Iterator[tuple[DeployLab, GrpcServer, str]]:
-    lab, server, first = start_service(tmp_path, ghost=True)
-    try:
-        yield lab, server, first
-    finally:
-        server.stop()
+    yield from running_service(tmp_path, ghost=True)
 
 
 def test_grpc_reload_serves_new_certificate_over_h2(grpc_service: tuple[DeployLab, GrpcServer, str]) -> None:

@@ -160,6 +160,17 @@ def _spawn(cmd: list[str], log: str, env: dict[str, str] | None = None) -> subpr
                                 start_new_session=True, env=env, close_fds=True)
 
 
+def _start_helper(state: str, name: str, script: str, conf: dict[str, t.Any], port: int, label: str) -> int:
+    """Start one of the lab's own Python servers with its JSON config (0600); wait for its port; return its PID."""
+    conf_path = os.path.join(state, name + ".json")
+    _write(conf_path, json.dumps(conf, indent=2), 0o600)
+    log = os.path.join(state, name + ".log")
+    proc = _spawn([sys.executable, os.path.join(HERE, script), conf_path], log)
+    _write(os.path.join(state, name + ".pid"), str(proc.pid))
+    _wait_port(port, 15, label, proc, log)
+    return proc.pid
+
+
 def _fetch(url: str, cafile: str, timeout: float = 10.0) -> bytes:
     ctx = ssl.create_default_context(cafile=cafile)
     deadline = time.monotonic() + timeout
@@ -397,13 +408,7 @@ class Lab:
             "control_file": os.path.join(state, "alidns-control.json"),
             "stats_file": os.path.join(state, "alidns-stats.json"),
         }
-        conf_path = os.path.join(state, "alidns.json")
-        _write(conf_path, json.dumps(alidns_conf, indent=2), 0o600)
-        log = os.path.join(state, "alidns.log")
-        proc = _spawn([sys.executable, os.path.join(HERE, "alidns_standin.py"), conf_path], log)
-        _write(os.path.join(state, "alidns.pid"), str(proc.pid))
-        _wait_port(alidns_port, 15, "alidns stand-in", proc, log)
-        alidns_pid = proc.pid
+        alidns_pid = _start_helper(state, "alidns", "alidns_standin.py", alidns_conf, alidns_port, "alidns stand-in")
 
         # ACME proxy
         proxy_port = free_port()
@@ -416,12 +421,7 @@ class Lab:
             "control_file": os.path.join(state, "proxy-control.json"),
             "stats_file": os.path.join(state, "proxy-stats.json"),
         }
-        conf_path = os.path.join(state, "proxy.json")
-        _write(conf_path, json.dumps(proxy_conf, indent=2), 0o600)
-        log = os.path.join(state, "proxy.log")
-        proc = _spawn([sys.executable, os.path.join(HERE, "acme_proxy.py"), conf_path], log)
-        _write(os.path.join(state, "proxy.pid"), str(proc.pid))
-        _wait_port(proxy_port, 15, "acme proxy", proc, log)
+        proxy_pid = _start_helper(state, "proxy", "acme_proxy.py", proxy_conf, proxy_port, "acme proxy")
 
         info: dict[str, t.Any] = {
             "state_dir": state,
@@ -452,7 +452,7 @@ class Lab:
                 "stats_file": proxy_conf["stats_file"],
             },
             "pids": {"named": named_pid, "named-stale": stale_pid, "pebble": pebble["pid"],
-                     "alidns": alidns_pid, "proxy": proc.pid},
+                     "alidns": alidns_pid, "proxy": proxy_pid},
         }
         _write(cls.info_path(state), json.dumps(info, indent=2), 0o600)
         return info
