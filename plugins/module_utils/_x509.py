@@ -14,7 +14,6 @@ import base64
 import binascii
 import dataclasses
 import datetime as _dt
-import hashlib
 import re
 import typing as t
 
@@ -447,7 +446,3 @@ def load_bundle(path: str) -> list[Certificate]:
         raise InputError("ca_bundle %s cannot be read (%s); give a readable PEM file of CA certificates" % (path, exc.strerror)) from None
     certs, _fmt = load_certificates(data, "ca_bundle " + path)
     return certs
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
