@@ -258,12 +258,12 @@ class GrpcServer:
     """
 
     def __init__(self, workdir: str, cert_file: str, key_file: str, ghost: bool = False,
-                 python: str | None = None) -> None:
+                 python: str | None = None, port: int = 0) -> None:
         self.workdir = workdir
         self.cert_file, self.key_file, self.ghost = cert_file, key_file, ghost
         self.python = python or sys.executable
         self.proc: subprocess.Popen[str] | None = None
-        self.port = 0
+        self.port = port
 
     def start(self, timeout: float = 20.0) -> GrpcServer:
         os.makedirs(self.workdir, exist_ok=True)
@@ -271,6 +271,8 @@ class GrpcServer:
                "--key", self.key_file]
         if self.ghost:
             cmd.append("--ghost")
+        if self.port:
+            cmd += ["--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      start_new_session=True, cwd=self.workdir)
         assert self.proc.stdout is not None

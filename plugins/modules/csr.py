@@ -1,0 +1,173 @@
+#!/usr/bin/python
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: csr
+short_description: Make a private key on the host and return a certificate signing request for it
+version_added: 0.2.0
+description:
+  - Generates a private key at O(key_path) on the managed host (mode 0600, in a directory of mode 0700) and
+    returns a CSR for O(names), so that C(ghostguard.certs.acme_dns01) can order on the controller with
+    O(ghostguard.certs.acme_dns01#module:csr_content) while the key never leaves the host.
+  - An existing key at O(key_path) is reused (a rerun after a failed order sends the same public key), unless
+    O(regenerate=true).
+  - Used by the C(ghostguard.certs.renew) playbook for name sets held by a single host.
+author:
+  - ghostguard developers (@ghostguard)
+requirements:
+  - cryptography >= 3.4 on the managed host
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether a key would be made; writes nothing and returns no CSR.
+  diff_mode:
+    support: none
+    description: Keys are not diffed.
+options:
+  key_path:
+    description: Where the private key is kept on the host until it is installed.
+    type: path
+    required: true
+  names:
+    description: DNS names of the CSR (the first one that fits becomes the subject CN).
+    type: list
+    elements: str
+    required: true
+  key_type:
+    description: Type of a newly generated key.
+    type: str
+    choices: [ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096]
+    default: ec-p256
+  regenerate:
+    description: Make a new key even when one exists at O(key_path).
+    type: bool
+    default: false
+notes:
+  - The key is never returned; only the CSR and the SHA-256 of the public key are.
+seealso:
+  - module: ghostguard.certs.acme_dns01
+  - module: ghostguard.certs.deploy
+"""
+
+EXAMPLES = r"""
+- name: Key on the host, CSR to the controller
+  ghostguard.certs.csr:
+    key_path: /etc/nginx/tls/.ghostguard-next/shop/privkey.pem
+    names: [shop.example.com]
+  register: shop_csr
+
+- name: Order on the controller; only the CSR travelled
+  ghostguard.certs.acme_dns01:
+    csr_content: "{{ shop_csr.csr }}"
+    cert_path: /srv/renew/shop/cert.pem
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    account_key_path: /srv/renew/account.key
+    dns_provider: rfc2136
+    rfc2136:
+      server: ns1.example.com
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+csr:
+  description: The certificate signing request in PEM; empty in check mode.
+  returned: always
+  type: str
+key_path:
+  description: Where the key is.
+  returned: always
+  type: str
+public_key_sha256:
+  description: SHA-256 of the DER public key (hex); empty in check mode when no key exists yet.
+  returned: always
+  type: str
+reused:
+  description: Whether an existing key was used.
+  returned: always
+  type: bool
+"""
+
+import hashlib
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils._acme import keys as _keys
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, FileSystemError
+
+try:
+    from cryptography.hazmat.primitives import serialization
+except ImportError:  # reported through _x509.HAS_CRYPTOGRAPHY
+    serialization = None
+
+
+def _public_sha256(key) -> str:
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def _write_key(path: str, data: bytes) -> None:
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        tmp = path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise FileSystemError("cannot write the key %s: %s; check the directory and its permissions"
+                              % (path, exc.strerror)) from None
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            key_path=dict(type="path", required=True, no_log=False),
+            names=dict(type="list", elements="str", required=True),
+            key_type=dict(type="str", default="ec-p256", choices=list(_keys.KEY_TYPES)),
+            regenerate=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    if not _x509.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=_x509.CRYPTOGRAPHY_IMPORT_ERROR)
+    params = module.params
+    path = params["key_path"]
+    names = [n.lower().rstrip(".") for n in params["names"]]
+    try:
+        key = None
+        if not params["regenerate"] and os.path.exists(path):
+            with open(path, "rb") as handle:
+                key = _x509.load_private_key(handle.read(), path)
+        reused = key is not None
+        if key is None and module.check_mode:
+            module.exit_json(changed=True, csr="", key_path=path, public_key_sha256="", reused=False)
+        if key is None:
+            key = _keys.generate_key(params["key_type"])
+            if not module.check_mode:
+                _write_key(path, _keys.key_to_pem(key))
+        der = _keys.build_csr(key, names)
+    except CertsError as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+    pem = "-----BEGIN CERTIFICATE REQUEST-----\n%s\n-----END CERTIFICATE REQUEST-----\n" % "\n".join(
+        _b64_lines(der))
+    module.exit_json(changed=not reused, csr=pem, key_path=path, public_key_sha256=_public_sha256(key), reused=reused)
+
+
+def _b64_lines(der: bytes) -> list:
+    import base64
+
+    text = base64.b64encode(der).decode()
+    return [text[i:i + 64] for i in range(0, len(text), 64)]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+#!/usr/bin/python
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: renew_store
+short_description: Lock and order ledger of the renew playbook's controller store
+version_added: 0.2.0
+description:
+  - Keeps the state that C(ghostguard.certs.renew) shares between runs and between AWX job slices in the
+    directory O(path) (C(renew_store)) - the issue lock and the ledger of orders placed.
+  - O(state=locked) takes the issue lock (a file created exclusively), waiting up to O(wait) seconds for another
+    run or slice to finish issuing; a lock older than O(stale_after) seconds is taken over.
+  - O(state=unlocked) removes the lock when O(owner) holds it.
+  - O(state=recorded) appends O(orders) to C(ledger.json) under a file lock and drops entries older than
+    a week. The ledger feeds the rate-limit budget of the plan.
+  - Run it on the controller (C(delegate_to) localhost); in AWX the directory must be shared storage.
+author:
+  - ghostguard developers (@ghostguard)
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is locked or written in check mode.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+options:
+  path:
+    description: The store directory (created with mode 0700).
+    type: path
+    required: true
+  state:
+    description: What to do.
+    type: str
+    choices: [locked, unlocked, recorded]
+    required: true
+  owner:
+    description: Token naming the holder of the lock; made up when taking a lock without one.
+    type: str
+  wait:
+    description: Seconds to wait for a lock held by someone else.
+    type: int
+    default: 900
+  stale_after:
+    description: Seconds after which a lock is considered abandoned by a dead run.
+    type: int
+    default: 3600
+  orders:
+    description:
+      - With O(state=recorded), the orders placed - each a dict with C(domains) (list), C(time) (ISO 8601 UTC,
+        default now), C(replaces) (bool, ARI renewal) and optionally C(order_url).
+    type: list
+    elements: dict
+    default: []
+seealso:
+  - module: ghostguard.certs.acme_dns01
+"""
+
+EXAMPLES = r"""
+- name: Wait for other slices, then hold the issue lock
+  ghostguard.certs.renew_store:
+    path: /srv/awx-shared/ghostguard
+    state: locked
+  delegate_to: localhost
+  register: lock
+
+- name: Remember the orders for the rate-limit budget
+  ghostguard.certs.renew_store:
+    path: /srv/awx-shared/ghostguard
+    state: recorded
+    orders:
+      - domains: [shop.example.com]
+        replaces: false
+  delegate_to: localhost
+
+- name: Release the lock
+  ghostguard.certs.renew_store:
+    path: /srv/awx-shared/ghostguard
+    state: unlocked
+    owner: "{{ lock.owner }}"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+owner:
+  description: The lock holder's token (pass it to O(state=unlocked)).
+  returned: always
+  type: str
+waited:
+  description: Seconds spent waiting for the lock.
+  returned: when O(state=locked)
+  type: float
+broke_stale:
+  description: Owner of an abandoned lock that was taken over, or null.
+  returned: when O(state=locked)
+  type: str
+ledger_entries:
+  description: Entries in the ledger after recording (last 7 days).
+  returned: when O(state=recorded)
+  type: int
+"""
+
+import os
+import time
+import uuid
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ghostguard.certs.plugins.module_utils import _plan
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            state=dict(type="str", required=True, choices=["locked", "unlocked", "recorded"]),
+            owner=dict(type="str"),
+            wait=dict(type="int", default=900),
+            stale_after=dict(type="int", default=3600),
+            orders=dict(type="list", elements="dict", default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    store = params["path"]
+    owner = params["owner"] or "%s-%d-%s" % (os.uname()[1], os.getpid(), uuid.uuid4().hex[:8])
+    lock = os.path.join(store, "issue.lock")
+    try:
+        if params["state"] == "locked":
+            if module.check_mode:
+                module.exit_json(changed=False, owner=owner, waited=0.0, broke_stale=None)
+            got = _plan.acquire_lock(lock, owner, params["wait"], params["stale_after"])
+            module.exit_json(changed=True, owner=owner, waited=got["waited"], broke_stale=got["broke_stale"])
+        if params["state"] == "unlocked":
+            removed = False if module.check_mode else _plan.release_lock(lock, owner)
+            module.exit_json(changed=removed, owner=owner)
+        entries = []
+        for order in params["orders"]:
+            domains = order.get("domains")
+            if not isinstance(domains, list) or not domains:
+                module.fail_json(msg="every order needs domains (a list of names); got %r" % (order,))
+            entries.append({"time": order.get("time") or _plan.iso(time.time()),
+                            "domains": sorted(str(d).lower() for d in domains),
+                            "replaces": bool(order.get("replaces")),
+                            "order_url": order.get("order_url")})
+        if module.check_mode or not entries:
+            module.exit_json(changed=False, owner=owner, ledger_entries=len(_plan.load_ledger(os.path.join(store, "ledger.json"))))
+        kept = _plan.record_orders(os.path.join(store, "ledger.json"), entries)
+        module.exit_json(changed=True, owner=owner, ledger_entries=len(kept))
+    except CertsError as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+
+
+if __name__ == "__main__":
+    main()
