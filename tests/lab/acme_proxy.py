@@ -11,7 +11,7 @@
   are recorded in the stats file, with a count of requests per ACME resource.
 - Faults from the JSON control file, re-read per request::
 
-    {"faults": [{"id": "f1", "match": "new-order", "status": 503, "times": 2, "retry_after": 1}],
+    {"faults": [{"id": "f1", "match": "new-order", "status": 503, "times": 2, "retry_after": 1, "after": 0}],
      "ari_due": false}
 
   ``status`` may be an HTTP code (429 and 5xx get a problem document and ``Retry-After``) or
@@ -57,6 +57,7 @@ class Proxy:
         self.ctx = ssl.create_default_context(cafile=conf["upstream_ca"])
         self.lock = threading.Lock()
         self.applied: dict[str, int] = {}
+        self.passed: dict[str, int] = {}
         self.counts: dict[str, int] = {}
         self.orders: list[dict[str, t.Any]] = []
         self.certs: dict[str, tuple[str, str]] = {}
@@ -87,6 +88,10 @@ class Proxy:
             if fault.get("match", "") not in path:
                 continue
             with self.lock:
+                passed = self.passed.get(fault["id"], 0)
+                if passed < int(fault.get("after", 0)):  # let the first *after* matching requests through
+                    self.passed[fault["id"]] = passed + 1
+                    continue
                 used = self.applied.get(fault["id"], 0)
                 if used >= int(fault.get("times", 1)):
                     continue

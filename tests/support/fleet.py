@@ -190,7 +190,7 @@ class Fleet:
         }
 
     def write_inventory(self, mutate: t.Callable[[dict[str, dict[str, t.Any]]], None] | None = None,
-                        directory: str | None = None) -> str:
+                        directory: str | None = None, acme_extra: dict[str, t.Any] | None = None) -> str:
         """Write the inventory (hosts.yml, group_vars with a vault file, host_vars); *mutate* may edit the
         host_vars first (to plant a mistake). Returns the inventory directory."""
         inv = directory or self.inventory
@@ -204,7 +204,8 @@ class Fleet:
         directory_url = lab["proxy"]["directory"] if self.acme_via_proxy else lab["directory"]
         write_yaml(os.path.join(inv, "group_vars", "all", "main.yml"), {
             "certwatch_acme": {"directory": directory_url, "ca_bundle": lab["ca_bundle"], "email": "ops@example.test",
-                               "terms_agreed": True, "account_key_path": os.path.join(self.root, "account.key")},
+                               "terms_agreed": True, "account_key_path": os.path.join(self.root, "account.key"),
+                               **(acme_extra or {})},
             "certwatch_allowed_domains": ["*.example.test"],
             "certwatch_policy": {"renew_fraction": 0.34, "alert_before": "72h"},
         })

@@ -1,0 +1,200 @@
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""renew.yml over 6 local hosts in 2 groups (3 gRPC hosts with their own names, 3 nginx replicas sharing
+one name set), against the lab (Pebble behind the ACME proxy, BIND9, the Alidns stand-in).
+
+The tests share one fleet and run in order: refusals first (nothing may be ordered), then a rolling
+renewal with a ghost, the rerun after the fix, the no-op run, and an ACME outage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import typing as t
+
+import pytest
+from ansible_run import ROOT, run_playbook
+from conftest import LabHandle
+from fleet import Fleet, default_spec, read_json
+
+PLAYBOOK = os.path.join(ROOT, "playbooks", "renew.yml")
+
+
+class Run:
+    def __init__(self, proc: t.Any, report_dir: pathlib.Path) -> None:
+        self.proc = proc
+        self.rc = proc.returncode
+        self.out = proc.stdout + proc.stderr
+        self.report_dir = report_dir
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / "ansible.log").write_text(self.out)
+        self.plan = read_json(str(report_dir / "plan.json")) if (report_dir / "plan.json").exists() else None
+        self.report = read_json(str(report_dir / "report.json")) if (report_dir / "report.json").exists() else None
+
+    def rows(self) -> dict[tuple[str, str], dict[str, t.Any]]:
+        assert self.report is not None, self.out[-6000:]
+        return {(r["host"], r["name"]): r for r in self.report["rows"]}
+
+
+def renew(fleet: Fleet, tmp: pathlib.Path, inventory: str | None = None, **extra: t.Any) -> Run:
+    report_dir = tmp / ("report-%d" % len(list(tmp.glob("report-*"))))
+    extra_vars = {"renew_store": fleet.store, "renew_report_dir": str(report_dir), "renew_batch": 2,
+                  "renew_probe_retry_delay": 0.25, "renew_probe_retries": 12}
+    extra_vars.update(extra)
+    proc = run_playbook(PLAYBOOK, extra_vars, inventory=inventory or fleet.inventory, args=fleet.vault_args, timeout=900)
+    return Run(proc, report_dir)
+
+
+def new_orders(lab: LabHandle) -> list[list[str]]:
+    return [sorted(o.get("identifiers", [])) for o in lab.proxy_stats().get("orders", [])]
+
+
+@pytest.fixture(scope="module")
+def fleet(lab: LabHandle, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Fleet]:
+    lab.proxy_control()
+    root = tmp_path_factory.mktemp("fleet")
+    fleet = Fleet(str(root), lab.info, default_spec("r")).start()
+    fleet.set_ghost("redge-2", True)          # this service ignores its reloads (the incident's ghost)
+    try:
+        yield fleet
+    finally:
+        fleet.stop()
+        lab.proxy_control()
+
+
+@pytest.fixture(scope="module")
+def tmp(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    return tmp_path_factory.mktemp("renew-runs")
+
+
+def test_mistyped_inventory_field_is_refused_before_any_order(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
+    def typo(host_vars: dict[str, dict[str, t.Any]]) -> None:
+        cert = host_vars["rapi-2"]["certwatch_certificates"][0]
+        cert["domian"] = cert.pop("domains")
+        host_vars["redge-1"]["certwatch_certificates"][0]["probe"]["port"] = "443x"
+
+    inventory = fleet.write_inventory(typo, directory=str(tmp / "bad-inventory"))
+    before, served = len(new_orders(lab)), fleet.snapshot()
+    run = renew(fleet, tmp, inventory=inventory)
+    assert run.rc != 0
+    assert "host rapi-2, certificate api, field domian: unknown field (did you mean 'domains'?)" in run.out
+    assert "host rapi-2, certificate api, field domains: must be a non-empty list" in run.out
+    assert "host redge-1, certificate edge, field probe.port: must be a port number" in run.out
+    assert "nothing was ordered or changed" in run.out
+    assert len(new_orders(lab)) == before and fleet.snapshot() == served
+    assert run.plan is None
+
+
+def test_over_budget_plan_is_refused_before_any_order(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
+    before, served = len(new_orders(lab)), fleet.snapshot()
+    run = renew(fleet, tmp, renew_limits={"per_name_set_week": 0, "orders_per_3h": 2})
+    assert run.rc != 0
+    assert "would exceed the CA's rate limits; nothing was ordered" in run.out
+    assert "orders_per_3h for account: 0 used + 3 planned > 2 allowed" in run.out
+    assert "per_name_set_week for rapi.example.test: 0 used + 1 planned > 0 allowed" in run.out
+    assert len(new_orders(lab)) == before and fleet.snapshot() == served
+    assert run.plan is not None and not run.plan["budget"]["ok"]
+
+
+def test_dry_run_and_check_mode_stop_after_the_plan(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
+    before, served = len(new_orders(lab)), fleet.snapshot()
+    for args in ({"renew_dry_run": True}, {}):
+        run = renew(fleet, tmp, **args) if args else Run(
+            run_playbook(PLAYBOOK, {"renew_store": fleet.store, "renew_report_dir": str(tmp / "report-check"),
+                                    "renew_batch": 2}, inventory=fleet.inventory, args=[*fleet.vault_args, "--check"]),
+            tmp / "report-check")
+        assert run.rc == 0, run.out[-4000:]
+        plan = run.plan
+        assert plan is not None and run.report is None
+        sets = {s["set"]: s for s in plan["sets"]}
+        assert sets["rapi.example.test"]["mode"] == "shared_key" and sets["rapi.example.test"]["due"]
+        assert sets["redge1.example.test"]["mode"] == "host_key"
+        assert not sets["redge3.example.test"]["due"]
+        assert plan["batches"] == [["redge-1"], ["redge-2", "rapi-1"], ["rapi-2", "rapi-3"]]
+        assert "NAME SET" in run.out and "1 order, shared key" in run.out
+    assert len(new_orders(lab)) == before and fleet.snapshot() == served
+
+
+def test_rolling_renewal_stops_at_the_ghost_and_rolls_it_back(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
+    before_orders = len(new_orders(lab))
+    before = fleet.snapshot()
+    run = renew(fleet, tmp)
+    assert run.rc != 0, run.out[-6000:]
+    rows = run.rows()
+    orders = new_orders(lab)[before_orders:]
+    # only due name sets ordered, the shared set exactly once
+    assert sorted(orders) == [["rapi.example.test"], ["redge1.example.test"], ["redge2.example.test"]]
+    # canary first and proved by handshake
+    assert rows[("redge-1", "edge")]["outcome"] == "renewed" and rows[("redge-1", "edge")]["batch"] == 1
+    assert rows[("redge-1", "edge")]["proved"] is True
+    assert fleet.served("redge-1") != before["redge-1"] and "Pebble" in fleet.issuer("redge-1")
+    # the ghost: rolled back, still serving its previous certificate, the report says why
+    ghost = rows[("redge-2", "edge")]
+    assert ghost["outcome"] == "rolled_back" and ghost["previous_served"] is True
+    assert "Prove every probe serves the new certificate" in ghost["reason"]
+    assert fleet.served("redge-2") == before["redge-2"]
+    # same batch as the ghost: finished; later batches untouched
+    assert rows[("rapi-1", "api")]["outcome"] == "renewed"
+    for host in ("rapi-2", "rapi-3"):
+        assert rows[(host, "api")]["outcome"] == "stopped"
+        assert fleet.served(host) == before[host]
+    # not due: unchanged
+    assert rows[("redge-3", "edge")]["outcome"] == "unchanged" and fleet.served("redge-3") == before["redge-3"]
+    assert run.report["failed_hosts"] == ["redge-2"]
+    assert "redge-2                    : ok=" in run.out and "failed=1" in run.out.split("redge-2                    : ok=")[1][:80]
+    # the key of the shared set stays on the controller, 0600; the single-host key never left the host
+    shared = [o for o in run.plan["orders"] if o["mode"] == "shared_key"][0]
+    assert oct(os.stat(os.path.join(shared["store"], "privkey.pem")).st_mode & 0o777) == "0o600"
+    for host in ("redge-1", "redge-2"):
+        store = [o for o in run.plan["orders"] if o.get("host") == host][0]["store"]
+        assert not os.path.exists(os.path.join(store, "privkey.pem"))
+    assert "BEGIN" not in json.dumps(run.report) and "PRIVATE" not in run.out
+
+
+def test_rerun_after_the_fix_completes(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
+    fleet.set_ghost("redge-2", False)
+    before_orders = len(new_orders(lab))
+    before = fleet.snapshot()
+    run = renew(fleet, tmp)
+    assert run.rc == 0, run.out[-6000:]
+    rows = run.rows()
+    # the shared set's certificate from the first run is reused, not ordered again
+    assert new_orders(lab)[before_orders:] == [["redge2.example.test"]]
+    for host in ("redge-2", "rapi-2", "rapi-3"):
+        assert rows[(host, "edge" if "edge" in host else "api")]["outcome"] == "renewed"
+        assert fleet.served(host) != before[host]
+    assert len({fleet.served(h) for h in ("rapi-1", "rapi-2", "rapi-3")}) == 1
+    assert run.report["ok"] and run.report["counts"]["failed"] == 0
+
+
+def test_second_run_changes_nothing_and_orders_nothing(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
+    before_orders = len(new_orders(lab))
+    before = fleet.snapshot()
+    run = renew(fleet, tmp)
+    assert run.rc == 0, run.out[-6000:]
+    assert len(new_orders(lab)) == before_orders
+    assert run.plan["orders"] == [] and run.plan["roll"] == []
+    assert run.report["counts"]["renewed"] == 0 and run.report["counts"]["unchanged"] == 6
+    assert fleet.snapshot() == before
+
+
+def test_acme_outage_mid_run_leaves_every_host_serving_a_valid_certificate(fleet: Fleet, lab: LabHandle,
+                                                                             tmp: pathlib.Path) -> None:
+    inventory = fleet.write_inventory(directory=str(tmp / "short-timeout"), acme_extra={"timeout": 15})
+    lab.proxy_control(faults=[{"id": "outage", "match": "order-plz", "status": 503, "times": 1000,
+                               "retry_after": 1, "after": 1}])
+    try:
+        before_orders = len(new_orders(lab))
+        run = renew(fleet, tmp, inventory=inventory, renew_force=True)
+    finally:
+        lab.proxy_control()
+    assert run.rc != 0
+    rows = run.rows()
+    assert len(new_orders(lab)) - before_orders >= 2   # the first order went through, the next ones hit the outage
+    failed = [r for r in rows.values() if r["outcome"] == "failed"]
+    assert failed and all(r["reason"].startswith("issue failed") for r in failed)
+    for host in fleet.spec:
+        assert fleet.served_valid(host.name), host.name
