@@ -513,7 +513,8 @@ def acquire_lock(path: str, owner: str, wait: float, stale_after: float) -> dict
             if time.monotonic() >= deadline:
                 raise FileSystemError(
                     "the renew_store lock %s is held by %s (for %.0f s); another renewal run (or AWX slice) is "
-                    "issuing. Wait for it, or remove the file if that run is dead" % (path, holder.get("owner", "?"), age))
+                    "issuing. Wait for it, or remove the file if that run is dead" % (path, holder.get("owner", "?"), age)
+                ) from None
             time.sleep(0.2)
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -732,8 +733,8 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
         rows.append({"host": entry["host"], "name": entry["name"], "outcome": "unchanged", "reason": entry["why"],
                      "not_after": entry["not_after"]})
     for entry in plan["skipped"]:
-        outcome = "failed" if entry["reason"].startswith("unreachable") else "skipped"
-        rows.append({"host": entry["host"], "name": entry["name"], "outcome": outcome, "reason": entry["reason"]})
+        kind = "failed" if entry["reason"].startswith("unreachable") else "skipped"
+        rows.append({"host": entry["host"], "name": entry["name"], "outcome": kind, "reason": entry["reason"]})
     rows.sort(key=lambda r: (["failed", "rolled_back", "stopped", "renewed", "skipped", "unchanged"].index(r["outcome"])
                              if r["outcome"] in ("failed", "rolled_back", "stopped", "renewed", "skipped", "unchanged")
                              else 9, r["host"], r["name"]))

@@ -44,7 +44,8 @@ def renew(fleet: Fleet, tmp: pathlib.Path, inventory: str | None = None, **extra
     extra_vars = {"renew_store": fleet.store, "renew_report_dir": str(report_dir), "renew_batch": 2,
                   "renew_probe_retry_delay": 0.25, "renew_probe_retries": 12}
     extra_vars.update(extra)
-    proc = run_playbook(PLAYBOOK, extra_vars, inventory=inventory or fleet.inventory, args=fleet.vault_args, timeout=900)
+    proc = run_playbook(PLAYBOOK, extra_vars, inventory=inventory or fleet.inventory, args=fleet.vault_args, timeout=900,
+                        ANSIBLE_FORKS="10")
     return Run(proc, report_dir)
 
 
@@ -146,10 +147,10 @@ def test_rolling_renewal_stops_at_the_ghost_and_rolls_it_back(fleet: Fleet, lab:
     assert run.report["failed_hosts"] == ["redge-2"]
     assert "redge-2                    : ok=" in run.out and "failed=1" in run.out.split("redge-2                    : ok=")[1][:80]
     # the key of the shared set stays on the controller, 0600; the single-host key never left the host
-    shared = [o for o in run.plan["orders"] if o["mode"] == "shared_key"][0]
+    shared = next(o for o in run.plan["orders"] if o["mode"] == "shared_key")
     assert oct(os.stat(os.path.join(shared["store"], "privkey.pem")).st_mode & 0o777) == "0o600"
     for host in ("redge-1", "redge-2"):
-        store = [o for o in run.plan["orders"] if o.get("host") == host][0]["store"]
+        store = next(o for o in run.plan["orders"] if o.get("host") == host)["store"]
         assert not os.path.exists(os.path.join(store, "privkey.pem"))
     assert "BEGIN" not in json.dumps(run.report) and "PRIVATE" not in run.out
 
