@@ -1,128 +1,118 @@
-"""make demo, part 2: the lab on loopback, two live services with certificates about to expire,
-and demo/renew_lab.yml renewing, installing, reloading and proving them.
+"""make demo, part 2: `ansible-playbook ghostguard.certs.renew` over a fleet of local hosts, then
+`ghostguard.certs.audit` over the same fleet.
 
-Starts Pebble + BIND9 + the Alidns stand-in (tests/lab), nginx serving order.svc.example.test and a
-gRPC server (TLS, ALPN h2) serving inventory.svc.example.test, runs the playbook, prints what was
-renewed and proved, and stops everything it started.
+Starts the lab (Pebble behind the ACME proxy, BIND9, the Alidns stand-in) and 6 local hosts in 2
+groups, each with its own directories and its own service on its own loopback port: 3 gRPC edge hosts
+with their own names (2 about to expire) and 3 nginx replicas sharing one name set (all about to
+expire). Writes the inventory in the documented model (groups, host_vars, a vault-encrypted
+group_vars file), runs renew.yml (plan, canary, batches, report: every renewal proved by handshake),
+then audit.yml, prints both, and stops everything it started.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess
 import sys
-import typing as t
+import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 for sub in ("tests/support", "tests/lab"):
     sys.path.insert(0, os.path.join(ROOT, sub))
 
 from ansible_run import ansible_env  # noqa: E402
-from certgen import TestCA, now  # noqa: E402
+from fleet import Fleet, default_spec  # noqa: E402
 from lab import Lab  # noqa: E402
-from services import GrpcServer, Nginx, Site  # noqa: E402
+from services import GrpcServer  # noqa: E402
+
+BIN = os.path.dirname(sys.executable)
+
+
+def section(text: str, start: str, end: str | None = None) -> str:
+    """The part of an ansible-playbook log from the task named *start* to *end*."""
+    if start not in text:
+        return ""
+    part = text[text.index(start):]
+    if end and end in part[1:]:
+        part = part[:part.index(end, 1)]
+    return part.strip()
+
+
+def debug_lines(block: str) -> str:
+    """The msg lines of a debug task's output."""
+    try:
+        payload = json.loads(block[block.index("{"):block.rindex("}") + 1])
+    except ValueError:
+        return block
+    msg = payload.get("msg", "")
+    return "\n".join(msg) if isinstance(msg, list) else str(msg)
 
 
 def main(out: str) -> int:
+    started = time.monotonic()
     lab_dir = os.path.join(out, "lab")
-    print("== starting the lab: Pebble (ACME), BIND9 (RFC 2136), Alidns API stand-in, on loopback")
+    print("== starting the lab: Pebble (ACME) behind the ACME proxy, BIND9 (RFC 2136), Alidns API stand-in")
     info = Lab.start(lab_dir)
-    nginx = grpc = None
+    fleet = None
     try:
-        old_ca = TestCA("ghostguard demo CA")
-        services: list[dict[str, t.Any]] = []
-        specs = [
-            ("order", ["order.svc.example.test"], "rfc2136", 90, 89.3),      # critical: 17 h left
-            ("inventory", ["inventory.svc.example.test"], "alidns", 30, 31),  # expired yesterday
-        ]
-        for name, names, provider, days, age in specs:
-            live = os.path.join(out, "services", name)
-            issued = old_ca.issue(names, days=days, not_before=now() - dt.timedelta(days=age))
-            os.makedirs(live, exist_ok=True)
-            fullchain, key = os.path.join(live, "fullchain.pem"), os.path.join(live, "privkey.pem")
-            with open(fullchain, "wb") as handle:
-                handle.write(issued.fullchain_pem)
-            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(issued.key_pem)
-            services.append({"name": name, "names": names, "provider": provider, "fullchain_path": fullchain,
-                             "key_path": key, "stage": os.path.join(out, "stage", name)})
-
-        site = Site(services[0]["fullchain_path"], services[0]["key_path"], server_name=services[0]["names"][0])
-        nginx = Nginx(os.path.join(out, "nginx"), [site]).start()
-        services[0].update(port=nginx.sites[0].port, alpn=[],
-                           reload=[nginx.binary, "-p", nginx.prefix, "-c", nginx.conf, "-s", "reload"])
-        grpc = GrpcServer(os.path.join(out, "grpc"), services[1]["fullchain_path"], services[1]["key_path"]).start()
-        assert grpc.proc is not None
-        services[1].update(port=grpc.port, alpn=["h2"], reload=["kill", "-HUP", str(grpc.proc.pid)])
-        print("== services: nginx on 127.0.0.1:%d (%s), gRPC on 127.0.0.1:%d (%s)"
-              % (services[0]["port"], services[0]["names"][0], services[1]["port"], services[1]["names"][0]))
-
-        ns = info["dns"]["nameserver"]
-        demo_lab = {
-            "directory": info["directory"], "ca_bundle": info["ca_bundle"], "issuer_roots": info["issuer_roots"],
-            "account_key": os.path.join(out, "stage", "account.key"), "nameservers": [ns],
-            "rfc2136": {"server": ns, "key_name": info["tsig"]["name"], "key_secret": info["tsig"]["secret"],
-                        "key_algorithm": "hmac-sha256"},
-            "alidns": {"access_key_id": info["alidns"]["access_key_id"],
-                       "access_key_secret": info["alidns"]["access_key_secret"],
-                       "endpoint": info["alidns"]["endpoint"], "protocol": "http"},
-        }
-        summary = os.path.join(out, "renew-summary.json")
-        varsfile = os.path.join(out, "renew-vars.json")
-        fd = os.open(varsfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the lab's TSIG/Alidns secrets
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"demo_lab": demo_lab, "demo_services": services, "demo_summary": summary}, handle)
-        print("== ansible-playbook demo/renew_lab.yml")
+        fleet = Fleet(os.path.join(out, "fleet"), info, default_spec()).start()
+        print("== fleet: 6 local hosts, each with its own service and certificate directory")
+        for host in fleet.spec:
+            print("   %-7s group %-5s %-5s on 127.0.0.1:%-5d %-22s %s" % (
+                host.name, host.group, host.service, fleet.ports[host.name], ",".join(host.cert.domains),
+                "expires in %.1f days" % (host.cert.days - host.cert.age)))
+        print("   inventory: %s (group_vars/all/vault.yml is ansible-vault encrypted)" % fleet.inventory)
+        env = ansible_env(ANSIBLE_FORKS="10")
+        report_dir = os.path.join(out, "renew-report")
+        cmd = [os.path.join(BIN, "ansible-playbook"), "-i", fleet.inventory, *fleet.vault_args,
+               os.path.join(ROOT, "playbooks", "renew.yml"),
+               "-e", json.dumps({"renew_store": fleet.store, "renew_report_dir": report_dir, "renew_batch": 2,
+                                 "renew_probe_retry_delay": 0.25})]
+        print("\n== ansible-playbook ghostguard.certs.renew -i %s --vault-password-file ... -e renew_batch=2"
+              % fleet.inventory)
         log = os.path.join(out, "renew.log")
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
         with open(log, "w") as handle:
-            proc = subprocess.run(
-                [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
-                 os.path.join(ROOT, "demo", "renew_lab.yml"), "-e", "@" + varsfile],
-                stdout=handle, stderr=subprocess.STDOUT, env=ansible_env(), cwd=ROOT, check=False,
-            )
-        with open(log) as handle:
-            text = handle.read()
-        print(text[text.index("PLAY RECAP"):] if "PLAY RECAP" in text else text[-4000:])
+            handle.write(proc.stdout + proc.stderr)
+        text = proc.stdout
+        print("-- plan (one order per name set; %s/plan.json)" % report_dir)
+        print(debug_lines(section(text, "TASK [Show the plan]", "TASK [")))
+        print("-- rolling batches")
+        for index, batch in enumerate(json.load(open(os.path.join(report_dir, "plan.json")))["batches"], 1):
+            print("   batch %d%s: %s" % (index, " (canary)" if index == 1 else "", ", ".join(batch)))
+        print("-- report (%s/report.{json,html,txt})" % report_dir)
+        print(debug_lines(section(text, "TASK [Show the report]", "TASK [")))
+        print(section(text, "PLAY RECAP"))
         if proc.returncode != 0:
-            print("renewal playbook failed (rc %d); full log: %s" % (proc.returncode, log))
+            print("renew.yml failed (rc %d); full log: %s" % (proc.returncode, log))
             return 1
-        report(summary, grpc, info)
-        print("Full run: %s" % log)
+        grpc = fleet.services["edge-1"]
+        assert isinstance(grpc, GrpcServer)
+        print("gRPC call to edge-1 over its new certificate: %s" % grpc.ping(fleet.trust, "edge1.example.test"))
+
+        print("\n== ansible-playbook ghostguard.certs.audit over the same fleet")
+        audit_dir = os.path.join(out, "fleet-audit")
+        paths = "{{ certwatch_certificates | map(attribute='name') | map('regex_replace', '^(.*)$', certwatch_cert_dir ~ '/\\1/fullchain.pem') | list }}"
+        audit = subprocess.run(
+            [os.path.join(BIN, "ansible-playbook"), "-i", fleet.inventory, *fleet.vault_args,
+             os.path.join(ROOT, "playbooks", "audit.yml"),
+             "-e", json.dumps({"audit_paths": paths, "audit_report_dir": audit_dir, "audit_ca_bundle": fleet.trust,
+                               "audit_fail_on": ["expired", "critical", "invalid"]})],
+            capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+        with open(os.path.join(out, "fleet-audit.log"), "w") as handle:
+            handle.write(audit.stdout + audit.stderr)
+        with open(os.path.join(audit_dir, "report.txt")) as handle:
+            print(handle.read().rstrip())
+        if audit.returncode != 0:
+            print("audit.yml failed (rc %d); full log: %s/fleet-audit.log" % (audit.returncode, out))
+            return 1
+        print("\nrenew + audit in %.0f s. Full runs: %s, %s/fleet-audit.log" % (time.monotonic() - started, log, out))
         return 0
     finally:
-        for service in (grpc, nginx):
-            if service is not None:
-                service.stop()
+        if fleet is not None:
+            fleet.stop()
         Lab.stop(lab_dir)
-
-
-def report(summary_path: str, grpc: GrpcServer, info: dict[str, t.Any]) -> None:
-    with open(summary_path) as handle:
-        summary = json.load(handle)
-    before = {c["path"]: c for c in summary["live"]}
-    proofs = {e.get("name"): e for e in summary["proof"].get("endpoints", [])}
-    print("== renewed and proved")
-    rows = [("SERVICE", "WAS", "RENEWED VIA", "NEW SERIAL", "NOT AFTER", "GENERATION", "SERVED", "TLS", "HANDSHAKE")]
-    for deploy in summary["deploys"]:
-        order = deploy["item"]
-        service = order["item"]
-        old = before[service["fullchain_path"]]
-        proof = proofs.get(service["name"], {})
-        new = deploy.get("certificate") or {}
-        served = "MATCH" if proof.get("matches_expected") else "MISMATCH (ghost)"
-        tls = "%s%s" % (proof.get("tls_version", "?"), " h2" if proof.get("alpn_protocol") == "h2" else "")
-        rows.append((service["name"], "%s %s" % (old["status"], old["not_after"]),
-                     service["provider"],
-                     new.get("serial", "-")[:23], new.get("not_after", "-"), str(deploy.get("generation", "-")),
-                     served, tls, "%.1f ms" % proof.get("handshake_ms", 0.0)))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-    reply = grpc.ping(info["issuer_roots"], "inventory.svc.example.test")
-    print("gRPC call over the new certificate: %s" % reply)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""`make demo` keeps working: the audit table, then renew + install + reload + proof on the lab."""
+"""`make demo` keeps working: the audit table, then renew.yml over a local fleet and audit.yml over it."""
 
 from __future__ import annotations
 
@@ -23,12 +23,14 @@ def test_demo_end_to_end(tmp_path: pathlib.Path) -> None:
     table = text[text.index("STATUS    LEFT"):]
     assert table.index("expired") < table.index("critical") < table.index("due")
     assert "8 certificates on 4 hosts" in text
-    # part 2: both services renewed over the two DNS providers and proved to serve the new certificate
-    summary = json.loads((out / "renew-summary.json").read_text())
-    assert sorted(d["item"]["item"]["provider"] for d in summary["deploys"]) == ["alidns", "rfc2136"]
-    proofs = summary["proof"]["endpoints"]
-    assert len(proofs) == 2 and all(p["matches_expected"] and p["verified"] for p in proofs)
-    assert {p["alpn_protocol"] for p in proofs} == {"h2", None}
-    assert "gRPC call over the new certificate: pong" in text
+    # part 2: renew.yml over 6 local hosts in 2 groups: plan, canary then batches, every renewal proved
+    assert "1 order, shared key" in text and "batch 1 (canary): edge-1" in text
+    report = json.loads((out / "renew-report" / "report.json").read_text())
+    assert report["ok"] and report["orders_placed"] == 3
+    assert report["counts"]["renewed"] == 5 and report["counts"]["unchanged"] == 1
+    assert all(r["proved"] for r in report["rows"] if r["outcome"] == "renewed")
+    assert "gRPC call to edge-1 over its new certificate: pong" in text
+    # then the audit over the same fleet: everything fine
+    assert "6 certificates on 6 hosts: expired 0, invalid 0, not_yet_valid 0, critical 0, due 0, ok 6" in text
     # nothing the demo started is left running
     assert (out / "lab").is_dir() and not (out / "lab" / "info.json").exists()
