@@ -221,6 +221,22 @@ def renew_report(plan: t.Any, hosts: t.Any, issued: t.Any = None, outcomes_var: 
     return _plan.build_report(_plain(plan), outcomes, _plain(issued or {}))
 
 
+def renew_select(certificates: t.Any, names: t.Any = None) -> list[dict[str, t.Any]]:
+    """The certificates whose name is in *names* (a list or a comma-separated string); all when empty."""
+    wanted = _options({"names": names}).get("names")
+    certs = _plain(certificates or [])
+    return [c for c in certs if not wanted or c["name"] in wanted]
+
+
+def rollback_report(hosts: t.Any, outcomes_var: str = "renew_outcomes") -> dict[str, t.Any]:
+    outcomes = {}
+    for host in hosts:
+        hv = hosts[host]
+        if outcomes_var in hv:
+            outcomes[str(host)] = _plain(hv[outcomes_var]) or []
+    return _plan.build_rollback_report(outcomes)
+
+
 def renew_report_table(report: t.Any) -> str:
     return _plan.report_table(report)
 
@@ -241,4 +257,6 @@ class FilterModule:
             "renew_should_stop": renew_should_stop,
             "renew_report": renew_report,
             "renew_report_table": renew_report_table,
+            "renew_select": renew_select,
+            "rollback_report": rollback_report,
         }

@@ -756,6 +756,19 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
     }
 
 
+def build_rollback_report(outcomes: t.Mapping[str, t.Sequence[t.Mapping[str, t.Any]]],
+                          generated_at: str | None = None) -> dict[str, t.Any]:
+    """The rollback playbook's report: one row per (host, certificate); a rollback is the wanted outcome here."""
+    rows = [dict(o, host=host) for host, items in outcomes.items() for o in items]
+    rows.sort(key=lambda r: (r["outcome"] != "failed", r["host"], r["name"]))
+    counts = {k: 0 for k in ("renewed", "unchanged", "failed", "rolled_back", "stopped", "skipped")}
+    for row in rows:
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+    failed_hosts = sorted({r["host"] for r in rows if r["outcome"] == "failed"})
+    return {"generated_at": generated_at or iso(time.time()), "rows": rows, "counts": counts, "orders": [],
+            "orders_placed": 0, "failed_hosts": failed_hosts, "ok": not failed_hosts, "batches": []}
+
+
 def report_table(report: t.Mapping[str, t.Any]) -> str:
     rows: list[tuple[str, ...]] = [("OUTCOME", "HOST", "CERTIFICATE", "BATCH", "NOT AFTER", "SERVED", "REASON")]
     for row in report["rows"]:

@@ -21,6 +21,8 @@ from conftest import LabHandle
 from fleet import Fleet, default_spec, read_json
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "renew.yml")
+ROLLBACK = os.path.join(ROOT, "playbooks", "rollback.yml")
+FIRST: dict[str, str] = {}   # what each host served before any renewal
 
 
 class Run:
@@ -122,6 +124,7 @@ def test_dry_run_and_check_mode_stop_after_the_plan(fleet: Fleet, lab: LabHandle
 def test_rolling_renewal_stops_at_the_ghost_and_rolls_it_back(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
     before_orders = len(new_orders(lab))
     before = fleet.snapshot()
+    FIRST.update(before)
     run = renew(fleet, tmp)
     assert run.rc != 0, run.out[-6000:]
     rows = run.rows()
@@ -180,6 +183,21 @@ def test_second_run_changes_nothing_and_orders_nothing(fleet: Fleet, lab: LabHan
     assert run.plan["orders"] == [] and run.plan["roll"] == []
     assert run.report["counts"]["renewed"] == 0 and run.report["counts"]["unchanged"] == 6
     assert fleet.snapshot() == before
+
+
+def test_rollback_playbook_restores_the_previous_generation(fleet: Fleet, tmp: pathlib.Path) -> None:
+    refused = run_playbook(ROLLBACK, {}, inventory=fleet.inventory, args=fleet.vault_args)
+    assert refused.returncode != 0 and "Set rollback_hosts" in refused.stdout
+    renewed = fleet.served("rapi-2")
+    report_dir = tmp / "rollback"
+    proc = run_playbook(ROLLBACK, {"rollback_hosts": "rapi-2", "rollback_names": "api",
+                                   "rollback_report_dir": str(report_dir), "renew_probe_retry_delay": 0.25},
+                        inventory=fleet.inventory, args=fleet.vault_args)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    report = read_json(str(report_dir / "report.json"))
+    assert [(r["host"], r["name"], r["outcome"], r["proved"]) for r in report["rows"]] == [("rapi-2", "api", "rolled_back", True)]
+    assert fleet.served("rapi-2") == FIRST["rapi-2"] != renewed
+    assert fleet.served("rapi-1") == renewed      # only the chosen host
 
 
 def test_acme_outage_mid_run_leaves_every_host_serving_a_valid_certificate(fleet: Fleet, lab: LabHandle,
