@@ -79,7 +79,9 @@ def main(out: str) -> int:
         print("-- plan (one order per name set; %s/plan.json)" % report_dir)
         print(debug_lines(section(text, "TASK [Show the plan]", "TASK [")))
         print("-- rolling batches")
-        for index, batch in enumerate(json.load(open(os.path.join(report_dir, "plan.json")))["batches"], 1):
+        with open(os.path.join(report_dir, "plan.json")) as handle:
+            batches = json.load(handle)["batches"]
+        for index, batch in enumerate(batches, 1):
             print("   batch %d%s: %s" % (index, " (canary)" if index == 1 else "", ", ".join(batch)))
         print("-- report (%s/report.{json,html,txt})" % report_dir)
         print(debug_lines(section(text, "TASK [Show the report]", "TASK [")))
