@@ -59,8 +59,8 @@ def _options(options: t.Any) -> dict[str, t.Any]:
         except ValueError:
             pass
     opts["max_fail_percentage"] = 0 if mfp is None else mfp
-    for flag in ("force", "key_per_host", "dry_run"):
-        value = opts.get(flag)
+    for flag in ("force", "key_per_host", "dry_run", "host_keys"):
+        value = opts.get(flag, flag == "host_keys")
         opts[flag] = str(value).lower() in TRUE if isinstance(value, str) else bool(value)
     if isinstance(opts.get("names"), str):
         opts["names"] = [n.strip() for n in opts["names"].split(",") if n.strip()]
@@ -106,7 +106,7 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, expiry_v
         raise AnsibleFilterError(str(exc)) from None
     plan = _plan.build_plan(data, opts, entries)
     plan["options"] = {k: opts.get(k) for k in ("canary", "batch", "max_fail_percentage", "force", "key_per_host",
-                                                "dry_run", "names", "limits")}
+                                                "host_keys", "dry_run", "names", "limits")}
     # what each host deploys, with its certificate's paths, reload and probes
     certs = {h: {c["name"]: c for c in d["certificates"]} for h, d in data.items()}
     for host, items in plan["deploys"].items():

@@ -582,12 +582,15 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
 
     *hosts* maps host name (in inventory order) to ``{"certificates": normalize_certificates(...),
     "expiry": expiry_info result, "unreachable": bool}``; *options*: ``names``, ``force``,
-    ``key_per_host``, ``canary``, ``batch``, ``limits``, ``store``.
+    ``key_per_host``, ``host_keys`` (default true: a name set held by one host gets its key on that host;
+    false: every key is made on the controller, as AWX job slicing needs), ``canary``, ``batch``, ``limits``,
+    ``store``.
     """
     now = time.time() if now is None else now
     only = set(options.get("names") or [])
     force = bool(options.get("force"))
     per_host = bool(options.get("key_per_host"))
+    host_keys = options.get("host_keys", True) is not False
     store = str(options.get("store") or ".")
     skipped: list[dict[str, t.Any]] = []
     sets: dict[str, dict[str, t.Any]] = {}
@@ -627,7 +630,7 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
         single = len(holders) == 1
         if per_host:
             entry["mode"] = "per_host"
-        elif single:
+        elif single and host_keys:
             entry["mode"] = "host_key"
         else:
             entry["mode"] = "shared_key"

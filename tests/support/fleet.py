@@ -190,16 +190,18 @@ class Fleet:
         }
 
     def write_inventory(self, mutate: t.Callable[[dict[str, dict[str, t.Any]]], None] | None = None,
-                        directory: str | None = None, acme_extra: dict[str, t.Any] | None = None) -> str:
+                        directory: str | None = None, acme_extra: dict[str, t.Any] | None = None,
+                        only: t.Sequence[str] | None = None) -> str:
         """Write the inventory (hosts.yml, group_vars with a vault file, host_vars); *mutate* may edit the
-        host_vars first (to plant a mistake). Returns the inventory directory."""
+        host_vars first (to plant a mistake); *only* keeps these hosts (an AWX job slice). Returns the directory."""
         inv = directory or self.inventory
         if os.path.isdir(inv):
             shutil.rmtree(inv)
         lab = self.lab
         groups: dict[str, dict[str, t.Any]] = {}
         for host in self.spec:
-            groups.setdefault(host.group, {"hosts": {}})["hosts"][host.name] = None
+            if only is None or host.name in only:
+                groups.setdefault(host.group, {"hosts": {}})["hosts"][host.name] = None
         write_yaml(os.path.join(inv, "hosts.yml"), {"all": {"children": groups}})
         directory_url = lab["proxy"]["directory"] if self.acme_via_proxy else lab["directory"]
         write_yaml(os.path.join(inv, "group_vars", "all", "main.yml"), {
