@@ -160,7 +160,7 @@ def test_ledger_records_under_a_lock_and_forgets_after_a_week(tmp_path: pathlib.
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     with open(path, "w") as handle:
         handle.write("{not json")
-    with pytest.raises(_errors.InputError, match="ledger .* is unreadable"):
+    with pytest.raises(_errors.InputError, match=r"ledger .* is unreadable"):
         _plan.load_ledger(path)
 
 
