@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks against peers, side by side in one run. Not part of `make test`.
-#   bash bench/run.sh [expiry|endpoint_info_vs_get_certificate|acme] [extra args for acme]
+#   bash bench/run.sh [expiry|endpoint_info_vs_get_certificate|acme|renew] [extra args for acme]
 # The peers live in a venv of the benchmarks' own (.venv-bench): the `ansible` package for
 # community.crypto/general, and certbot + certbot-dns-rfc2136 (which pin their own `acme`).
 set -euo pipefail
@@ -27,4 +27,8 @@ if [ "$which" = all ] || [ "$which" = acme ]; then
   # ours and the community.crypto playbook run from the project venv (acme, dnspython, aliyun SDK);
   # certbot from the bench venv.
   "$venv/bin/python" "$root/bench/acme_vs_peers.py" --certbot "$bvenv/bin/certbot" "$@"
+fi
+if [ "$which" = all ] || [ "$which" = renew ]; then
+  echo "== renew (renew.yml over 20 hosts / 4 name sets vs a naive per-host loop; no-op run; planning at scale)"
+  "$venv/bin/python" "$root/bench/renew_fleet.py"
 fi

@@ -76,8 +76,8 @@ def _check_dict(host: str, field: str, value: t.Any, known: t.Sequence[str], pro
         problems.append("%s: must be a dict, got %s" % (_where(host, None, field), type(value).__name__))
         return False
     for key, hint in _unknown(value, known):
-        problems.append("%s: unknown key %r%s; known keys: %s" % (_where(host, None, field), key, hint,
-                                                                   ", ".join(known)))
+        where = _where(host, None, field)
+        problems.append("%s: unknown key %r%s; known keys: %s" % (where, key, hint, ", ".join(known)))
     return True
 
 
@@ -224,11 +224,11 @@ def _validate_shared(host: str, hv: t.Mapping[str, t.Any]) -> list[str]:
     elif _check_dict(host, "certwatch_dns", dns, DNS_FIELDS, problems):
         provider = dns.get("provider")
         if provider not in PROVIDERS:
-            problems.append("%s: must be one of %s, got %r" % (_where(host, None, "certwatch_dns.provider"),
-                                                                ", ".join(PROVIDERS), provider))
+            where = _where(host, None, "certwatch_dns.provider")
+            problems.append("%s: must be one of %s, got %r" % (where, ", ".join(PROVIDERS), provider))
         elif not isinstance(dns.get(provider), t.Mapping):
-            problems.append("%s: the settings of provider %s are missing" % (_where(host, None, "certwatch_dns." + provider),
-                                                                            provider))
+            where = _where(host, None, "certwatch_dns." + provider)
+            problems.append("%s: the settings of provider %s are missing" % (where, provider))
         if "nameservers" in dns and not (isinstance(dns["nameservers"], list) and all(_is_str(n) for n in dns["nameservers"])):
             problems.append("%s: must be a list of host[:port]" % _where(host, None, "certwatch_dns.nameservers"))
         if "propagation_timeout" in dns and not _is_int(dns["propagation_timeout"]):

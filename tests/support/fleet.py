@@ -81,11 +81,12 @@ class Fleet:
     """Local hosts with real services, and their inventory."""
 
     def __init__(self, root: str, lab: t.Mapping[str, t.Any], spec: t.Sequence[HostSpec],
-                 acme_via_proxy: bool = True) -> None:
+                 acme_via_proxy: bool = True, services: bool = True) -> None:
         self.root = os.path.abspath(root)
         self.lab = lab
         self.spec = list(spec)
         self.acme_via_proxy = acme_via_proxy
+        self.with_services = services      # False: certificate files only (benchmarks), no reload, no probe
         self.ca = TestCA("ghostguard old CA")
         self.inventory = os.path.join(self.root, "inventory")
         self.store = os.path.join(self.root, "renew-store")
@@ -126,7 +127,8 @@ class Fleet:
         for host in self.spec:
             self._write_old_cert(host)
             self.ports[host.name] = free_port()
-            self._start_service(host)
+            if self.with_services:
+                self._start_service(host)
         self.write_inventory()
         return self
 
@@ -177,16 +179,14 @@ class Fleet:
         probe: dict[str, t.Any] = {"host": "127.0.0.1", "port": self.ports[host.name], "ca_bundle": self.trust}
         if host.service == "grpc":
             probe["alpn"] = ["h2"]
+        cert: dict[str, t.Any] = {"name": host.cert.name, "domains": host.cert.domains}
+        if self.with_services:
+            cert.update(reload=self._reload(host), probe=probe)
         return {
             "ansible_connection": "local",
             "ansible_python_interpreter": sys.executable,
             "certwatch_cert_dir": self.cert_dir(host.name),
-            "certwatch_certificates": [{
-                "name": host.cert.name,
-                "domains": host.cert.domains,
-                "reload": self._reload(host),
-                "probe": probe,
-            }],
+            "certwatch_certificates": [cert],
         }
 
     def write_inventory(self, mutate: t.Callable[[dict[str, dict[str, t.Any]]], None] | None = None,
