@@ -19,6 +19,7 @@ import pytest
 from ansible_run import ROOT, run_playbook
 from conftest import LabHandle
 from fleet import Fleet, default_spec, read_json
+from services import free_port
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "renew.yml")
 ROLLBACK = os.path.join(ROOT, "playbooks", "rollback.yml")
@@ -103,12 +104,17 @@ def test_over_budget_plan_is_refused_before_any_order(fleet: Fleet, lab: LabHand
 
 
 def test_dry_run_and_check_mode_stop_after_the_plan(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
+    # one more host that cannot be reached: reported and skipped, the others are planned
+    closed = free_port()
+    inventory = fleet.write_inventory(directory=str(tmp / "with-unreachable"), extra_hosts={"redge-9": {
+        "ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": closed,
+        "certwatch_cert_dir": "/nonexistent", "certwatch_certificates": [{"name": "edge", "domains": ["redge9.example.test"]}]}})
     before, served = len(new_orders(lab)), fleet.snapshot()
-    for args in ({"renew_dry_run": True}, {}):
-        run = renew(fleet, tmp, **args) if args else Run(
-            run_playbook(PLAYBOOK, {"renew_store": fleet.store, "renew_report_dir": str(tmp / "report-check"),
-                                    "renew_batch": 2}, inventory=fleet.inventory, args=[*fleet.vault_args, "--check"]),
-            tmp / "report-check")
+    for args in (["-e", "renew_dry_run=true"], ["--check"]):
+        report_dir = tmp / ("report-dry%d" % len(args[0]))
+        proc = run_playbook(PLAYBOOK, {"renew_store": fleet.store, "renew_report_dir": str(report_dir), "renew_batch": 2},
+                            inventory=inventory, args=[*fleet.vault_args, *args], ANSIBLE_FORKS="10")
+        run = Run(proc, report_dir)
         assert run.rc == 0, run.out[-4000:]
         plan = run.plan
         assert plan is not None and run.report is None
@@ -117,7 +123,9 @@ def test_dry_run_and_check_mode_stop_after_the_plan(fleet: Fleet, lab: LabHandle
         assert sets["redge1.example.test"]["mode"] == "host_key"
         assert not sets["redge3.example.test"]["due"]
         assert plan["batches"] == [["redge-1"], ["redge-2", "rapi-1"], ["rapi-2", "rapi-3"]]
+        assert [(s["host"], s["reason"][:12]) for s in plan["skipped"]] == [("redge-9", "unreachable:")]
         assert "NAME SET" in run.out and "1 order, shared key" in run.out
+        assert "skipped: redge-9/edge (unreachable" in run.out
     assert len(new_orders(lab)) == before and fleet.snapshot() == served
 
 

@@ -191,7 +191,8 @@ class Fleet:
 
     def write_inventory(self, mutate: t.Callable[[dict[str, dict[str, t.Any]]], None] | None = None,
                         directory: str | None = None, acme_extra: dict[str, t.Any] | None = None,
-                        only: t.Sequence[str] | None = None) -> str:
+                        only: t.Sequence[str] | None = None,
+                        extra_hosts: dict[str, dict[str, t.Any]] | None = None) -> str:
         """Write the inventory (hosts.yml, group_vars with a vault file, host_vars); *mutate* may edit the
         host_vars first (to plant a mistake); *only* keeps these hosts (an AWX job slice). Returns the directory."""
         inv = directory or self.inventory
@@ -202,6 +203,8 @@ class Fleet:
         for host in self.spec:
             if only is None or host.name in only:
                 groups.setdefault(host.group, {"hosts": {}})["hosts"][host.name] = None
+        for name, data in (extra_hosts or {}).items():
+            groups.setdefault("edge", {"hosts": {}})["hosts"][name] = data
         write_yaml(os.path.join(inv, "hosts.yml"), {"all": {"children": groups}})
         directory_url = lab["proxy"]["directory"] if self.acme_via_proxy else lab["directory"]
         write_yaml(os.path.join(inv, "group_vars", "all", "main.yml"), {
