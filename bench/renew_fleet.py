@@ -45,7 +45,7 @@ def table(rows: list[tuple[str, ...]]) -> None:
 
 
 def simulate(hosts: int, seed: int = 7) -> dict[str, t.Any]:
-    from ansible_collections.ghostguard.certs.plugins.module_utils import _plan
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _ledger, _plan
 
     rng = random.Random(seed)
     now = time.time()
@@ -60,7 +60,7 @@ def simulate(hosts: int, seed: int = 7) -> dict[str, t.Any]:
         domains = ["svc%d.example%d.com" % (service, service % 40)]
         for _ in range(replicas):
             name = "host-%05d" % index
-            certs = _plan.normalize_certificates(name, {"certwatch_cert_dir": "/etc/tls", "certwatch_certificates": [
+            certs = _inventory.normalize_certificates(name, {"certwatch_cert_dir": "/etc/tls", "certwatch_certificates": [
                 {"name": "svc", "domains": domains}, {"name": "self", "domains": ["%s.node.example.net" % name]}]})
             expiry = {"certificates": [
                 {"path": certs[0]["cert_path"], "sans": ["DNS:" + domains[0]], "due": due,
@@ -72,7 +72,7 @@ def simulate(hosts: int, seed: int = 7) -> dict[str, t.Any]:
             data[name] = {"certificates": certs, "expiry": expiry, "unreachable": False}
             index += 1
         service += 1
-    ledger = [{"time": _plan.iso(now - rng.uniform(0, 6 * 86400)), "domains": ["svc%d.example%d.com" % (s, s % 40)],
+    ledger = [{"time": _ledger.iso(now - rng.uniform(0, 6 * 86400)), "domains": ["svc%d.example%d.com" % (s, s % 40)],
                "replaces": rng.random() < 0.5} for s in rng.sample(range(service), min(service, 30))]
     started = time.perf_counter()
     plan = _plan.build_plan(data, {"canary": 1, "batch": "10%", "store": "/srv/renew"}, ledger, now)
@@ -121,7 +121,7 @@ def live(out: str) -> int:
         def orders() -> int:
             try:
                 with open(stats) as handle:
-                    return len(json.load(handle).get("orders", []))
+                    return sum(1 for o in json.load(handle).get("orders", []) if o.get("status") == 201)
             except (OSError, ValueError):
                 return 0
 

@@ -11,7 +11,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _plan
+from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _ledger, _plan, _renew_report
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 HOST_KEYS = ("certwatch_certificates", "certwatch_cert_dir", "certwatch_allowed_domains", "certwatch_acme",
@@ -73,7 +73,7 @@ def _options(options: t.Any) -> dict[str, t.Any]:
 
 
 def renew_validate(hosts: t.Any, options: t.Any = None) -> list[str]:
-    return _plan.validate_inventory(_host_vars(hosts), _options(options))
+    return _inventory.validate_inventory(_host_vars(hosts), _options(options))
 
 
 def renew_options(options: t.Any) -> dict[str, t.Any]:
@@ -82,10 +82,10 @@ def renew_options(options: t.Any) -> dict[str, t.Any]:
 
 def renew_certificates(certificates: t.Any, cert_dir: t.Any = None, host: str = "this host") -> list[dict[str, t.Any]]:
     hv = {"certwatch_certificates": _plain(certificates or []), "certwatch_cert_dir": _plain(cert_dir)}
-    problems = _plan.validate_host(host, {k: v for k, v in hv.items() if v is not None}, shared=False)
+    problems = _inventory.validate_host(host, {k: v for k, v in hv.items() if v is not None}, shared=False)
     if problems:
         raise AnsibleFilterError("; ".join(problems))
-    return _plan.normalize_certificates(host, hv)
+    return _inventory.normalize_certificates(host, hv)
 
 
 def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, expiry_var: str = "renew_expiry") -> dict[str, t.Any]:
@@ -95,13 +95,13 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, expiry_v
         expiry = hv.get(expiry_var) or {}
         unreachable = bool(expiry.get("unreachable"))
         data[host] = {
-            "certificates": _plan.normalize_certificates(host, hv),
+            "certificates": _inventory.normalize_certificates(host, hv),
             "expiry": None if unreachable else expiry,
             "unreachable": unreachable,
             "msg": expiry.get("msg"),
         }
     try:
-        entries = _plan.load_ledger(ledger) if ledger else []
+        entries = _ledger.load_ledger(ledger) if ledger else []
     except CertsError as exc:
         raise AnsibleFilterError(str(exc)) from None
     plan = _plan.build_plan(data, opts, entries)
@@ -209,7 +209,7 @@ def renew_should_stop(hosts: t.Any, max_fail_percentage: t.Any, outcomes_var: st
         if any(o.get("outcome") in ("failed", "rolled_back") for o in rolled):
             failed += 1
     limit = float(_options({"max_fail_percentage": max_fail_percentage})["max_fail_percentage"])
-    return failed > 0 and _plan.percent_failed(done, failed) > limit
+    return failed > 0 and _renew_report.percent_failed(done, failed) > limit
 
 
 def renew_report(plan: t.Any, hosts: t.Any, issued: t.Any = None, outcomes_var: str = "renew_outcomes") -> dict[str, t.Any]:
@@ -218,7 +218,7 @@ def renew_report(plan: t.Any, hosts: t.Any, issued: t.Any = None, outcomes_var: 
         hv = hosts[host]
         if outcomes_var in hv:
             outcomes[str(host)] = _plain(hv[outcomes_var]) or []
-    return _plan.build_report(_plain(plan), outcomes, _plain(issued or {}))
+    return _renew_report.build_report(_plain(plan), outcomes, _plain(issued or {}))
 
 
 def renew_select(certificates: t.Any, names: t.Any = None) -> list[dict[str, t.Any]]:
@@ -234,11 +234,11 @@ def rollback_report(hosts: t.Any, outcomes_var: str = "renew_outcomes") -> dict[
         hv = hosts[host]
         if outcomes_var in hv:
             outcomes[str(host)] = _plain(hv[outcomes_var]) or []
-    return _plan.build_rollback_report(outcomes)
+    return _renew_report.build_rollback_report(outcomes)
 
 
 def renew_report_table(report: t.Any) -> str:
-    return _plan.report_table(report)
+    return _renew_report.report_table(report)
 
 
 class FilterModule:

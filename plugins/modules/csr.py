@@ -93,6 +93,7 @@ reused:
 
 import hashlib
 import os
+import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -102,8 +103,11 @@ from ansible_collections.ghostguard.certs.plugins.module_utils._errors import Ce
 
 try:
     from cryptography.hazmat.primitives import serialization
-except ImportError:  # reported through _x509.HAS_CRYPTOGRAPHY
+except ImportError:
     serialization = None
+    CRYPTOGRAPHY_ERROR = traceback.format_exc()
+else:
+    CRYPTOGRAPHY_ERROR = None
 
 
 def _public_sha256(key) -> str:
@@ -137,8 +141,8 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    if not _x509.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=_x509.CRYPTOGRAPHY_IMPORT_ERROR)
+    if serialization is None:
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_ERROR)
     params = module.params
     path = params["key_path"]
     names = [n.lower().rstrip(".") for n in params["names"]]

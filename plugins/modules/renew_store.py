@@ -109,7 +109,7 @@ import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _plan
+from ansible_collections.ghostguard.certs.plugins.module_utils import _ledger
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 
@@ -133,23 +133,23 @@ def main() -> None:
         if params["state"] == "locked":
             if module.check_mode:
                 module.exit_json(changed=False, owner=owner, waited=0.0, broke_stale=None)
-            got = _plan.acquire_lock(lock, owner, params["wait"], params["stale_after"])
+            got = _ledger.acquire_lock(lock, owner, params["wait"], params["stale_after"])
             module.exit_json(changed=True, owner=owner, waited=got["waited"], broke_stale=got["broke_stale"])
         if params["state"] == "unlocked":
-            removed = False if module.check_mode else _plan.release_lock(lock, owner)
+            removed = False if module.check_mode else _ledger.release_lock(lock, owner)
             module.exit_json(changed=removed, owner=owner)
         entries = []
         for order in params["orders"]:
             domains = order.get("domains")
             if not isinstance(domains, list) or not domains:
                 module.fail_json(msg="every order needs domains (a list of names); got %r" % (order,))
-            entries.append({"time": order.get("time") or _plan.iso(time.time()),
+            entries.append({"time": order.get("time") or _ledger.iso(time.time()),
                             "domains": sorted(str(d).lower() for d in domains),
                             "replaces": bool(order.get("replaces")),
                             "order_url": order.get("order_url")})
         if module.check_mode or not entries:
-            module.exit_json(changed=False, owner=owner, ledger_entries=len(_plan.load_ledger(os.path.join(store, "ledger.json"))))
-        kept = _plan.record_orders(os.path.join(store, "ledger.json"), entries)
+            module.exit_json(changed=False, owner=owner, ledger_entries=len(_ledger.load_ledger(os.path.join(store, "ledger.json"))))
+        kept = _ledger.record_orders(os.path.join(store, "ledger.json"), entries)
         module.exit_json(changed=True, owner=owner, ledger_entries=len(kept))
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)

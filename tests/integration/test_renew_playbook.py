@@ -53,7 +53,8 @@ def renew(fleet: Fleet, tmp: pathlib.Path, inventory: str | None = None, **extra
 
 
 def new_orders(lab: LabHandle) -> list[list[str]]:
-    return [sorted(o.get("identifiers", [])) for o in lab.proxy_stats().get("orders", [])]
+    """Orders the CA created (201), in order; a newOrder retried after badNonce counts once."""
+    return [sorted(o.get("identifiers", [])) for o in lab.proxy_stats().get("orders", []) if o.get("status") == 201]
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +221,7 @@ def test_acme_outage_mid_run_leaves_every_host_serving_a_valid_certificate(
         lab.proxy_control()
     assert run.rc != 0
     rows = run.rows()
-    assert len(new_orders(lab)) - before_orders >= 2   # the first order went through, the next ones hit the outage
+    assert len(new_orders(lab)) - before_orders <= 1   # at most the first order went through, the others hit the outage
     failed = [r for r in rows.values() if r["outcome"] == "failed"]
     assert failed and all(r["reason"].startswith("issue failed") for r in failed)
     for host in fleet.spec:

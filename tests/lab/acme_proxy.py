@@ -76,6 +76,16 @@ class Proxy:
             self.counts["total"] = self.counts.get("total", 0) + 1
             if order is not None:
                 self.orders.append(order)
+        self.save()
+
+    def answered(self, order: dict[str, t.Any], status: int) -> None:
+        """Note the CA's answer to a newOrder (201 = an order was created; a badNonce retry is not one)."""
+        with self.lock:
+            order["status"] = status
+        self.save()
+
+    def save(self) -> None:
+        with self.lock:
             data = json.dumps({"counts": self.counts, "orders": self.orders, "faults_applied": self.applied,
                                "cert_ids": sorted(self.certs)})
         tmp = "%s.%d.tmp" % (self.conf["stats_file"], threading.get_ident())
@@ -180,6 +190,8 @@ class Handler(BaseHTTPRequestHandler):
             conn.request(method, self.path, body=body or None, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
+            if order is not None:
+                proxy.answered(order, resp.status)
         except OSError as exc:
             self.send_body(502, json.dumps({"type": "urn:ietf:params:acme:error:serverInternal",
                                             "detail": "lab proxy: upstream failed: %s" % exc, "status": 502}).encode(),
