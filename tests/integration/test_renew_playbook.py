@@ -211,7 +211,7 @@ def test_rollback_playbook_restores_the_previous_generation(fleet: Fleet, tmp: p
 
 def test_acme_outage_mid_run_leaves_every_host_serving_a_valid_certificate(
         fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
-    inventory = fleet.write_inventory(directory=str(tmp / "short-timeout"), acme_extra={"timeout": 15})
+    inventory = fleet.write_inventory(directory=str(tmp / "short-timeout"), acme_extra={"timeout": 8})
     lab.proxy_control(faults=[{"id": "outage", "match": "order-plz", "status": 503, "times": 1000,
                                "retry_after": 1, "after": 1}])
     try:
