@@ -43,7 +43,8 @@ def build(cache_dir: str = CACHE) -> str:
                GOCACHE=os.path.join(cache_dir, "go-build"))
     fd, tmp = tempfile.mkstemp(prefix=".reloader-", dir=cache_dir)
     os.close(fd)
-    proc = subprocess.run([go, "build", "-o", tmp, "."], cwd=SOURCE_DIR, env=env, capture_output=True, text=True)
+    proc = subprocess.run([go, "build", "-o", tmp, "."], cwd=SOURCE_DIR, env=env, capture_output=True, text=True,
+                          check=False)
     if proc.returncode != 0:
         os.unlink(tmp)
         raise RuntimeError("building the Go reloader failed:\n" + proc.stderr)
