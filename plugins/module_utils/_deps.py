@@ -54,6 +54,7 @@ LIBRARIES: dict[str, Library] = {
             ("acme.client", "acme>=4.0"),
             ("acme.messages", "acme>=4.0"),
             ("josepy", "josepy>=2.0"),
+            ("requests", "requests>=2.20"),
         )),
         Library("dnspython", "DNS lookups and RFC 2136 updates", (
             ("dns.resolver", "dnspython>=2.0"),
