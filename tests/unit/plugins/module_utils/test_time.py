@@ -57,7 +57,7 @@ def test_parse_time_is_utc(value: t.Any, expected: dt.datetime) -> None:
 
 @pytest.mark.parametrize("value", ["yesterday", "2026-13-01T00:00:00Z", "", "25/11/2026"])
 def test_parse_time_refuses(value: str) -> None:
-    with pytest.raises(InputError, match="now: .* is not an ISO 8601 time; write it like 2026-11-25T03:00:00Z"):
+    with pytest.raises(InputError, match=r"now: .* is not an ISO 8601 time; write it like 2026-11-25T03:00:00Z"):
         parse_time(value)
 
 

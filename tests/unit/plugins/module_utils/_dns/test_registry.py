@@ -33,7 +33,7 @@ def _documentation() -> dict[str, t.Any]:
 
 def test_registered_names() -> None:
     assert registry.PROVIDER_NAMES == ("alidns", "rfc2136")
-    assert registry.PROVIDERS == {"alidns": AlidnsProvider, "rfc2136": Rfc2136Provider}
+    assert {"alidns": AlidnsProvider, "rfc2136": Rfc2136Provider} == registry.PROVIDERS
     assert registry.libraries("alidns") == ("aliyun",)
     assert registry.libraries("rfc2136") == ("dnspython",)
 

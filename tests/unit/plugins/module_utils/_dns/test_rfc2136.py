@@ -66,7 +66,7 @@ def test_configured_zone_and_ttl(lab: LabHandle) -> None:
 
 def test_name_outside_the_configured_zone_is_refused(lab: LabHandle) -> None:
     provider = _provider(lab, zone="delegated.test")
-    with pytest.raises(InputError, match="is not inside rfc2136.zone delegated.test"):
+    with pytest.raises(InputError, match=r"is not inside rfc2136\.zone delegated\.test"):
         provider.add_txt(NAME, "x")
     assert lab.txt(NAME) == set()
 
