@@ -20,7 +20,7 @@ import typing as t
 
 from .._deps import require
 from .._errors import DNSProviderError, InputError
-from .base import DNSProvider, TxtRecord, option
+from .base import DNSProvider, TxtRecord, spec
 
 try:
     from aliyunsdkalidns.request.v20150109 import (
@@ -57,12 +57,12 @@ HINTS = {
 class AlidnsSettings:
     """The ``alidns`` option of ``acme_dns01`` (and of ``certwatch_dns``); the defaults are the documented ones."""
 
-    access_key_id: str = option("str", required=True, no_log=False)
-    access_key_secret: str = option("str", required=True, no_log=True)
-    region: str = option("str", "cn-hangzhou")
-    endpoint: str = option("str", "alidns.aliyuncs.com")
-    protocol: str = option("str", "https", choices=("https", "http"))
-    ttl: int = option("int", 600)  # the minimum on the free and personal editions
+    access_key_id: str = dataclasses.field(default="", metadata=spec("str", required=True, no_log=False))
+    access_key_secret: str = dataclasses.field(default="", repr=False, metadata=spec("str", required=True, no_log=True))
+    region: str = dataclasses.field(default="cn-hangzhou", metadata=spec("str"))
+    endpoint: str = dataclasses.field(default="alidns.aliyuncs.com", metadata=spec("str"))
+    protocol: str = dataclasses.field(default="https", metadata=spec("str", choices=("https", "http")))
+    ttl: int = dataclasses.field(default=600, metadata=spec("int"))  # the minimum on the free and personal editions
 
 
 class AlidnsProvider(DNSProvider):

@@ -29,15 +29,14 @@ class TxtRecord:
         return {"name": self.fqdn, "zone": self.zone}
 
 
-def option(kind: str, default: t.Any = None, *, required: bool = False, choices: t.Sequence[str] | None = None,
-           no_log: bool | None = None) -> t.Any:
-    """A settings field: its argument-spec *kind* (``str``, ``int``), default, choices and ``no_log``.
+def spec(kind: str, *, required: bool = False, choices: t.Sequence[str] | None = None,
+         no_log: bool | None = None) -> dict[str, t.Any]:
+    """The ``metadata`` of a settings field: argument-spec *kind* (``str``, ``int``), required, choices, ``no_log``.
 
-    A secret (``no_log=True``) is also left out of the dataclass's ``repr``.  A required field
-    defaults to ``""`` only so the dataclass can be built before the provider checks it.
+    The field's default is the option's default.  A required field defaults to ``""`` only so the
+    dataclass can be built before the provider checks it; a secret field also sets ``repr=False``.
     """
-    metadata = {"type": kind, "required": required, "choices": tuple(choices) if choices else None, "no_log": no_log}
-    return dataclasses.field(default="" if required else default, metadata=metadata, repr=no_log is not True)
+    return {"type": kind, "required": required, "choices": tuple(choices) if choices else None, "no_log": no_log}
 
 
 class DNSProvider:

@@ -10,7 +10,7 @@ import time
 
 from .._deps import require
 from .._errors import DNSProviderError, InputError
-from .base import DNSProvider, TxtRecord, option
+from .base import DNSProvider, TxtRecord, spec
 from .zone import Lookup, parse_server
 
 try:
@@ -31,13 +31,13 @@ ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-
 class Rfc2136Settings:
     """The ``rfc2136`` option of ``acme_dns01`` (and of ``certwatch_dns``); the defaults are the documented ones."""
 
-    server: str = option("str", required=True)
-    port: int | None = option("int")  # overrides a port in server; 53 when neither gives one
-    key_name: str | None = option("str", no_log=False)
-    key_secret: str | None = option("str", no_log=True)
-    key_algorithm: str = option("str", "hmac-sha256", choices=ALGORITHMS, no_log=False)
-    zone: str | None = option("str")
-    ttl: int = option("int", 60)
+    server: str = dataclasses.field(default="", metadata=spec("str", required=True))
+    port: int | None = dataclasses.field(default=None, metadata=spec("int"))  # overrides server's port; else 53
+    key_name: str | None = dataclasses.field(default=None, metadata=spec("str", no_log=False))
+    key_secret: str | None = dataclasses.field(default=None, repr=False, metadata=spec("str", no_log=True))
+    key_algorithm: str = dataclasses.field(default="hmac-sha256", metadata=spec("str", choices=ALGORITHMS, no_log=False))
+    zone: str | None = dataclasses.field(default=None, metadata=spec("str"))
+    ttl: int = dataclasses.field(default=60, metadata=spec("int"))
 
 
 class Rfc2136Provider(DNSProvider):

@@ -137,3 +137,15 @@ def test_providers_check_their_settings(name: str, values: dict[str, t.Any], mes
     with pytest.raises(InputError) as info:
         registry.make_provider(name, values)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("name", registry.PROVIDER_NAMES)
+def test_every_field_is_specified_and_secrets_stay_out_of_repr(name: str) -> None:
+    for field in dataclasses.fields(registry.provider_class(name).SETTINGS):
+        assert field.metadata["type"] in ("str", "int"), field.name
+        if "secret" in field.name:
+            assert field.metadata["no_log"] is True, field.name
+        if field.metadata["no_log"]:
+            assert field.repr is False, field.name
+        if field.metadata["required"]:
+            assert field.default == "", field.name  # checked by the provider, never a usable default
