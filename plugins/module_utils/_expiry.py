@@ -17,6 +17,7 @@ import typing as t
 
 from . import _x509
 from ._clock import clock_state
+from ._deps import require
 from ._errors import CertificateError, CertsError
 
 DEFAULT_PATTERNS = ("*.pem", "*.crt", "*.cer", "*.cert", "*.der")
@@ -156,7 +157,7 @@ def _check_key(cert: t.Any, cert_path: str, desc: dict[str, t.Any]) -> None:
 
 def scan(opts: ScanOptions, policy: _x509.Policy) -> dict[str, t.Any]:
     """Describe every certificate under ``opts.paths``; return the ``expiry_info`` result."""
-    _x509.require_cryptography()
+    require("cryptography")
     errors: list[dict[str, t.Any]] = []
     roots = _x509.load_bundle(opts.ca_bundle) if opts.ca_bundle else None
     certificates: list[dict[str, t.Any]] = []

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import typing as t
 
+from ._deps import require
 from ._time import iso, utcnow
 
 try:
     import jmespath
-
-    HAS_JMESPATH = True
-except ImportError:  # pragma: no cover - exercised by ansible-test's import sanity test
-    HAS_JMESPATH = False
+except ImportError:  # pragma: no cover - query() reports it through _deps.require
+    pass
 
 STATUS_ORDER = ("expired", "invalid", "not_yet_valid", "critical", "due", "ok")
 
@@ -31,9 +30,8 @@ _ROW = (
 
 
 def query(data: t.Any, expression: str) -> t.Any:
-    """Evaluate a JMESPath *expression* on *data*; ValueError on a missing library or bad expression."""
-    if not HAS_JMESPATH:
-        raise ValueError("the Python library 'jmespath' is missing on the controller; install it with 'pip install jmespath'")
+    """Evaluate a JMESPath *expression* on *data*; ValueError on a bad expression, MissingLibraryError without jmespath."""
+    require("jmespath")
     try:
         return jmespath.search(expression, data)
     except jmespath.exceptions.JMESPathError as exc:

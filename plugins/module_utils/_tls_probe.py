@@ -38,7 +38,7 @@ try:
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-except ImportError:  # pragma: no cover - reported by _x509.require_cryptography
+except ImportError:  # pragma: no cover - reported by _deps.require("cryptography")
     pass
 
 if t.TYPE_CHECKING:  # pragma: no cover

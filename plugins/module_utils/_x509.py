@@ -17,6 +17,7 @@ import datetime as _dt
 import re
 import typing as t
 
+from ._deps import require
 from ._errors import CertificateError, InputError
 from ._time import UTC, iso, parse_duration, parse_time, utcnow
 
@@ -25,12 +26,8 @@ try:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
-
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR: str | None = None
-except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity test
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = str(exc)
+except ImportError:  # pragma: no cover - reported by _deps.require("cryptography")
+    pass
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from cryptography.x509 import Certificate
@@ -48,21 +45,13 @@ SHORT_LIVED_FRACTION = 0.5
 # --------------------------------------------------------------------------- parsing
 
 
-def require_cryptography() -> None:
-    if not HAS_CRYPTOGRAPHY:
-        raise CertificateError(
-            "the Python library 'cryptography' is missing on this host (%s); install it with "
-            "'pip install cryptography' or the python3-cryptography package" % CRYPTOGRAPHY_IMPORT_ERROR
-        )
-
-
 def load_certificates(data: bytes, source: str = "input") -> tuple[list[Certificate], str]:
     """Parse every certificate in PEM *data* (a bundle is fine) or one DER certificate.
 
     Returns the certificates in file order and the format (``pem`` or ``der``).  Raises
     :class:`CertificateError` naming *source* when nothing parses.
     """
-    require_cryptography()
+    require("cryptography")
     if b"-----BEGIN" in data:
         blocks = PEM_CERT.findall(data)
         if not blocks and b"-----BEGIN CERTIFICATE-----" in data:
@@ -112,7 +101,7 @@ def looks_like_private_key_only(data: bytes) -> bool:
 
 
 def load_private_key(data: bytes, source: str = "key", password: bytes | None = None) -> t.Any:
-    require_cryptography()
+    require("cryptography")
     try:
         try:
             return serialization.load_pem_private_key(data, password=password, unsafe_skip_rsa_key_validation=True)

@@ -30,9 +30,9 @@ author:
   - ghostguard developers (@ghostguard)
 requirements:
   - cryptography >= 3.4
-  - acme >= 2.0 and josepy
+  - acme >= 4.0 and josepy >= 2.0
   - dnspython >= 2.0
-  - aliyun-python-sdk-core and aliyun-python-sdk-alidns (only for O(dns_provider=alidns))
+  - aliyun-python-sdk-core >= 2.13.5 and aliyun-python-sdk-alidns >= 3.0 (only for O(dns_provider=alidns))
 extends_documentation_fragment:
   - ghostguard.certs.policy
 attributes:
@@ -223,9 +223,11 @@ options:
 notes:
   - Module defaults group C(ghostguard.certs.certs) applies.
   - A failed task returns C(msg) (what failed, for which name, and the next step) and C(error_kind) (V(input),
-    V(protocol), V(dns_provider), V(propagation_timeout), V(validation), V(certificate), V(filesystem)), plus facts
+    V(protocol), V(dns_provider), V(propagation_timeout), V(validation), V(certificate), V(filesystem),
+    V(missing_library)), plus facts
     such as C(refused) (names outside O(allowed_domains)), C(provider_code) and C(access_key_id) (Alidns errors),
-    C(pending) (servers that never answered a value) and C(authorizations_deactivated).
+    C(pending) (servers that never answered a value), C(authorizations_deactivated) and C(pip_install) (the command
+    that installs a missing Python library).
   - The private key never leaves the host and is never returned.
 seealso:
   - module: ghostguard.certs.expiry_info
@@ -392,14 +394,12 @@ renewal_log:
 
 import json
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
-from ansible_collections.ghostguard.certs.plugins.module_utils._acme import client as _client
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme.renew import run
 from ansible_collections.ghostguard.certs.plugins.module_utils._argspec import policy_argspec
-from ansible_collections.ghostguard.certs.plugins.module_utils._dns import alidns as _alidns
-from ansible_collections.ghostguard.certs.plugins.module_utils._dns import zone as _zone
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
+from ansible_collections.ghostguard.certs.plugins.module_utils._dns import registry
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 
@@ -427,26 +427,7 @@ def argument_spec() -> dict:
         key_type={"type": "str", "default": "ec-p256", "choices": ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"],
                   "no_log": False},
         reuse_key={"type": "bool", "default": False, "no_log": False},
-        dns_provider={"type": "str", "required": True, "choices": ["alidns", "rfc2136"]},
-        alidns={"type": "dict", "options": {
-            "access_key_id": {"type": "str", "required": True, "no_log": False},
-            "access_key_secret": {"type": "str", "required": True, "no_log": True},
-            "region": {"type": "str", "default": "cn-hangzhou"},
-            "endpoint": {"type": "str", "default": "alidns.aliyuncs.com"},
-            "protocol": {"type": "str", "default": "https", "choices": ["https", "http"]},
-            "ttl": {"type": "int", "default": 600},
-        }},
-        rfc2136={"type": "dict", "options": {
-            "server": {"type": "str", "required": True},
-            "port": {"type": "int"},
-            "key_name": {"type": "str", "no_log": False},
-            "key_secret": {"type": "str", "no_log": True},
-            "key_algorithm": {"type": "str", "default": "hmac-sha256",
-                              "choices": ["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5"],
-                              "no_log": False},
-            "zone": {"type": "str"},
-            "ttl": {"type": "int", "default": 60},
-        }},
+        **registry.argument_spec(),  # dns_provider, alidns, rfc2136: defaults from the providers' settings
         nameservers={"type": "list", "elements": "str"},
         propagation_timeout={"type": "int", "default": 120},
         timeout={"type": "int", "default": 300},
@@ -463,16 +444,8 @@ def main() -> None:
         required_one_of=[("account_key_content", "account_key_path")],
         required_if=[("dns_provider", "alidns", ["alidns"]), ("dns_provider", "rfc2136", ["rfc2136"])],
     )
-    if not _x509.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=_x509.CRYPTOGRAPHY_IMPORT_ERROR)
-    if not _client.HAS_ACME:
-        module.fail_json(msg=missing_required_lib("acme and josepy"), exception=_client.ACME_IMPORT_ERROR)
-    if not _zone.HAS_DNSPYTHON:
-        module.fail_json(msg=missing_required_lib("dnspython"), exception=_zone.DNSPYTHON_IMPORT_ERROR)
-    if module.params["dns_provider"] == "alidns" and not _alidns.HAS_ALIYUN:
-        module.fail_json(msg=missing_required_lib("aliyun-python-sdk-core and aliyun-python-sdk-alidns"),
-                         exception=_alidns.ALIYUN_IMPORT_ERROR)
     try:
+        require("cryptography", "acme", "dnspython", *registry.libraries(module.params["dns_provider"]))
         result = run(module.params, check_mode=module.check_mode)
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)

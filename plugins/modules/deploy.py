@@ -235,9 +235,10 @@ actions:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _files, _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, InputError
 
 
@@ -325,10 +326,9 @@ def main() -> None:
         supports_check_mode=True,
         required_one_of=[("cert_path", "fullchain_path", "combined_path")],
     )
-    if not _x509.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=_x509.CRYPTOGRAPHY_IMPORT_ERROR)
     params = module.params
     try:
+        require("cryptography")
         request = build_request(params, module.check_mode)
         engine = _files.rollback if params["state"] == "rollback" else _files.deploy
         result = engine(request)

@@ -262,10 +262,11 @@ certificate:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _tls_probe, _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._argspec import policy_argspec
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 ENDPOINT_KEYS = ("host", "port", "server_name", "alpn", "ca_bundle", "validate_certs", "client_cert", "client_key",
@@ -318,10 +319,9 @@ def main() -> None:
         mutually_exclusive=[("host", "endpoints")],
         required_one_of=[("host", "endpoints")],
     )
-    if not _x509.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=_x509.CRYPTOGRAPHY_IMPORT_ERROR)
     params = module.params
     try:
+        require("cryptography")
         policy = _x509.Policy.from_options(params)
         defaults = {key: params[key] for key in ENDPOINT_KEYS}
         if params["endpoints"] is not None:

@@ -314,10 +314,11 @@ now:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._argspec import policy_argspec
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 from ansible_collections.ghostguard.certs.plugins.module_utils._expiry import (
     DEFAULT_EXCLUDES,
@@ -344,10 +345,9 @@ def main() -> None:
         fail_on_invalid={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not _x509.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=_x509.CRYPTOGRAPHY_IMPORT_ERROR)
     params = module.params
     try:
+        require("cryptography")
         policy = _x509.Policy.from_options(params)
         result = scan(
             ScanOptions(

@@ -26,9 +26,8 @@ import typing as t
 
 from .. import _x509
 from .._atomic import atomic_write
-from .._dns.alidns import AlidnsProvider
-from .._dns.base import DNSProvider
-from .._dns.rfc2136 import Rfc2136Provider
+from .._deps import require
+from .._dns.registry import make_provider, provider_class
 from .._dns.zone import Lookup
 from .._errors import CertificateError, CertsError, FileSystemError, InputError
 from .._time import iso
@@ -38,7 +37,6 @@ from .client import AcmeClient
 from .orders import obtain
 from .retry import RetryPolicy
 
-PROVIDERS = {"alidns": AlidnsProvider, "rfc2136": Rfc2136Provider}
 NAME_RE = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -189,19 +187,9 @@ def _account_key(params: t.Mapping[str, t.Any], check_mode: bool) -> tuple[bytes
     return _read(path), True
 
 
-def make_provider(params: t.Mapping[str, t.Any], deadline: float) -> DNSProvider:
-    kind = params.get("dns_provider")
-    if kind not in PROVIDERS:
-        raise InputError("dns_provider must be one of %s" % ", ".join(sorted(PROVIDERS)))
-    settings = params.get(kind) or {}
-    if kind == "alidns":
-        return AlidnsProvider(settings, deadline=deadline)
-    return Rfc2136Provider(settings)
-
-
 def run(params: t.Mapping[str, t.Any], check_mode: bool = False) -> dict[str, t.Any]:
     """Issue or renew per *params* (the module options); returns the module result (see RETURN)."""
-    _x509.require_cryptography()
+    require("cryptography")
     started = time.monotonic()
     timings: dict[str, float] = {}
     warnings: list[str] = []
@@ -225,15 +213,14 @@ def run(params: t.Mapping[str, t.Any], check_mode: bool = False) -> dict[str, t.
     if not names:
         raise InputError("give the certificate's names in names (or a CSR in csr_content / csr_path)")
     check_allowed(names, params.get("allowed_domains"))
-    if params.get("dns_provider") not in PROVIDERS:
-        raise InputError("dns_provider must be one of %s" % ", ".join(sorted(PROVIDERS)))
+    provider_class(params.get("dns_provider"))
     for option in ("cert_path", "key_path", "chain_path", "fullchain_path"):
         _check_dir(params.get(option), option)
     if csr_der is None and not params.get("key_path"):
         raise InputError("key_path is required unless a CSR is given (the key is generated there)")
     policy = _x509.Policy.from_options(params)
     deadline = time.monotonic() + float(params.get("timeout") or 300)
-    provider = make_provider(params, deadline)  # validates settings; no network
+    provider = make_provider(params["dns_provider"], params.get(params["dns_provider"]), deadline)  # no network
     lookup = Lookup(params.get("nameservers") or None)
 
     # 2. decision
