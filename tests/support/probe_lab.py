@@ -5,14 +5,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import pathlib
 
-from certgen import Issued, TestCA, now
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from certgen import Issued, TestCA
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 
 class ProbeLab:
@@ -30,16 +26,4 @@ class ProbeLab:
 
 def client_issued(ca: TestCA) -> Issued:
     """A client certificate (clientAuth usage) issued by *ca*."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "probe client")]))
-        .issuer_name(ca.signer.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now() - dt.timedelta(minutes=1))
-        .not_valid_after(now() + dt.timedelta(days=1))
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .sign(ca.signer_key, hashes.SHA256())
-    )
-    return Issued(cert, key, list(ca.chain))
+    return ca.issue(["probe-client.test"], days=1, usage=[ExtendedKeyUsageOID.CLIENT_AUTH])

@@ -9,8 +9,6 @@ import typing as t
 from certgen import TestCA, now
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from services import free_port
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _ocsp
@@ -55,20 +53,9 @@ class OCSPResponder:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def leaf(self, ca: TestCA) -> x509.Certificate:
-        key = ec.generate_private_key(ec.SECP256R1())
         aia = x509.AuthorityInformationAccess([x509.AccessDescription(
             x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(self.url))])
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ocsp.test")]))
-            .issuer_name(ca.signer.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now() - dt.timedelta(minutes=1))
-            .not_valid_after(now() + dt.timedelta(days=1))
-            .add_extension(aia, critical=False)
-            .sign(ca.signer_key, hashes.SHA256())
-        )
+        cert = ca.issue(["ocsp.test"], days=1, extensions=[aia]).cert
         self.issued[cert.serial_number] = cert
         return cert
 
