@@ -41,6 +41,8 @@ _VERIFY_CLASSES = {
 
 @dataclasses.dataclass
 class Endpoint:
+    """A TLS service to probe, with how to reach and verify it (``endpoint_info``'s endpoint options)."""
+
     host: str
     port: int = 443
     server_name: str | None = None
@@ -56,6 +58,7 @@ class Endpoint:
     name: str | None = None
 
     def check(self) -> None:
+        """Refuse values that cannot work; normalise ``expected_fingerprint``."""
         if not self.host:
             raise InputError("an endpoint has no host; give host (and port) for every endpoint")
         if not 0 < int(self.port) < 65536:
