@@ -180,7 +180,7 @@ def _check_client_accepted(sock: ssl.SSLSocket, ep: Endpoint) -> None:
         pass
     except ssl.SSLError as exc:
         raise HandshakeFailure("handshake_failure", "%s refused the client certificate %s (%s); give a certificate its CA "
-                       "trusts, with the clientAuth usage" % (ep.label, ep.client_cert, exc.reason or exc)) from None
+                               "trusts, with the clientAuth usage" % (ep.label, ep.client_cert, exc.reason or exc)) from None
     finally:
         sock.settimeout(ep.timeout)
 
@@ -205,7 +205,7 @@ def handshake(ep: Endpoint, verify: bool) -> Handshake:
         raw = socket.create_connection((ep.host, int(ep.port)), timeout=ep.timeout)
     except ConnectionRefusedError:
         raise HandshakeFailure("refused", "%s refused the connection: nothing listens there, or the service is down"
-                       % ep.label) from None
+                               % ep.label) from None
     except socket.timeout:
         raise HandshakeFailure("timeout", "%s did not accept a TCP connection within %ss" % (ep.label, ep.timeout)) from None
     except OSError as exc:
@@ -233,7 +233,7 @@ def handshake(ep: Endpoint, verify: bool) -> Handshake:
             ep.label, getattr(exc, "verify_message", None) or exc.reason or exc)) from None
     except socket.timeout:
         raise HandshakeFailure("timeout", "%s accepted TCP but did not finish the TLS handshake within %ss"
-                       % (ep.label, ep.timeout)) from None
+                               % (ep.label, ep.timeout)) from None
     except (ssl.SSLError, ConnectionError) as exc:
         raise HandshakeFailure("handshake_failure", "%s: TLS handshake failed (%s)" % (
             ep.label, getattr(exc, "reason", None) or exc)) from None
