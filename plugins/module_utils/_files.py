@@ -39,7 +39,7 @@ import shutil
 import stat
 import typing as t
 
-from . import _x509
+from . import _policy, _x509
 from ._errors import CertificateError, FileSystemError, InputError
 from ._time import parse_duration, utcnow
 
@@ -181,10 +181,7 @@ def build_bundle(cert_data: bytes, key_data: bytes, chain_data: bytes | None,
         if len(data) > MAX_INPUT_BYTES:
             raise InputError("%s is larger than 1 MiB; give a PEM certificate, key or chain" % names[role])
     for role, data in (("cert", cert_data), ("chain", chain_data or b"")):
-        if data.count(b"-----BEGIN CERTIFICATE-----") != data.count(b"-----END CERTIFICATE-----"):
-            raise CertificateError(
-                "%s: a PEM CERTIFICATE block has no END line (truncated); give the complete PEM" % names[role]
-            )
+        _x509.check_pem_complete(data, names[role])
     certs, _fmt = _x509.load_certificates(cert_data, names["cert"])
     leaf, extra = certs[0], certs[1:]
     if chain_data is not None and chain_data.strip():
@@ -245,7 +242,7 @@ def validate_bundle(
             )
     else:
         for child, parent in zip([leaf, *bundle.chain], bundle.chain):
-            if not _x509._issued_by(child, parent):
+            if not _x509.issued_by(child, parent):
                 raise CertificateError(
                     "the chain does not link: %s was not issued by %s; give the chain the CA issued with "
                     "this certificate" % (child.subject.rfc4514_string(), parent.subject.rfc4514_string())
@@ -534,7 +531,7 @@ class DeployRequest:
     attrs: Attrs = dataclasses.field(default_factory=Attrs)
     keep: int = DEFAULT_KEEP
     check_mode: bool = False
-    policy: _x509.Policy = dataclasses.field(default_factory=_x509.Policy)
+    policy: _policy.Policy = dataclasses.field(default_factory=_policy.Policy)
     from_fingerprint: str | None = None
 
 
@@ -606,7 +603,7 @@ def _fix_attrs(store: Store, number: int, attrs: Attrs) -> None:
         os.chmod(path, attrs.mode_for(role))
 
 
-def _describe(cert: Certificate | None, path: str | None, policy: _x509.Policy) -> dict[str, t.Any] | None:
+def _describe(cert: Certificate | None, path: str | None, policy: _policy.Policy) -> dict[str, t.Any] | None:
     return None if cert is None else _x509.describe(cert, path, policy)
 
 

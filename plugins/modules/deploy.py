@@ -237,7 +237,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _files, _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils import _files, _policy, _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, InputError
 
@@ -298,7 +298,7 @@ def build_request(params: dict, check_mode: bool) -> _files.DeployRequest:
         store=params["store"],
         name=params["name"],
     )
-    policy = _x509.Policy.from_options({"leeway": params["leeway"]})
+    policy = _policy.Policy.from_options({"leeway": params["leeway"]})
     request = _files.DeployRequest(
         targets=targets,
         attrs=_files.resolve_attrs(params["owner"], params["group"], params["mode"], params["key_mode"]),
@@ -314,7 +314,7 @@ def build_request(params: dict, check_mode: bool) -> _files.DeployRequest:
         sources = {role: (role + "_src " + params[role + "_src"]) if params[role + "_src"] else role + "_content"
                    for role in ("cert", "key", "chain")}
         bundle = _files.build_bundle(cert, key, chain, sources)
-        roots = _x509.load_bundle(params["ca_bundle"]) if params["ca_bundle"] else None
+        roots = _x509.load_ca_file(params["ca_bundle"]) if params["ca_bundle"] else None
         _files.validate_bundle(bundle, roots, params["expected_names"], policy.now, policy.leeway)
         request.bundle = bundle
     return request

@@ -24,7 +24,7 @@ import re
 import time
 import typing as t
 
-from .. import _x509
+from .. import _policy, _x509
 from .._atomic import atomic_write
 from .._deps import require
 from .._dns.registry import make_provider, provider_class
@@ -135,7 +135,7 @@ def write_files(files: t.Sequence[tuple[str, bytes, int]]) -> None:
 # --------------------------------------------------------------------------- decision
 
 
-def existing_state(params: t.Mapping[str, t.Any], names: list[str], policy: _x509.Policy) -> dict[str, t.Any]:
+def existing_state(params: t.Mapping[str, t.Any], names: list[str], policy: _policy.Policy) -> dict[str, t.Any]:
     """Describe the installed certificate and say whether it is due, and why."""
     data = _read(params["cert_path"])
     if data is None:
@@ -218,7 +218,7 @@ def run(params: t.Mapping[str, t.Any], check_mode: bool = False) -> dict[str, t.
         _check_dir(params.get(option), option)
     if csr_der is None and not params.get("key_path"):
         raise InputError("key_path is required unless a CSR is given (the key is generated there)")
-    policy = _x509.Policy.from_options(params)
+    policy = _policy.Policy.from_options(params)
     deadline = time.monotonic() + float(params.get("timeout") or 300)
     provider = make_provider(params["dns_provider"], params.get(params["dns_provider"]), deadline)  # no network
     lookup = Lookup(params.get("nameservers") or None)
@@ -318,7 +318,7 @@ def run(params: t.Mapping[str, t.Any], check_mode: bool = False) -> dict[str, t.
     write_files(files)
 
     timings["total"] = round(time.monotonic() - started, 3)
-    description = _x509.describe(leaf, params["cert_path"], _x509.Policy.from_options({**params, "force": False, "now": None}))
+    description = _x509.describe(leaf, params["cert_path"], _policy.Policy.from_options({**params, "force": False, "now": None}))
     result.update(
         changed=True, renewed=True, certificate=description, order_url=issued.order_url,
         chain_issuer=issued.chain_issuer, dns_records=issued.records,

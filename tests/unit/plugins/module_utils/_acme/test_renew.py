@@ -9,7 +9,7 @@ import pathlib
 import pytest
 from certgen import TestCA, now
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils import _policy
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme import renew
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import FileSystemError, InputError
 
@@ -63,23 +63,23 @@ def _params(tmp: pathlib.Path, **extra: object) -> dict:
 def test_existing_state(tmp_path: pathlib.Path) -> None:
     ca = TestCA()
     params = _params(tmp_path)
-    assert renew.existing_state(params, ["www.example.test"], _x509.Policy())["reason"] == "no_certificate"
+    assert renew.existing_state(params, ["www.example.test"], _policy.Policy())["reason"] == "no_certificate"
 
     fresh = ca.issue(["www.example.test"], days=90)
     (tmp_path / "cert.pem").write_bytes(fresh.cert_pem)
     (tmp_path / "key.pem").write_bytes(fresh.key_pem)
-    state = renew.existing_state(params, ["www.example.test"], _x509.Policy())
+    state = renew.existing_state(params, ["www.example.test"], _policy.Policy())
     assert (state["due"], state["reason"]) == (False, "not_due")
-    assert renew.existing_state(params, ["www.example.test", "example.test"], _x509.Policy())["reason"] == "names_changed"
-    assert renew.existing_state(params, ["www.example.test"], _x509.Policy(force=True))["reason"] == "forced"
-    later = _x509.Policy(now=now() + dt.timedelta(days=70))
+    assert renew.existing_state(params, ["www.example.test", "example.test"], _policy.Policy())["reason"] == "names_changed"
+    assert renew.existing_state(params, ["www.example.test"], _policy.Policy(force=True))["reason"] == "forced"
+    later = _policy.Policy(now=now() + dt.timedelta(days=70))
     assert renew.existing_state(params, ["www.example.test"], later)["reason"] == "renewal_window"
 
     (tmp_path / "key.pem").write_bytes(ca.issue(["other.test"]).key_pem)
-    assert renew.existing_state(params, ["www.example.test"], _x509.Policy())["reason"] == "key_mismatch"
+    assert renew.existing_state(params, ["www.example.test"], _policy.Policy())["reason"] == "key_mismatch"
 
     (tmp_path / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\nAAAA\n")
-    assert renew.existing_state(params, ["www.example.test"], _x509.Policy())["reason"] == "unreadable_certificate"
+    assert renew.existing_state(params, ["www.example.test"], _policy.Policy())["reason"] == "unreadable_certificate"
 
 
 def test_write_files_all_or_nothing(tmp_path: pathlib.Path) -> None:
