@@ -390,17 +390,26 @@ renewal_log:
            reason: renewal_window}
 """
 
-import json
+import typing as t
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme import client as _client
-from ansible_collections.ghostguard.certs.plugins.module_utils._acme.renew import run
+from ansible_collections.ghostguard.certs.plugins.module_utils._acme.decide import read_file
+from ansible_collections.ghostguard.certs.plugins.module_utils._acme.issue import (
+    AcmeAccount,
+    DnsChallenge,
+    IssueRequest,
+    RenewRequest,
+    log_line,
+    renew,
+)
 from ansible_collections.ghostguard.certs.plugins.module_utils._argspec import policy_argspec
+from ansible_collections.ghostguard.certs.plugins.module_utils._deploy import Targets
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns import alidns as _alidns
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns import zone as _zone
-from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, InputError
 
 
 def argument_spec() -> dict:
@@ -455,6 +464,41 @@ def argument_spec() -> dict:
     return spec
 
 
+def _text(value: t.Any) -> bytes | None:
+    return None if value is None else value.encode("utf-8")
+
+
+def renew_request(params: t.Mapping[str, t.Any], check_mode: bool) -> RenewRequest:
+    """The module's options as the engine's typed request."""
+    csr, csr_source = _text(params["csr_content"]), "csr_content"
+    if csr is None and params["csr_path"]:
+        csr, csr_source = read_file(params["csr_path"]), "csr_path %s" % params["csr_path"]
+        if csr is None:
+            raise InputError("csr_path %s does not exist" % params["csr_path"])
+    policy = _x509.Policy.from_options(params)
+    provider = params["dns_provider"]
+    return RenewRequest(
+        issue=IssueRequest(
+            names=params["names"] or [],
+            account=AcmeAccount(
+                directory=params["acme_directory"], ca_bundle=params["acme_ca_bundle"],
+                key_content=_text(params["account_key_content"]), key_path=params["account_key_path"],
+                email=params["account_email"], terms_agreed=params["terms_agreed"], eab_kid=params["eab_kid"],
+                eab_hmac_key=params["eab_hmac_key"],
+            ),
+            dns=DnsChallenge(provider=provider, settings=params.get(provider) or {},
+                             nameservers=params["nameservers"] or None,
+                             propagation_timeout=float(params["propagation_timeout"])),
+            csr=csr, csr_source=csr_source, key_type=params["key_type"], profile=params["profile"],
+            preferred_chain=params["preferred_chain"], allowed_domains=params["allowed_domains"],
+            timeout=float(params["timeout"]), leeway=policy.leeway,
+        ),
+        targets=Targets(cert=params["cert_path"], key=params["key_path"], chain=params["chain_path"],
+                        fullchain=params["fullchain_path"]),
+        policy=policy, ari=params["ari"], reuse_key=params["reuse_key"], check_mode=check_mode,
+    )
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
@@ -473,14 +517,15 @@ def main() -> None:
         module.fail_json(msg=missing_required_lib("aliyun-python-sdk-core and aliyun-python-sdk-alidns"),
                          exception=_alidns.ALIYUN_IMPORT_ERROR)
     try:
-        result = run(module.params, check_mode=module.check_mode)
+        result = renew(renew_request(module.params, module.check_mode))
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)
-    for warning in result.pop("warnings", []):
+    for warning in result.warnings:
         module.warn(warning)
-    if result.get("renewal_log"):
-        module.log(json.dumps(result["renewal_log"], sort_keys=True))
-    module.exit_json(**result)
+    line = log_line(result)
+    if line:
+        module.log(line)
+    module.exit_json(**result.facts())
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import pathlib
 import ssl
@@ -11,11 +10,10 @@ import stat
 import typing as t
 
 import pytest
-from certgen import Issued, TestCA, now
+from certgen import Issued, TestCA
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy, _durable, _store, _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import (
-    CertificateError,
     FileSystemError,
     InputError,
 )
