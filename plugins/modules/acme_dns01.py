@@ -20,8 +20,15 @@ description:
     (O(preferred_chain)).
   - TXT records this task wrote are removed whatever happened, also after a failure or a timeout; values
     written by others on the same name are never touched.
-  - Certificate, chain, full chain and key are written atomically (temporary file in the same directory,
-    fsync, rename; the key with mode 0600); on any failure the previous files are left as they were.
+  - The new certificate is checked before anything is installed (key belongs to it, chain links, every name
+    covered, valid now), then installed like M(ghostguard.certs.deploy) does - as a new generation of a store
+    (default C(<directory of cert_path>/.ghostguard/<file name of cert_path without extension>), the store
+    M(ghostguard.certs.deploy) uses for the same O(cert_path)), every file and directory fsynced, switched with
+    one rename. O(cert_path), O(key_path), O(chain_path) and O(fullchain_path) become symlinks through the
+    store's C(current) link, so a reader never finds a new certificate beside an old key; reading them gives
+    the same bytes as before. The key is written with mode 0600. On any failure the previous files are left
+    as they were. Plain files already at those paths are kept as a generation of their own first, so
+    M(ghostguard.certs.deploy) with O(ghostguard.certs.deploy#module:state=rollback) can return to them.
   - Names outside O(allowed_domains) are refused before any ACME or DNS request.
   - Transient ACME failures (C(badNonce), HTTP 429 and 5xx with C(Retry-After) honoured and capped, dropped
     connections) and Alidns throttling are retried within one overall O(timeout).
@@ -54,19 +61,21 @@ options:
     elements: str
     aliases: [domains]
   cert_path:
-    description: Where the leaf certificate (PEM) is read from and written to.
+    description:
+      - Where the leaf certificate (PEM) is read from and installed (a symlink into the generation store).
+      - Its directory must exist; the store is placed beside it (see the description).
     type: path
     required: true
   key_path:
     description:
-      - Where the private key of the certificate is written (mode 0600).
+      - Where the private key of the certificate is installed (mode 0600; a symlink into the generation store).
       - Required unless a CSR is given (then the key stays wherever the CSR was made).
     type: path
   chain_path:
-    description: Where the intermediate certificates (PEM) are written.
+    description: Where the intermediate certificates (PEM) are installed (a symlink into the generation store).
     type: path
   fullchain_path:
-    description: Where the leaf followed by the intermediates (PEM) is written.
+    description: Where the leaf followed by the intermediates (PEM) is installed (a symlink into the generation store).
     type: path
   acme_directory:
     description: URL of the ACME directory, for example V(https://acme-v02.api.letsencrypt.org/directory).
@@ -227,6 +236,12 @@ notes:
     such as C(refused) (names outside O(allowed_domains)), C(provider_code) and C(access_key_id) (Alidns errors),
     C(pending) (servers that never answered a value) and C(authorizations_deactivated).
   - The private key never leaves the host and is never returned.
+  - With O(csr_content) or O(csr_path) there is no private key on this host - it stays where the CSR was made.
+    The generations of the store then hold the certificate, chain and full chain only, and O(key_path), when
+    given, is neither written nor linked (a link left there by an earlier renewal with a key then names no
+    file, never the key of another certificate). Rolling back with M(ghostguard.certs.deploy) to such a
+    generation while naming a key path is refused.
+  - The store keeps three generations (the current one included); older ones are removed after a renewal.
 seealso:
   - module: ghostguard.certs.expiry_info
   - module: ghostguard.certs.deploy
@@ -363,6 +378,18 @@ timings:
   returned: always
   type: dict
   sample: {order: 0.02, dns_publish: 0.05, propagation_wait: 0.8, validation: 0.6, dns_cleanup: 0.04, finalize: 0.3, total: 2.1}
+store:
+  description: Directory of the generation store the certificate files link into.
+  returned: always
+  type: str
+  sample: /etc/nginx/tls/.ghostguard/shop
+generation:
+  description: >-
+    Number of the store's current generation after the task (the new one after a renewal); null when no
+    generation is installed yet (nothing issued, or check mode).
+  returned: always
+  type: int
+  sample: 4
 account_uri:
   description: URL of the ACME account used.
   returned: when an order was placed

@@ -12,7 +12,7 @@ import typing as t
 import pytest
 from certgen import Issued, TestCA
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy, _durable, _store, _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy, _durable, _errors, _store, _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import (
     FileSystemError,
     InputError,
@@ -255,3 +255,78 @@ def test_owner_group_and_key_mode(tmp_path: pathlib.Path, ca: TestCA) -> None:
     assert stat.S_IMODE(os.stat(gen / "combined.pem").st_mode) == 0o640
     assert stat.S_IMODE(os.stat(gen / "fullchain.pem").st_mode) == 0o644
     assert os.stat(gen).st_uid == pwd.getpwnam("nobody").pw_uid
+
+
+# ---------------------------------------------------------------- bundles without key (issued for a CSR)
+
+
+def test_bundle_without_key_installs_cert_chain_fullchain(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    issued = ca.issue(["site.test"])
+    keyless = _bundle.build_bundle(issued.cert_pem, None, issued.chain_pem)
+    tls = tmp_path / "tls"
+    targets = _deploy.Targets(cert=str(tls / "site.crt"), chain=str(tls / "chain.pem"),
+                              fullchain=str(tls / "fullchain.pem"))
+    res = _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=keyless))
+    assert res.generation == 1
+    assert sorted(os.listdir(pathlib.Path(res.store) / "gen-1")) == ["cert.pem", "chain.pem", "fullchain.pem"]
+    assert (tls / "fullchain.pem").read_bytes() == issued.fullchain_pem
+    again = _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=keyless))
+    assert again.changed is False
+    with pytest.raises(InputError, match=r"issued for a CSR.*key_path"):
+        _deploy.deploy(_deploy.DeployRequest(targets=_deploy.Targets(cert=str(tls / "site.crt"), key=str(tls / "k")),
+                                             bundle=keyless))
+
+
+def test_rollback_to_a_generation_without_key_keeps_key_path(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
+    tls = tmp_path / "tls"
+    keyless = _deploy.Targets(cert=str(tls / "site.crt"), fullchain=str(tls / "fullchain.pem"))
+    _deploy.deploy(_deploy.DeployRequest(targets=keyless, bundle=_bundle.build_bundle(first.cert_pem, None, None)))
+    _deploy.deploy(request(tmp_path, second))  # later issued with a key on this host
+    with pytest.raises(FileSystemError, match=r"generation 1 .* has no key, combined file"):
+        _deploy.rollback(request(tmp_path, None))
+    assert served_fingerprint(tmp_path) == _x509.fingerprint(second.cert)
+    res = _deploy.rollback(_deploy.DeployRequest(targets=keyless))
+    assert res.generation == 1
+    assert (tls / "site.crt").read_bytes() == first.cert_pem
+
+
+# ---------------------------------------------------------------- from plain option values
+
+
+def test_request_from_options_builds_and_validates(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    issued = ca.issue(["site.test"])
+    options = {"cert_content": issued.cert_pem.decode(), "key_content": issued.key_pem.decode(),
+               "chain_content": issued.chain_pem.decode(), "cert_path": str(tmp_path / "tls" / "site.crt"),
+               "key_path": str(tmp_path / "tls" / "site.key"), "expected_names": ["site.test"], "keep": 2,
+               "mode": "0640"}
+    req = _deploy.request_from_options(options, check_mode=True)
+    assert req.bundle is not None and req.bundle.cert_pem == issued.cert_pem
+    assert (req.keep, req.check_mode, req.attrs.mode) == (2, True, 0o640)
+    assert _deploy.deploy(req).changed and not (tmp_path / "tls").exists()
+    src = tmp_path / "in.pem"
+    src.write_bytes(issued.cert_pem)
+    remote = dict(options, cert_content=None, cert_src=str(src), remote_src=True)
+    assert _deploy.request_from_options(remote).bundle is not None
+    rollback = _deploy.request_from_options({"state": "rollback", "cert_path": options["cert_path"],
+                                             "from_fingerprint": "AB"})
+    assert rollback.bundle is None and rollback.from_fingerprint == "AB"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"cert_src": "/x.pem"}, "give cert_content or cert_src, not both"),
+    ({"cert_content": None, "cert_src": "/x.pem"}, "the action plugin did not read it"),
+    ({"key_content": None}, "state=present needs the certificate and the key"),
+    ({"expected_names": ["other.test"]}, r"does not cover other\.test"),
+    ({"leeway": "400d"}, "expired"),
+    ({"mode": "rw"}, "not an octal mode"),
+    ({"cert_content": None, "cert_src": "/nonexistent/x.pem", "remote_src": True}, "cannot be read"),
+])
+def test_request_from_options_refuses(tmp_path: pathlib.Path, ca: TestCA, change: dict[str, t.Any],
+                                      message: str) -> None:
+    issued = ca.issue(["site.test"])
+    options = {"cert_content": issued.cert_pem.decode(), "key_content": issued.key_pem.decode(),
+               "cert_path": str(tmp_path / "site.crt"), "key_path": str(tmp_path / "site.key")}
+    with pytest.raises((InputError, _errors.CertificateError), match=message):
+        _deploy.request_from_options({**options, **change})
+    assert list(tmp_path.iterdir()) == []
