@@ -46,6 +46,14 @@ def served_fingerprint(tmp: pathlib.Path) -> str:
     return _x509.fingerprint(_x509.load_certificates(data)[0][0])
 
 
+def plant(directory: pathlib.Path, issued: Issued, names: tuple[str, str, str]) -> pathlib.Path:
+    """Plain files someone else wrote: certificate, key and full chain under *names*."""
+    directory.mkdir()
+    for name, data in zip(names, (issued.cert_pem, issued.key_pem, issued.fullchain_pem)):
+        (directory / name).write_bytes(data)
+    return directory
+
+
 def test_first_deploy_writes_generation_and_links(tmp_path: pathlib.Path, ca: TestCA) -> None:
     issued = ca.issue(["site.test"])
     result = _deploy.deploy(request(tmp_path, issued))
@@ -127,11 +135,7 @@ def test_rollback_without_store_fails(tmp_path: pathlib.Path) -> None:
 
 def test_existing_plain_files_are_adopted(tmp_path: pathlib.Path, ca: TestCA) -> None:
     old, new = ca.issue(["site.test"]), ca.issue(["site.test"])
-    tls = tmp_path / "tls"
-    tls.mkdir()
-    (tls / "site.crt").write_bytes(old.cert_pem)
-    (tls / "site.key").write_bytes(old.key_pem)
-    (tls / "fullchain.pem").write_bytes(old.fullchain_pem)
+    tls = plant(tmp_path / "tls", old, ("site.crt", "site.key", "fullchain.pem"))
     res = _deploy.deploy(request(tmp_path, new))
     assert res.generation == 2 and res.previous is not None
     assert res.previous["fingerprint_sha256"] == _x509.fingerprint(old.cert)
@@ -181,11 +185,7 @@ def test_targets_checked(tmp_path: pathlib.Path) -> None:
 def test_foreign_symlinks_are_adopted(tmp_path: pathlib.Path, ca: TestCA) -> None:
     """Service paths that link elsewhere (certbot's live/ links) keep their content as a generation."""
     old, new = ca.issue(["site.test"]), ca.issue(["site.test"])
-    archive = tmp_path / "archive"
-    archive.mkdir()
-    (archive / "cert1.pem").write_bytes(old.cert_pem)
-    (archive / "privkey1.pem").write_bytes(old.key_pem)
-    (archive / "fullchain1.pem").write_bytes(old.fullchain_pem)
+    archive = plant(tmp_path / "archive", old, ("cert1.pem", "privkey1.pem", "fullchain1.pem"))
     tls = tmp_path / "tls"
     tls.mkdir()
     (tls / "site.crt").symlink_to(archive / "cert1.pem")
