@@ -26,7 +26,7 @@ RANDOM_TRIALS = 240
 
 def request(lab: DeployLab, issued: Issued | None, keep: int = 2) -> _deploy.DeployRequest:
     targets = _deploy.Targets(cert=lab.cert_path, key=lab.key_path, chain=lab.chain_path, fullchain=lab.fullchain_path,
-                             combined=lab.combined_path)
+                              combined=lab.combined_path)
     bundle = _bundle.build_bundle(issued.cert_pem, issued.key_pem, issued.chain_pem) if issued else None
     return _deploy.DeployRequest(targets=targets, bundle=bundle, keep=keep)
 

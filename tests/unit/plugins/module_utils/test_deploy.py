@@ -210,7 +210,7 @@ def test_missing_link_is_restored_without_new_generation(tmp_path: pathlib.Path,
 def test_separate_directories_and_explicit_store(tmp_path: pathlib.Path, ca: TestCA) -> None:
     issued = ca.issue(["site.test"])
     targets = _deploy.Targets(cert=str(tmp_path / "certs" / "site.pem"), key=str(tmp_path / "private" / "site.key"),
-                             store=str(tmp_path / "store"))
+                              store=str(tmp_path / "store"))
     res = _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=bundle_of(issued)))
     assert res.store == str(tmp_path / "store")
     assert (tmp_path / "private" / "site.key").read_bytes() == issued.key_pem
