@@ -32,7 +32,7 @@ import typing as t
 
 from . import _x509
 from ._bundle import MAX_INPUT_BYTES, ROLES, Bundle, build_bundle, diff_view, read_input, validate_bundle
-from ._durable import locked, os_error
+from ._durable import locked, os_error, read_file
 from ._errors import CertificateError, FileSystemError, InputError
 from ._store import Attrs, Store, resolve_attrs
 
@@ -182,16 +182,6 @@ def request_from_options(options: t.Mapping[str, t.Any], check_mode: bool = Fals
 # --------------------------------------------------------------------------- deploy and rollback
 
 
-def _read_service_file(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(MAX_INPUT_BYTES + 1)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise os_error("read", path, exc) from None
-
-
 def _describe(cert: Certificate | None, path: str | None, policy: _x509.Policy) -> dict[str, t.Any] | None:
     return None if cert is None else _x509.describe(cert, path, policy)
 
@@ -202,7 +192,7 @@ def _adopt_files(store: Store, paths: t.Mapping[str, str]) -> dict[str, bytes] |
     for role, path in paths.items():
         if os.path.islink(path) and os.readlink(path) == store.link_target(path, role):
             continue
-        data = _read_service_file(path)
+        data = read_file(path, MAX_INPUT_BYTES + 1)
         if data is not None:
             found[role] = data
     return found or None

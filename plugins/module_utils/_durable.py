@@ -10,7 +10,7 @@ Every writer of the collection (the generation store, the ACME account key) goes
 * :func:`write_atomic` replaces a file: :func:`write_file` on a temporary name in the same directory,
   rename(2) over the target, fsync of the directory - a reader sees the old file or the new one;
 * :func:`replace_symlink` points a link elsewhere with one rename;
-* :func:`fsync_dir`, :func:`locked` and :func:`os_error` (an ``OSError`` as a message naming the fix).
+* :func:`read_file` (``None`` when missing), :func:`fsync_dir`, :func:`locked` and :func:`os_error` (an ``OSError`` as a message naming the fix).
 
 A test seam, :func:`set_step_hook`, is called with a step name before every filesystem step of the
 store, so the crash-safety test can kill a deploy between any two of them.
@@ -121,6 +121,19 @@ def locked(path: str) -> t.Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def read_file(path: str | None, limit: int = -1) -> bytes | None:
+    """The bytes at *path* (a link is followed; at most *limit* bytes when given); ``None`` when missing."""
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise os_error("read", path, exc) from None
 
 
 def os_error(action: str, path: str, exc: OSError) -> FileSystemError:

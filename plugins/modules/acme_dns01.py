@@ -423,7 +423,6 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme import client as _client
-from ansible_collections.ghostguard.certs.plugins.module_utils._acme.decide import read_file
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme.issue import (
     AcmeAccount,
     DnsChallenge,
@@ -436,6 +435,7 @@ from ansible_collections.ghostguard.certs.plugins.module_utils._argspec import p
 from ansible_collections.ghostguard.certs.plugins.module_utils._deploy import Targets
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns import alidns as _alidns
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns import zone as _zone
+from ansible_collections.ghostguard.certs.plugins.module_utils._durable import read_file
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, InputError
 
 

@@ -15,7 +15,8 @@ import dataclasses
 import typing as t
 
 from .. import _x509
-from .._errors import CertificateError, CertsError, FileSystemError
+from .._durable import read_file
+from .._errors import CertificateError, CertsError
 from .._time import iso
 from .ari import cert_id, in_window
 
@@ -32,19 +33,6 @@ class RenewDecision:
     replaces: str | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
     error: str | None = None
-
-
-def read_file(path: str | None) -> bytes | None:
-    """The bytes at *path* (a link is followed); ``None`` when there is no such file."""
-    if not path:
-        return None
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise FileSystemError("%s cannot be read (%s)" % (path, exc.strerror), path=path) from None
 
 
 def assess(cert_path: str, key_path: str | None, names: t.Sequence[str], policy: _x509.Policy) -> RenewDecision:

@@ -38,14 +38,14 @@ from .._dns.alidns import AlidnsProvider
 from .._dns.base import DNSProvider
 from .._dns.rfc2136 import Rfc2136Provider
 from .._dns.zone import Lookup
-from .._durable import write_atomic
+from .._durable import read_file, write_atomic
 from .._errors import CertificateError, CertsError, FileSystemError, InputError
 from .._store import Attrs, Store
 from .._time import iso, utcnow
 from . import keys as _keys
 from .ari import cert_id
 from .client import AcmeClient
-from .decide import RenewDecision, decide, read_file
+from .decide import RenewDecision, decide
 from .names import check_allowed, normalize_names
 from .orders import obtain
 from .retry import RetryPolicy

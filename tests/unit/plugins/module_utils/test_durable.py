@@ -92,3 +92,14 @@ def test_os_error_names_the_fix(code: int, hint: str) -> None:
     err = _durable.os_error("update", "/etc/tls/x.pem", OSError(code, os.strerror(code)))
     assert hint in str(err) and "/etc/tls/x.pem" in str(err)
     assert err.details["path"] == "/etc/tls/x.pem"
+
+
+def test_read_file(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "a.pem").write_bytes(b"0123456789")
+    (tmp_path / "link").symlink_to("a.pem")
+    assert _durable.read_file(str(tmp_path / "link")) == b"0123456789"
+    assert _durable.read_file(str(tmp_path / "a.pem"), 4) == b"0123"
+    assert _durable.read_file(str(tmp_path / "missing")) is None
+    assert _durable.read_file(None) is None
+    with pytest.raises(FileSystemError, match=r"cannot read .*a\.pem/x \(Not a directory\)"):
+        _durable.read_file(str(tmp_path / "a.pem" / "x"))
