@@ -154,11 +154,11 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Install the renewed certificate for nginx
+- name: Install the certificate that acme_dns01 wrote on the controller (read there by the action plugin)
   ghostguard.certs.deploy:
-    cert_content: "{{ order.cert }}"
-    chain_content: "{{ order.chain }}"
-    key_content: "{{ lookup('ansible.builtin.file', 'keys/shop.key') }}"
+    cert_src: /srv/certs/shop/cert.pem
+    chain_src: /srv/certs/shop/chain.pem
+    key_src: /srv/certs/shop/key.pem
     fullchain_path: /etc/nginx/tls/shop.pem
     key_path: /etc/nginx/tls/shop.key
     expected_names: [shop.example.com, www.shop.example.com]
@@ -170,8 +170,8 @@ EXAMPLES = r"""
 
 - name: haproxy reads one file (full chain + key), so a reload during the switch is safe too
   ghostguard.certs.deploy:
-    cert_content: "{{ order.fullchain }}"
-    key_content: "{{ lookup('ansible.builtin.file', 'keys/api.key') }}"
+    cert_src: /srv/certs/api/fullchain.pem
+    key_src: /srv/certs/api/key.pem
     combined_path: /etc/haproxy/certs/api.pem
     group: haproxy
     key_mode: "0640"
