@@ -182,8 +182,8 @@ def test_example_playbooks_pass_syntax_check(docs: dict[str, dict[str, t.Any]], 
         data = yaml.safe_load(text)
         if not isinstance(data, list) or not data or not all(isinstance(x, dict) for x in data):
             continue
-        plays = data if "hosts" in data[0] else [{"name": "example", "hosts": "localhost", "gather_facts": False,
-                                                    "tasks": data}]
+        wrapped = [{"name": "example", "hosts": "localhost", "gather_facts": False, "tasks": data}]
+        plays = data if "hosts" in data[0] else wrapped
         path = tmp_path / ("example-%d.yml" % i)
         path.write_text(yaml.safe_dump(plays, sort_keys=False))
         proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "--syntax-check", "-i", "localhost,", str(path)],
