@@ -30,6 +30,7 @@ import datetime as _dt
 import fcntl
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -767,6 +768,8 @@ def main(argv: list[str] | None = None, out: t.TextIO = sys.stdout, err: t.TextI
     )
     parser.add_argument("--config", default=os.environ.get("CERTWATCH_CONFIG", DEFAULT_CONFIG))
     parser.add_argument("--now", help="ISO 8601 time to evaluate at (what-if; status and check only)")
+    parser.add_argument("--random-delay", type=int, default=0, metavar="SECONDS",
+                        help="sleep a random time up to SECONDS first (spreads a fleet's runs; cron uses it)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="check, probe, write metrics and log lines; never renews")
     sub.add_parser("renew", help="like check, and renew the due issue_on: host certificates (mode renew)")
@@ -778,6 +781,8 @@ def main(argv: list[str] | None = None, out: t.TextIO = sys.stdout, err: t.TextI
                         help="only the services that serve another certificate than the one on disk")
     sub.add_parser("validate", help="validate the configuration file and exit")
     args = parser.parse_args(argv)
+    if args.random_delay > 0 and args.command in ("check", "renew"):
+        time.sleep(random.uniform(0, args.random_delay))
     try:
         cfg = load_config(args.config, check_files=args.command != "validate")
         if args.command == "validate":
