@@ -527,6 +527,9 @@ def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _m
     if clock.get("max_error_seconds") is not None:
         reg.gauge("ghostguard_clock_max_error_seconds",
                   "Maximum error of the kernel clock (adjtimex maxerror), seconds").set(clock["max_error_seconds"])
+    leeway = (cfg.get("policy") or {}).get("leeway")
+    reg.gauge("ghostguard_policy_leeway_seconds", "The renewal policy's clock-skew allowance (leeway), seconds").set(
+        parse_duration(leeway, "leeway") if leeway not in (None, "") else 0)
     agent = reg.gauge("ghostguard_agent_info", "The agent's mode and host (value always 1)")
     agent.set(1, mode=cfg["mode"], host=host or "")
     return reg.render()

@@ -211,6 +211,7 @@ def test_check_reports_statuses_ghosts_and_metrics(host: Host) -> None:
     assert errors['{endpoint="127.0.0.1:%d",error="timeout",name="api"}' % dead_port] == 0
     assert "ghostguard_clock_synchronized" in text and "ghostguard_last_run_timestamp_seconds" in text
     assert "ghostguard_last_success_timestamp_seconds" in text
+    assert samples(text, "ghostguard_policy_leeway_seconds") == {"": 0.0}
 
     # a second run: counters carry on from the state file
     host.main("check")
