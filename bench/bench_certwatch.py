@@ -69,18 +69,33 @@ def certbot_lineage(config: str, name: str, issued: t.Any) -> None:
         )
 
 
-def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
-    if proc.returncode not in (0, 1):
-        raise SystemExit("%s exited %d: %s" % (cmd[0], proc.returncode, err[-1500:]))
-    return wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
+# The peak RSS a kernel reports for a process includes the image it was forked from until exec: measured
+# from this (large) process, every child would show at least our own size.  A minimal interpreter
+# forks the command instead and reports its rusage.
+RUNNER = (
+    "import os, sys, time, json\n"
+    "start = time.perf_counter()\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    fd = os.open(os.devnull, os.O_WRONLY)\n"
+    "    os.dup2(fd, 1)\n"
+    "    os.execv(sys.argv[1], sys.argv[1:])\n"
+    "_pid, status, usage = os.wait4(pid, 0)\n"
+    "print(json.dumps([time.perf_counter() - start, usage.ru_maxrss, usage.ru_utime + usage.ru_stime,"
+    " os.waitstatus_to_exitcode(status)]))\n"
+)
+
+
+def measure(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds) of one run of *cmd*."""
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", RUNNER, *cmd], capture_output=True, text=True, check=False)
+    try:
+        wall, rss, cpu, code = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise SystemExit("measuring %s failed: %s" % (cmd[0], proc.stderr[-1500:])) from None
+    if code not in (0, 1):
+        raise SystemExit("%s exited %d: %s" % (cmd[0], code, proc.stderr[-1500:]))
+    return float(wall), rss / 1024.0, float(cpu)
 
 
 def main() -> None:

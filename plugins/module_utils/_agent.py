@@ -164,9 +164,127 @@ def engine_rollback(cert: dict[str, t.Any], from_fingerprint: str) -> dict[str, 
     return rollback(DeployRequest(targets=_targets(Targets, cert), from_fingerprint=from_fingerprint)).facts()
 
 
+def engine_thresholds(policy: t.Any) -> dict[str, float | None]:
+    """The policy's resolved durations (seconds), remembered with each decision."""
+    return {"leeway": float(policy.leeway), "alert_before": float(policy.alert_before),
+            "max_connection_age": None if policy.max_connection_age is None else float(policy.max_connection_age),
+            "connection_margin": float(policy.connection_margin)}
+
+
 def _targets(cls: t.Any, cert: t.Mapping[str, t.Any]) -> t.Any:
     return cls(cert=cert.get("cert_path"), key=cert.get("key_path"), chain=cert.get("chain_path"),
                fullchain=cert.get("fullchain_path"), store=cert.get("store"), name=cert["name"])
+
+
+# =========================================================================== fast path
+# A run with nothing due must stay small: it reuses the engine's last decision for a certificate file
+# whose bytes have not changed, as long as that decision cannot have changed yet (before renew_at,
+# before the alert and connection-age thresholds), and proves a probe endpoint with one plain
+# handshake when it serves exactly the file's certificate.  Anything else (a new or changed file, a
+# decision near a threshold, a probe error or mismatch, --now) goes through the engine itself.
+
+MEMO_FILE = "decisions.json"
+
+
+def _file_digest(path: str) -> str | None:
+    import hashlib
+
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def _policy_key(cfg: t.Mapping[str, t.Any]) -> str:
+    return json.dumps(cfg.get("policy") or {}, sort_keys=True, default=str)
+
+
+def _epoch(value: str) -> float:
+    return _dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def _valid_until(desc: t.Mapping[str, t.Any], limits: t.Mapping[str, float | None]) -> float:
+    """Until when an ``ok`` decision cannot change: renew_at, and the alert / connection-age thresholds."""
+    end = _epoch(desc["not_after"]) - float(limits["leeway"] or 0)
+    moments = [_epoch(desc["renew_at"]), end - float(limits["alert_before"] or 0)]
+    if limits.get("max_connection_age") is not None:
+        moments.append(end - float(limits["max_connection_age"] or 0) - float(limits["connection_margin"] or 0))
+    return min(moments)
+
+
+def _memo_results(cfg: dict[str, t.Any]) -> list[CertResult] | None:
+    """Every certificate from the remembered decisions, or None when one of them needs the engine."""
+    try:
+        with open(os.path.join(cfg["state_dir"], MEMO_FILE), encoding="utf-8") as handle:
+            memo = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(memo, dict) or memo.get("policy") != _policy_key(cfg):
+        return None
+    entries = memo.get("certificates") or {}
+    now = time.time()
+    results = []
+    for cert in cfg["certificates"]:
+        path = cert.get("cert_path") or cert["fullchain_path"]
+        entry = entries.get(path)
+        if not isinstance(entry, dict) or entry.get("digest") != _file_digest(path) or now >= entry.get("valid_until", 0):
+            return None
+        desc = dict(entry["description"])
+        desc["seconds_remaining"] = int(_epoch(desc["not_after"]) - now)
+        results.append(CertResult(cert["name"], path, "ok", description=desc))
+    return results
+
+
+def _remember(cfg: dict[str, t.Any], results: list[CertResult], policy: t.Any) -> None:
+    limits = engine_thresholds(policy)
+    entries = {}
+    for res in results:
+        desc = res.description
+        if desc is None or res.status != "ok" or desc.get("due"):
+            continue
+        digest = _file_digest(res.path)
+        if digest is not None:
+            keep = {k: v for k, v in desc.items() if k not in ("chain", "reasons")}
+            entries[res.path] = {"digest": digest, "valid_until": _valid_until(desc, limits), "description": keep}
+    data = {"policy": _policy_key(cfg), "certificates": entries}
+    from ._atomic import atomic_write
+
+    atomic_write(os.path.join(cfg["state_dir"], MEMO_FILE), (json.dumps(data, sort_keys=True) + "\n").encode(), 0o600)
+
+
+def _plain_handshake(ep: t.Mapping[str, t.Any], expected: str) -> dict[str, t.Any] | None:
+    """One handshake that only confirms the happy case: the endpoint serves *expected*.  None otherwise."""
+    import hashlib
+    import socket
+    import ssl
+
+    if ep.get("client_cert") or not expected:
+        return None
+    sni = ep.get("server_name") or ep["host"]
+    try:
+        if ep.get("validate_certs", True):
+            ctx = ssl.create_default_context(cafile=ep.get("ca_bundle")) if ep.get("ca_bundle") \
+                else ssl.create_default_context()
+        else:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if ep.get("alpn"):
+            ctx.set_alpn_protocols(list(ep["alpn"]))
+        started = time.monotonic()
+        with socket.create_connection((ep["host"], int(ep.get("port", 443))), timeout=float(ep.get("timeout") or 5)) as raw, \
+                ctx.wrap_socket(raw, server_hostname=sni) as tls:
+            der = tls.getpeercert(binary_form=True)
+            elapsed = round((time.monotonic() - started) * 1000, 3)
+    except (OSError, ValueError):
+        return None
+    digest = hashlib.sha256(der or b"").hexdigest()
+    served = ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    if served != expected:
+        return None
+    return {"error": None, "error_message": None, "handshake_ms": elapsed,
+            "certificate": {"fingerprint_sha256": served}}
 
 
 # =========================================================================== configuration
@@ -245,10 +363,11 @@ def validate(config: t.Any, check_files: bool = True) -> dict[str, t.Any]:
     for key in POLICY_KEYS:
         if key != "renew_fraction":
             _duration_ok(policy.get(key), "policy.%s" % key)
-    try:
-        engine_policy(policy)
-    except InputError as exc:
-        raise ConfigError("policy: %s" % exc) from None
+    fraction = policy.get("renew_fraction")
+    if fraction is not None:
+        _require(isinstance(fraction, (int, float)) and not isinstance(fraction, bool) and 0 < fraction < 1,
+                 "policy: renew_fraction must be between 0 and 1 (got %r); 0.33 renews with a third of the life left"
+                 % (fraction,))
     certs = cfg.get("certificates")
     if not isinstance(certs, list):
         raise ConfigError("certificates must be a list (certwatch_certificates)")
@@ -422,8 +541,11 @@ def _probe(cert: dict[str, t.Any], result: CertResult, retries: int = 0, delay: 
             entry["retry_delay"] = delay
         endpoints.append(entry)
     expected = result.fingerprint
+    plain = [] if retries or expected is None else [_plain_handshake(ep, expected) for ep in endpoints]
+    found = [p for p in plain if p is not None]
+    answers = found if plain and len(found) == len(plain) else engine_probe(endpoints, expected)
     probes = []
-    for ep, res in zip(endpoints, engine_probe(endpoints, expected)):
+    for ep, res in zip(endpoints, answers):
         served = (res.get("certificate") or {}).get("fingerprint_sha256")
         probes.append({
             "endpoint": "%s:%s" % (ep["host"], ep.get("port", 443)),
@@ -505,7 +627,7 @@ def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _m
         }
         if desc:
             for key, field in (("not_after", "not_after"), ("not_before", "not_before"), ("renew_at", "renew_at")):
-                fams[key].set(_timestamp(desc[field]), **labels)
+                fams[key].set(_epoch(desc[field]), **labels)
             fams["expires"].set(desc["seconds_remaining"], **labels)
         for value in STATUSES:
             status.set(1 if res.status == value else 0, name=res.name, filepath=res.path, status=value)
@@ -533,10 +655,6 @@ def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _m
     agent = reg.gauge("ghostguard_agent_info", "The agent's mode and host (value always 1)")
     agent.set(1, mode=cfg["mode"], host=host or "")
     return reg.render()
-
-
-def _timestamp(value: str) -> float:
-    return _dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 @contextlib.contextmanager
@@ -619,7 +737,7 @@ def run(cfg: dict[str, t.Any], command: str, now: str | None = None, write: bool
         out: t.TextIO = sys.stdout, err: t.TextIO = sys.stderr) -> tuple[int, list[CertResult], dict[str, t.Any]]:
     """One agent run; returns (exit code, per-certificate results, run summary)."""
     state_dir = cfg["state_dir"]
-    policy = engine_policy(cfg["policy"], now)
+    policy: t.Any = None
 
     def log(message: str) -> None:
         print(message, file=err)
@@ -630,14 +748,19 @@ def run(cfg: dict[str, t.Any], command: str, now: str | None = None, write: bool
         if counters.load_error:
             log("certwatch: " + counters.load_error)
         _counters_declare(counters, cfg)
-        results = _describe_all(cfg, policy)
+        results = None if now else _memo_results(cfg)
+        if results is None:
+            policy = engine_policy(cfg["policy"], now)
+            results = _describe_all(cfg, policy)
+            if write and not now:
+                _remember(cfg, results, policy)
         secrets: dict[str, t.Any] | None = None
         for cert, res in zip(cfg["certificates"], results):
             renewable = command == "renew" and cfg["mode"] == "renew" and cert["issue_on"] == "host"
             if renewable and (res.status in ATTENTION or (res.description or {}).get("due")):
                 if secrets is None:
                     secrets = load_secrets(cfg)
-                _renew(cfg, cert, res, counters, secrets, policy, log)
+                _renew(cfg, cert, res, counters, secrets, policy or engine_policy(cfg["policy"]), log)
             else:
                 _probe(cert, res)
                 if res.ghosts:
@@ -650,7 +773,7 @@ def run(cfg: dict[str, t.Any], command: str, now: str | None = None, write: bool
         finished = time.time()
         failed = any(r.failure for r in results)
         state = _load_state(state_dir)
-        last_success = finished if not failed else state.get("last_success")
+        last_success = finished if write and not failed else state.get("last_success")
         summary = {
             "host": cfg.get("host"),
             "mode": cfg["mode"],
