@@ -30,9 +30,7 @@ import datetime as _dt
 import fcntl
 import json
 import os
-import random
 import signal
-import subprocess
 import sys
 import time
 import typing as t
@@ -561,6 +559,8 @@ def _probe(cert: dict[str, t.Any], result: CertResult, retries: int = 0, delay: 
 
 def _reload(cert: t.Mapping[str, t.Any]) -> str | None:
     """Reload the certificate's service; return an error message or None."""
+    import subprocess
+
     spec = cert.get("reload") or {}
     try:
         if "systemd" in spec:
@@ -908,6 +908,8 @@ def main(argv: list[str] | None = None, out: t.TextIO = sys.stdout, err: t.TextI
     sub.add_parser("validate", help="validate the configuration file and exit")
     args = parser.parse_args(argv)
     if args.random_delay > 0 and args.command in ("check", "renew"):
+        import random
+
         time.sleep(random.uniform(0, args.random_delay))
     try:
         cfg = load_config(args.config, check_files=args.command != "validate")

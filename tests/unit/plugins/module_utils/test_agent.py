@@ -291,3 +291,69 @@ def test_fast_path_imports_no_acme_or_dns_library(host: Host) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           env={**os.environ, "PYTHONPATH": str(ROOT / ".build" / "collections")})
     assert proc.returncode == 0, proc.stderr
+
+
+# --------------------------------------------------------------------------- fast path
+
+
+def run_isolated(host: Host) -> tuple[int, list[str], list[dict[str, t.Any]]]:
+    """One `certwatch check` in a fresh interpreter: exit code, the engine modules it imported, its log lines."""
+    code = (
+        "import json, sys\n"
+        "from ansible_collections.ghostguard.certs.plugins.module_utils import _agent\n"
+        "rc = _agent.main(['--config', %r, 'check'])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] == 'cryptography' or m.endswith(('_x509', '_tls_probe')))\n"
+        "print(json.dumps(heavy), file=sys.stderr)\n"
+        "sys.exit(rc)\n" % str(host.config_path)
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / ".build" / "collections")})
+    heavy = json.loads(proc.stderr.strip().splitlines()[-1])
+    return proc.returncode, heavy, [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def test_nothing_due_reuses_the_engine_decision_without_cryptography(host: Host) -> None:
+    issued = host.ca.issue(["web.test"], days=90)
+    host.install("web", issued)
+    host.install("api", host.ca.issue(["api.test"], days=90))
+    with served_by(host, issued, "web") as good:
+        host.config([{"name": "web", "domains": ["web.test"], "probe": probe_of(good)},
+                     {"name": "api", "domains": ["api.test"]}])
+        first = run_isolated(host)
+        second = run_isolated(host)
+        assert first[0] == second[0] == 0
+        assert "cryptography" in first[1] and second[1] == []  # the second run is the fast path
+        strip = ("seconds_remaining", "probes")
+        assert [{k: v for k, v in r.items() if k not in strip} for r in first[2]] == \
+               [{k: v for k, v in r.items() if k not in strip} for r in second[2]]
+        assert second[2][0]["served_fingerprint"] == _x509.fingerprint(issued.cert)
+
+        # a changed file is described by the engine again; a ghost is never confirmed by the fast path
+        host.install("web", host.ca.issue(["web.test"], days=90))
+        code, heavy, lines = run_isolated(host)
+        assert code == 1 and "cryptography" in heavy and lines[0]["ghost"] is True
+        assert lines[0]["fingerprint"] != first[2][0]["fingerprint"]
+
+
+def test_a_decision_is_reused_only_until_the_earliest_threshold() -> None:
+    desc = {"not_after": "2030-01-31T00:00:00Z", "renew_at": "2030-01-01T00:00:00Z"}
+    end = _agent._epoch(desc["not_after"])
+    limits: dict[str, float | None] = {"leeway": 60.0, "alert_before": 3 * 86400.0, "max_connection_age": None,
+                                       "connection_margin": 3600.0}
+    assert _agent._valid_until(desc, limits) == _agent._epoch(desc["renew_at"])
+    limits["alert_before"] = 40 * 86400.0  # alerting earlier than renewing
+    assert _agent._valid_until(desc, limits) == end - 60 - 40 * 86400
+    limits.update(alert_before=0.0, max_connection_age=45 * 86400.0)
+    assert _agent._valid_until(desc, limits) == end - 60 - 45 * 86400 - 3600
+
+
+def test_memo_is_dropped_when_the_policy_changes(host: Host) -> None:
+    issued = host.ca.issue(["web.test"], days=90)
+    host.install("web", issued)
+    host.config([{"name": "web", "domains": ["web.test"]}])
+    assert run_isolated(host)[1] and run_isolated(host)[1] == []
+    host.config([{"name": "web", "domains": ["web.test"]}], policy={"renew_before": "95d"})
+    code, heavy, lines = run_isolated(host)
+    assert code == 1 and heavy and lines[0]["status"] == "due"
+    code, heavy, lines = run_isolated(host)
+    assert code == 1 and heavy  # a due certificate always goes through the engine
