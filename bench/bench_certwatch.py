@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import typing as t
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))

@@ -578,8 +578,8 @@ def _reload(cert: t.Mapping[str, t.Any]) -> str | None:
             proc = subprocess.run([str(a) for a in spec["command"]], capture_output=True, text=True, timeout=120,
                                   check=False)
             if proc.returncode != 0:
-                return "reload command %s exited %d: %s" % (spec["command"][0], proc.returncode,
-                                                           (proc.stderr or proc.stdout).strip()[-300:])
+                detail = (proc.stderr or proc.stdout).strip()[-300:]
+                return "reload command %s exited %d: %s" % (spec["command"][0], proc.returncode, detail)
     except (OSError, ValueError, IndexError, subprocess.SubprocessError) as exc:
         return "reload of %s failed: %s" % (cert["name"], exc)
     return None

@@ -65,7 +65,7 @@ def test_counters_persist_and_only_grow(tmp_path: pathlib.Path) -> None:
     reg = _metrics.Registry()
     second.add_to(reg)
     text = reg.render()
-    assert '# TYPE jobs_total counter\njobs_total{name="a"} 2\njobs_total{name="b"} 2\n' == text.split("# HELP jobs_total Jobs\n")[1]
+    assert text.split("# HELP jobs_total Jobs\n")[1] == '# TYPE jobs_total counter\njobs_total{name="a"} 2\njobs_total{name="b"} 2\n'
     assert promtool_check(text).returncode == 0
 
 
