@@ -131,11 +131,11 @@ def main() -> None:
             with open(cfg_path, "w") as handle:
                 json.dump(cfg, handle)
             agent_cmd = [launcher, "--config", cfg_path, "check"]
-            runs = {"certwatch check": [measure(agent_cmd) for _ in range(args.runs)]}
+            runs = {"certwatch check": [measure(agent_cmd) for _run in range(args.runs)]}
             if os.path.exists(args.certbot):
                 cb_cmd = [args.certbot, "renew", "--config-dir", config, "--work-dir", os.path.join(work, "cb-work"),
                           "--logs-dir", os.path.join(work, "cb-logs"), "--non-interactive"]
-                runs["certbot renew"] = [measure(cb_cmd) for _ in range(args.runs)]
+                runs["certbot renew"] = [measure(cb_cmd) for _run in range(args.runs)]
             else:
                 print("certbot not found at %s: run bench/run.sh (it installs certbot into .venv-bench)" % args.certbot)
         load = os.getloadavg()[0]

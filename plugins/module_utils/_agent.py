@@ -740,7 +740,7 @@ def run(cfg: dict[str, t.Any], command: str, now: str | None = None, write: bool
     policy: t.Any = None
 
     def log(message: str) -> None:
-        print(message, file=err)
+        err.write(message + "\n")
 
     lock = _locked(state_dir) if write else contextlib.nullcontext()
     with lock:
@@ -784,7 +784,8 @@ def run(cfg: dict[str, t.Any], command: str, now: str | None = None, write: bool
         }
         if write:
             for res in results:
-                print(json.dumps(res.log_record(cfg.get("host")), sort_keys=True), file=out, flush=True)
+                out.write(json.dumps(res.log_record(cfg.get("host")), sort_keys=True) + "\n")
+                out.flush()
             text = build_metrics(cfg, results, counters, clock, finished, last_success)
             _metrics.write_textfile(cfg["metrics_dir"], cfg["metrics_name"], text)
             counters.save()
@@ -879,7 +880,7 @@ def _reload_command(cfg: dict[str, t.Any], names: list[str], changed: bool, poli
             _probe(cert, res, retries=int(cfg["prove"]["retries"]), delay=float(cfg["prove"]["retry_delay"]))
             if res.ghosts or any(p["served_matches"] is not True for p in res.probes):
                 error = "after the reload %s still does not serve %s" % (cert["name"], res.fingerprint)
-        print("certwatch: %s: %s" % (cert["name"], error or "reloaded"), file=err)
+        err.write("certwatch: %s: %s\n" % (cert["name"], error or "reloaded"))
         if error is not None:
             code = EXIT_FAILED
     return code
@@ -914,8 +915,8 @@ def main(argv: list[str] | None = None, out: t.TextIO = sys.stdout, err: t.TextI
     try:
         cfg = load_config(args.config, check_files=args.command != "validate")
         if args.command == "validate":
-            print("certwatch: %s is valid (%d certificates, mode %s)" % (args.config, len(cfg["certificates"]),
-                                                                         cfg["mode"]), file=out)
+            out.write("certwatch: %s is valid (%d certificates, mode %s)\n"
+                      % (args.config, len(cfg["certificates"]), cfg["mode"]))
             return EXIT_OK
         if args.now and args.command in ("renew", "reload"):
             raise ConfigError("--now is for check and status (what-if); renew and reload always act on the real time")
@@ -928,15 +929,15 @@ def main(argv: list[str] | None = None, out: t.TextIO = sys.stdout, err: t.TextI
                                      out=out, err=err)
         if args.command == "status":
             if args.json:
-                print(json.dumps({"summary": summary, "exit_code": code,
-                                  "certificates": [r.log_record(cfg.get("host")) for r in results]},
-                                 indent=1, sort_keys=True, default=str), file=out)
+                report = {"summary": summary, "exit_code": code,
+                          "certificates": [r.log_record(cfg.get("host")) for r in results]}
+                out.write(json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
             else:
                 out.write(status_table(results, summary))
         return code
     except ConfigError as exc:
-        print("certwatch: configuration error: %s" % exc, file=err)
+        err.write("certwatch: configuration error: %s\n" % exc)
         return EXIT_CONFIG
     except CertsError as exc:
-        print("certwatch: %s" % exc, file=err)
+        err.write("certwatch: %s\n" % exc)
         return EXIT_FAILED
