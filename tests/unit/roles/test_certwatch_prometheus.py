@@ -24,7 +24,8 @@ ISSUE_METRICS = {
 
 
 def _agent_metric_names() -> set[str]:
-    source = pathlib.Path(_agent.__file__).read_text()
+    engine = pathlib.Path(_agent.__file__).parent
+    source = "".join(p.read_text() for p in engine.glob("_agent*.py"))
     return set(re.findall(r'"(ghostguard_[a-z_]+)"', source))
 
 
