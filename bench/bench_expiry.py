@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
 from ansible_run import ansible_env  # noqa: E402
 from certgen import TestCA  # noqa: E402
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _expiry, _x509  # noqa: E402
+from ansible_collections.ghostguard.certs.plugins.module_utils import _expiry  # noqa: E402
 
 FILES = int(os.environ.get("BENCH_FILES", "200"))
 
@@ -114,9 +114,9 @@ def main() -> None:
 
 def _timed_scan(path: str) -> float:
     start = time.perf_counter()
-    result = _expiry.scan(_expiry.ScanOptions(paths=[path]), _x509.Policy())
+    result = _expiry.scan(_expiry.ScanRequest(paths=[path]))
     elapsed = time.perf_counter() - start
-    assert result["summary"]["total"] == FILES
+    assert result.summary["total"] == FILES
     return elapsed
 
 

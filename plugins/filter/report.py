@@ -9,6 +9,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import MissingLibraryError
 from ansible_collections.ghostguard.certs.plugins.module_utils._report import (
     build_fleet_report,
     query,
@@ -19,7 +20,7 @@ from ansible_collections.ghostguard.certs.plugins.module_utils._report import (
 def _json_query(data: t.Any, expression: str) -> t.Any:
     try:
         return query(data, expression)
-    except ValueError as exc:
+    except (ValueError, MissingLibraryError) as exc:
         raise AnsibleFilterError(str(exc)) from exc
 
 
@@ -31,7 +32,7 @@ def _fleet_report(results: t.Any, generated_at: str | None = None) -> dict[str, 
         )
     try:
         return build_fleet_report(results, generated_at)
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, MissingLibraryError) as exc:
         raise AnsibleFilterError("fleet_report: %s" % exc) from exc
 
 

@@ -159,12 +159,10 @@ def _load_state(state_dir: str) -> dict[str, t.Any]:
 def _renew(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, counters: _metrics.Counters,
            secrets: dict[str, t.Any], policy: t.Any, log: t.Callable[[str], None]) -> None:
     counters.inc("ghostguard_renewal_attempts_total", name=cert["name"])
-    staging = os.path.join(cfg["state_dir"], "staging", cert["name"])
-    os.makedirs(staging, mode=0o700, exist_ok=True)
     old_fingerprint = res.fingerprint
     step = "issue"
     try:
-        facts = engine.engine_issue_and_install(cert, cfg, secrets, staging)
+        facts = engine.engine_issue_and_install(cert, cfg, secrets)
         step = "install"
         new = facts["certificate"]
         res.description, res.status, res.renewed, res.error = new, new["status"], True, None
@@ -260,9 +258,9 @@ def run(cfg: dict[str, t.Any], command: str, now: str | None = None, write: bool
             _metrics.write_textfile(cfg["metrics_dir"], cfg["metrics_name"], text)
             counters.save()
             state_data = {**summary, "certificates": {r.name: r.log_record(cfg.get("host")) for r in results}}
-            from ._atomic import atomic_write
+            from ._durable import write_atomic
 
-            atomic_write(os.path.join(state_dir, "last-run.json"),
+            write_atomic(os.path.join(state_dir, "last-run.json"),
                          (json.dumps(state_data, indent=1, sort_keys=True) + "\n").encode(), 0o600)
         else:
             summary["last_run"] = state.get("finished")

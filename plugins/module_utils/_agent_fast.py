@@ -87,9 +87,9 @@ def _remember(cfg: dict[str, t.Any], results: list[CertResult], policy: t.Any) -
             keep = {k: v for k, v in desc.items() if k not in ("chain", "reasons")}
             entries[res.path] = {"digest": digest, "valid_until": _valid_until(desc, limits), "description": keep}
     data = {"policy": _policy_key(cfg), "certificates": entries}
-    from ._atomic import atomic_write
+    from ._durable import write_atomic
 
-    atomic_write(os.path.join(cfg["state_dir"], MEMO_FILE), (json.dumps(data, sort_keys=True) + "\n").encode(), 0o600)
+    write_atomic(os.path.join(cfg["state_dir"], MEMO_FILE), (json.dumps(data, sort_keys=True) + "\n").encode(), 0o600)
 
 
 def _plain_handshake(ep: t.Mapping[str, t.Any], expected: str) -> dict[str, t.Any] | None:

@@ -71,3 +71,13 @@ class ProbeError(CertsError):
     """A TLS endpoint could not be probed."""
 
     kind = "probe"
+
+
+class MissingLibraryError(CertsError):
+    """A Python library the requested work needs is not installed for this interpreter.
+
+    Raised only by :func:`._deps.require`; the message names each missing distribution and the
+    exact ``pip install`` line for the interpreter that runs the code.
+    """
+
+    kind = "missing_library"

@@ -3,7 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Batch expiry report: find certificate files, describe each, decide renewal, summarise.
 
-Used by the ``expiry_info`` module and the host agent.  Read-only.
+The typed entry point is :func:`scan`: a :class:`ScanRequest` (built from plain options by
+``ScanRequest.from_options``) in, a :class:`ScanResult` out; :func:`require_valid` is the fail
+decision.  Used by the ``expiry_info`` module and the host agent.  Read-only.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ import typing as t
 
 from . import _x509
 from ._clock import clock_state
-from ._errors import CertificateError, CertsError
+from ._deps import require
+from ._errors import CertificateError, CertsError, InputError
+from ._policy import STATUSES, Policy, mark_invalid, worst
+from ._time import iso
 
 DEFAULT_PATTERNS = ("*.pem", "*.crt", "*.cer", "*.cert", "*.der")
 DEFAULT_EXCLUDES = ("*.key", "privkey*.pem", "*.key.pem", "*-key.pem", "*.csr")
@@ -26,8 +31,11 @@ MAX_FILE_BYTES = 1 << 20
 
 
 @dataclasses.dataclass
-class ScanOptions:
+class ScanRequest:
+    """What to read, the policy to apply, and whether unreadable or invalid files fail the scan."""
+
     paths: list[str]
+    policy: Policy = dataclasses.field(default_factory=Policy)
     recurse: bool = False
     ignore_missing: bool = False
     patterns: t.Sequence[str] = DEFAULT_PATTERNS
@@ -35,6 +43,58 @@ class ScanOptions:
     include_ca: bool = False
     key_match: bool = False
     ca_bundle: str | None = None
+    fail_on_invalid: bool = False
+
+    @classmethod
+    def from_options(cls, options: t.Mapping[str, t.Any]) -> ScanRequest:
+        """Build from ``expiry_info``'s options (the policy options included); unset keys take the defaults."""
+        def opt(name: str, default: t.Any) -> t.Any:
+            value = options.get(name)
+            return default if value is None else value
+
+        paths = options.get("paths")
+        if isinstance(paths, str):
+            paths = [paths]
+        if paths is None:
+            raise InputError("paths is missing; give certificate files, directories or glob patterns to read")
+        return cls(
+            paths=[str(p) for p in paths],
+            policy=Policy.from_options(options),
+            recurse=bool(opt("recurse", False)),
+            ignore_missing=bool(opt("ignore_missing", False)),
+            patterns=list(opt("patterns", DEFAULT_PATTERNS)),
+            excludes=list(opt("excludes", DEFAULT_EXCLUDES)),
+            include_ca=bool(opt("include_ca", False)),
+            key_match=bool(opt("key_match", False)),
+            ca_bundle=options.get("ca_bundle"),
+            fail_on_invalid=bool(opt("fail_on_invalid", False)),
+        )
+
+
+@dataclasses.dataclass
+class ScanResult:
+    """The described certificates (soonest expiry first), unreadable files and the host clock."""
+
+    certificates: list[dict[str, t.Any]]
+    errors: list[dict[str, t.Any]]
+    summary: dict[str, t.Any]
+    clock: dict[str, t.Any]
+    now: str
+
+    @property
+    def due(self) -> list[str]:
+        return [d["path"] for d in self.certificates if d["due"]]
+
+    def facts(self) -> dict[str, t.Any]:
+        """The ``expiry_info`` return values."""
+        return {
+            "certificates": self.certificates,
+            "due": self.due,
+            "summary": self.summary,
+            "errors": self.errors,
+            "clock": self.clock,
+            "now": self.now,
+        }
 
 
 @dataclasses.dataclass
@@ -43,7 +103,7 @@ class _Candidate:
     explicit: bool  # named directly (not found by a directory walk): always reported
 
 
-def _walk(root: str, opts: ScanOptions) -> t.Iterator[str]:
+def _walk(root: str, opts: ScanRequest) -> t.Iterator[str]:
     if opts.recurse:
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames.sort()
@@ -58,14 +118,14 @@ def _walk(root: str, opts: ScanOptions) -> t.Iterator[str]:
             yield os.path.join(root, name)
 
 
-def _wanted(path: str, opts: ScanOptions) -> bool:
+def _wanted(path: str, opts: ScanRequest) -> bool:
     base = os.path.basename(path)
     if not any(fnmatch.fnmatch(base, p) for p in opts.patterns):
         return False
     return not any(fnmatch.fnmatch(base, p) for p in opts.excludes)
 
 
-def find_candidates(opts: ScanOptions, errors: list[dict[str, t.Any]]) -> list[_Candidate]:
+def find_candidates(opts: ScanRequest, errors: list[dict[str, t.Any]]) -> list[_Candidate]:
     seen: set[str] = set()
     out: list[_Candidate] = []
 
@@ -143,22 +203,23 @@ def _check_key(cert: t.Any, cert_path: str, desc: dict[str, t.Any]) -> None:
         except CertificateError as exc:
             desc["key_match"] = False
             desc["key_error"] = str(exc)
-            _x509.mark_invalid(desc, "key_unreadable")
+            mark_invalid(desc, "key_unreadable")
             return
         desc["key_match"] = _x509.public_key_matches(cert, key)
         if not desc["key_match"]:
             desc["key_error"] = "private key %s does not belong to this certificate" % candidate
-            _x509.mark_invalid(desc, "key_mismatch")
+            mark_invalid(desc, "key_mismatch")
         return
     desc["key_path"] = None
     desc["key_match"] = None
 
 
-def scan(opts: ScanOptions, policy: _x509.Policy) -> dict[str, t.Any]:
-    """Describe every certificate under ``opts.paths``; return the ``expiry_info`` result."""
-    _x509.require_cryptography()
+def scan(opts: ScanRequest) -> ScanResult:
+    """Describe every certificate under ``opts.paths`` with ``opts.policy``: the typed entry point."""
+    require("cryptography")
+    policy = opts.policy
     errors: list[dict[str, t.Any]] = []
-    roots = _x509.load_bundle(opts.ca_bundle) if opts.ca_bundle else None
+    roots = _x509.load_ca_file(opts.ca_bundle) if opts.ca_bundle else None
     certificates: list[dict[str, t.Any]] = []
     for cand in find_candidates(opts, errors):
         try:
@@ -185,20 +246,29 @@ def scan(opts: ScanOptions, policy: _x509.Policy) -> dict[str, t.Any]:
             desc["chain_valid"] = problem is None
             if problem:
                 desc["chain_error"] = problem
-                _x509.mark_invalid(desc, "chain_invalid")
+                mark_invalid(desc, "chain_invalid")
         certificates.append(desc)
     certificates.sort(key=lambda d: (d["seconds_remaining"], d["path"]))
-    return {
-        "certificates": certificates,
-        "due": [d["path"] for d in certificates if d["due"]],
-        "summary": summarise(certificates, errors),
-        "errors": errors,
-        "clock": clock_state(),
-        "now": _x509.iso(policy.now),
-    }
+    return ScanResult(certificates=certificates, errors=errors, summary=summarise(certificates, errors),
+                      clock=clock_state(), now=iso(policy.now))
 
 
-def _chain_entry(cert: t.Any, policy: _x509.Policy) -> dict[str, t.Any]:
+def require_valid(request: ScanRequest, result: ScanResult) -> None:
+    """The fail decision: with ``fail_on_invalid``, raise :class:`CertificateError` (carrying the
+    result's facts) when a file is unreadable or corrupt, or a certificate is ``invalid``."""
+    if not request.fail_on_invalid:
+        return
+    bad = [e["path"] for e in result.errors]
+    bad += [c["path"] for c in result.certificates if c["status"] == "invalid"]
+    if bad:
+        raise CertificateError(
+            "%d certificate file(s) are unreadable, corrupt or invalid: %s; see 'errors' and each "
+            "certificate's 'reasons'" % (len(bad), ", ".join(bad[:10]) + (" ..." if len(bad) > 10 else "")),
+            **result.facts(),
+        )
+
+
+def _chain_entry(cert: t.Any, policy: Policy) -> dict[str, t.Any]:
     desc = _x509.describe(cert, None, policy)
     # A CA certificate is not renewed by this policy; only its own validity matters.
     if desc["status"] in ("due", "critical"):
@@ -209,7 +279,7 @@ def _chain_entry(cert: t.Any, policy: _x509.Policy) -> dict[str, t.Any]:
 
 
 def summarise(certificates: list[dict[str, t.Any]], errors: list[dict[str, t.Any]]) -> dict[str, t.Any]:
-    counts = {status: 0 for status in _x509.STATUSES}
+    counts = {status: 0 for status in STATUSES}
     for desc in certificates:
         counts[desc["status"]] += 1
     soonest = certificates[0] if certificates else None
@@ -218,6 +288,7 @@ def summarise(certificates: list[dict[str, t.Any]], errors: list[dict[str, t.Any
         "counts": counts,
         "due": sum(1 for d in certificates if d["due"]),
         "errors": len(errors),
+        "worst": worst(d["status"] for d in certificates),
         "soonest": None if soonest is None else {
             "path": soonest["path"],
             "subject": soonest["subject"],

@@ -19,7 +19,7 @@ import math
 import os
 import typing as t
 
-from ._atomic import atomic_write
+from ._durable import write_atomic
 from ._errors import FileSystemError
 
 Labels = tuple[tuple[str, str], ...]
@@ -153,7 +153,7 @@ class Counters:
                 for name, rows in sorted(self.values.items())
             }
         }
-        atomic_write(self.path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(), 0o600)
+        write_atomic(self.path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(), 0o600)
 
 
 def write_textfile(directory: str, name: str, text: str) -> str:
@@ -164,5 +164,5 @@ def write_textfile(directory: str, name: str, text: str) -> str:
             "metrics_dir" % directory, path=directory
         )
     path = os.path.join(directory, name + ".prom")
-    atomic_write(path, text.encode("utf-8"), 0o644)
+    write_atomic(path, text.encode("utf-8"), 0o644)
     return path

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import typing as t
 
+from ._deps import require
+from ._policy import STATUSES, worst
 from ._time import iso, utcnow
 
 try:
     import jmespath
-
-    HAS_JMESPATH = True
-except ImportError:  # pragma: no cover - exercised by ansible-test's import sanity test
-    HAS_JMESPATH = False
-
-STATUS_ORDER = ("expired", "invalid", "not_yet_valid", "critical", "due", "ok")
+except ImportError:  # pragma: no cover - query() reports it through _deps.require
+    pass
 
 # One row of the fleet report per certificate: the DESIGN.md keys a reader needs.
 _ROW = (
@@ -31,9 +29,8 @@ _ROW = (
 
 
 def query(data: t.Any, expression: str) -> t.Any:
-    """Evaluate a JMESPath *expression* on *data*; ValueError on a missing library or bad expression."""
-    if not HAS_JMESPATH:
-        raise ValueError("the Python library 'jmespath' is missing on the controller; install it with 'pip install jmespath'")
+    """Evaluate a JMESPath *expression* on *data*; ValueError on a bad expression, MissingLibraryError without jmespath."""
+    require("jmespath")
     try:
         return jmespath.search(expression, data)
     except jmespath.exceptions.JMESPathError as exc:
@@ -66,7 +63,7 @@ def build_fleet_report(results: t.Mapping[str, t.Any], generated_at: str | None 
             "state": clock.get("state"),
         })
     certificates.sort(key=lambda r: (r["seconds_remaining"], r["host"], r["path"]))
-    counts = {status: 0 for status in STATUS_ORDER}
+    counts = {status: 0 for status in STATUSES}
     for row in certificates:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     return {
@@ -77,6 +74,7 @@ def build_fleet_report(results: t.Mapping[str, t.Any], generated_at: str | None 
             "counts": counts,
             "due": sum(1 for r in certificates if r["due"]),
             "errors": len(errors),
+            "worst": worst(status for status, count in counts.items() if count and status in STATUSES),
             "failed_hosts": len(failed_hosts),
             "unsynchronized_clocks": sum(1 for c in clocks if c["synchronized"] is False),
             "soonest": certificates[0] if certificates else None,

@@ -76,3 +76,15 @@ def utcnow() -> _dt.datetime:
 def iso(moment: _dt.datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, to the second."""
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def utc_field(obj: t.Any, name: str) -> _dt.datetime | None:
+    """A date of a ``cryptography`` object (certificate, OCSP response) as an aware UTC datetime.
+
+    ``<name>_utc`` where cryptography has it (42 and later), else the naive ``<name>`` taken as UTC.
+    The one place that knows this fallback: ``_x509.not_before``/``not_after`` and OCSP use it.
+    """
+    value = getattr(obj, name + "_utc", None) if hasattr(obj, name + "_utc") else getattr(obj, name)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return t.cast("_dt.datetime | None", value)

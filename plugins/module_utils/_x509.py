@@ -1,36 +1,33 @@
 # Copyright (c) 2026 ghostguard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Certificates: parse, describe, match keys, verify chains, decide renewal.
+"""Certificates: parse, describe, match keys, check signatures, verify chains.
 
 Plain Python on ``cryptography``; nothing here imports Ansible, so the host agent can use it.
 Every certificate the collection returns is described by :func:`describe` with the keys fixed in
-DESIGN.md.
+DESIGN.md (the renewal decision in it comes from ``_policy``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import datetime as _dt
 import re
 import typing as t
 
+from . import _policy
+from ._deps import require
 from ._errors import CertificateError, InputError
-from ._time import UTC, iso, parse_duration, parse_time, utcnow
+from ._time import iso, utc_field, utcnow
 
 try:
     from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
-
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR: str | None = None
-except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity test
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = str(exc)
+except ImportError:  # pragma: no cover - reported by _deps.require("cryptography")
+    pass
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from cryptography.x509 import Certificate
@@ -39,21 +36,8 @@ PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFIC
 PEM_ANY_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
 PEM_KEY_LABELS = (b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"ENCRYPTED PRIVATE KEY")
 
-STATUSES = ("ok", "due", "critical", "expired", "not_yet_valid", "invalid")
-SHORT_LIVED_SECONDS = 10 * 86400
-DEFAULT_FRACTION = 1.0 / 3.0
-SHORT_LIVED_FRACTION = 0.5
-
 
 # --------------------------------------------------------------------------- parsing
-
-
-def require_cryptography() -> None:
-    if not HAS_CRYPTOGRAPHY:
-        raise CertificateError(
-            "the Python library 'cryptography' is missing on this host (%s); install it with "
-            "'pip install cryptography' or the python3-cryptography package" % CRYPTOGRAPHY_IMPORT_ERROR
-        )
 
 
 def load_certificates(data: bytes, source: str = "input") -> tuple[list[Certificate], str]:
@@ -62,15 +46,10 @@ def load_certificates(data: bytes, source: str = "input") -> tuple[list[Certific
     Returns the certificates in file order and the format (``pem`` or ``der``).  Raises
     :class:`CertificateError` naming *source* when nothing parses.
     """
-    require_cryptography()
+    require("cryptography")
     if b"-----BEGIN" in data:
+        check_pem_complete(data, source)
         blocks = PEM_CERT.findall(data)
-        if not blocks and b"-----BEGIN CERTIFICATE-----" in data:
-            raise CertificateError(
-                "%s: a PEM CERTIFICATE block has no END line (truncated file); replace it with a complete copy"
-                % source,
-                path=source,
-            )
         if not blocks:
             labels = sorted({m.decode("ascii", "replace") for m in PEM_ANY_BEGIN.findall(data)})
             raise CertificateError(
@@ -88,12 +67,6 @@ def load_certificates(data: bytes, source: str = "input") -> tuple[list[Certific
                     "with a complete copy" % (source, index + 1, _first_line(exc)),
                     path=source,
                 ) from None
-        if data.count(b"-----BEGIN CERTIFICATE-----") != len(blocks):
-            raise CertificateError(
-                "%s: a PEM CERTIFICATE block has no END line (truncated file); replace it with a complete copy"
-                % source,
-                path=source,
-            )
         return certs, "pem"
     if not data.strip():
         raise CertificateError("%s is empty; expected a PEM or DER certificate" % source, path=source)
@@ -105,6 +78,15 @@ def load_certificates(data: bytes, source: str = "input") -> tuple[list[Certific
         ) from None
 
 
+def check_pem_complete(data: bytes, source: str = "input") -> None:
+    """Raise :class:`CertificateError` when a PEM CERTIFICATE block of *data* has no END line (a truncated copy)."""
+    if data.count(b"-----BEGIN CERTIFICATE-----") != data.count(b"-----END CERTIFICATE-----"):
+        raise CertificateError(
+            "%s: a PEM CERTIFICATE block has no END line (truncated file); replace it with a complete copy" % source,
+            path=source,
+        )
+
+
 def looks_like_private_key_only(data: bytes) -> bool:
     """True for PEM data that holds keys but no certificate (so a directory scan skips it)."""
     labels = PEM_ANY_BEGIN.findall(data)
@@ -112,7 +94,7 @@ def looks_like_private_key_only(data: bytes) -> bool:
 
 
 def load_private_key(data: bytes, source: str = "key", password: bytes | None = None) -> t.Any:
-    require_cryptography()
+    require("cryptography")
     try:
         try:
             return serialization.load_pem_private_key(data, password=password, unsafe_skip_rsa_key_validation=True)
@@ -151,13 +133,13 @@ def normalize_fingerprint(value: str) -> str:
 
 
 def not_before(cert: Certificate) -> _dt.datetime:
-    value = getattr(cert, "not_valid_before_utc", None)
-    return value if value is not None else cert.not_valid_before.replace(tzinfo=UTC)
+    """Start of validity, aware UTC."""
+    return t.cast("_dt.datetime", utc_field(cert, "not_valid_before"))
 
 
 def not_after(cert: Certificate) -> _dt.datetime:
-    value = getattr(cert, "not_valid_after_utc", None)
-    return value if value is not None else cert.not_valid_after.replace(tzinfo=UTC)
+    """End of validity, aware UTC."""
+    return t.cast("_dt.datetime", utc_field(cert, "not_valid_after"))
 
 
 def serial_hex(cert: Certificate) -> str:
@@ -232,114 +214,13 @@ def names_cover(cert: Certificate, wanted: t.Iterable[str]) -> list[str]:
     return missing
 
 
-# --------------------------------------------------------------------------- policy
+# --------------------------------------------------------------------------- description with the policy
 
 
-@dataclasses.dataclass
-class Policy:
-    """When a certificate is due.  All durations in seconds.
-
-    Due when the time left (less ``leeway``) is below the larger of ``renew_before`` and
-    ``renew_fraction`` x lifetime (fraction 1/3, or 1/2 for lifetimes of 10 days or less, unless
-    given), when the remaining life cannot outlast ``max_connection_age`` + ``connection_margin``,
-    or when ``force`` is set.
-    """
-
-    now: _dt.datetime = dataclasses.field(default_factory=utcnow)
-    renew_before: float = 0.0
-    renew_fraction: float | None = None
-    leeway: float = 0.0
-    alert_before: float = 72 * 3600.0
-    max_connection_age: float | None = None
-    connection_margin: float = 3600.0
-    force: bool = False
-
-    @classmethod
-    def from_options(cls, options: t.Mapping[str, t.Any]) -> Policy:
-        """Build from module/agent options (strings such as ``30d`` allowed)."""
-        def dur(name: str, default: float | None) -> float | None:
-            value = options.get(name)
-            if value is None or value == "":
-                return default
-            return parse_duration(value, name)
-
-        fraction = options.get("renew_fraction")
-        if fraction is not None:
-            fraction = float(fraction)
-            if not 0 < fraction < 1:
-                raise InputError("renew_fraction must be between 0 and 1 (got %s); 0.33 renews with a third of the life left" % fraction)
-        now = options.get("now")
-        return cls(
-            now=parse_time(now, "now") if now else utcnow(),
-            renew_before=dur("renew_before", 0.0) or 0.0,
-            renew_fraction=fraction,
-            leeway=dur("leeway", 0.0) or 0.0,
-            alert_before=dur("alert_before", 72 * 3600.0) or 0.0,
-            max_connection_age=dur("max_connection_age", None),
-            connection_margin=dur("connection_margin", 3600.0) or 0.0,
-            force=bool(options.get("force")),
-        )
-
-    def fraction_for(self, lifetime: float) -> float:
-        if self.renew_fraction is not None:
-            return self.renew_fraction
-        return SHORT_LIVED_FRACTION if lifetime <= SHORT_LIVED_SECONDS else DEFAULT_FRACTION
-
-
-@dataclasses.dataclass
-class Decision:
-    status: str
-    due: bool
-    reasons: list[str]
-    seconds_remaining: int
-    lifetime_seconds: int
-    renew_at: _dt.datetime
-
-
-def evaluate(start: _dt.datetime, end: _dt.datetime, policy: Policy) -> Decision:
-    """Apply *policy* to a validity window; the status ignores key/chain problems (see :func:`describe`)."""
-    now = policy.now
-    lifetime = (end - start).total_seconds()
-    remaining = (end - now).total_seconds()
-    threshold = max(policy.renew_before, policy.fraction_for(lifetime) * lifetime)
-    renew_at = end - _dt.timedelta(seconds=threshold + policy.leeway)
-    effective = remaining - policy.leeway  # what a peer whose clock runs `leeway` ahead sees
-    reasons = []
-    if policy.force:
-        reasons.append("forced")
-    if now >= renew_at:
-        reasons.append("renewal_window")
-    if policy.max_connection_age is not None and effective <= policy.max_connection_age + policy.connection_margin:
-        reasons.append("connection_age")
-    if effective < policy.alert_before:
-        reasons.append("alert_window")
-    if (start - now).total_seconds() > policy.leeway:
-        status = "not_yet_valid"
-        reasons.append("not_yet_valid")
-    elif effective <= 0:
-        status = "expired"
-        reasons.append("expired")
-    elif effective < policy.alert_before:
-        status = "critical"
-    elif reasons:
-        status = "due"
-    else:
-        status = "ok"
-    due = bool(reasons)
-    return Decision(
-        status=status,
-        due=due,
-        reasons=reasons,
-        seconds_remaining=int(remaining),
-        lifetime_seconds=int(lifetime),
-        renew_at=renew_at,
-    )
-
-
-def describe(cert: Certificate, path: str | None, policy: Policy) -> dict[str, t.Any]:
+def describe(cert: Certificate, path: str | None, policy: _policy.Policy) -> dict[str, t.Any]:
     """The DESIGN.md description of one certificate, with the renewal decision."""
     start, end = not_before(cert), not_after(cert)
-    decision = evaluate(start, end, policy)
+    decision = _policy.evaluate(start, end, policy)
     return {
         "path": path,
         "subject": cert.subject.rfc4514_string(),
@@ -360,14 +241,6 @@ def describe(cert: Certificate, path: str | None, policy: Policy) -> dict[str, t
     }
 
 
-def mark_invalid(description: dict[str, t.Any], reason: str) -> None:
-    """Downgrade a description to ``invalid`` (key mismatch, broken chain): invalid means act now."""
-    description["status"] = "invalid"
-    description["due"] = True
-    if reason not in description["reasons"]:
-        description["reasons"].append(reason)
-
-
 # --------------------------------------------------------------------------- keys and chains
 
 
@@ -379,28 +252,40 @@ def public_key_matches(cert: Certificate, private_key: t.Any) -> bool:
     )
 
 
-def _issued_by(cert: Certificate, issuer: Certificate) -> bool:
-    if cert.issuer != issuer.subject:
-        return False
-    verify = getattr(cert, "verify_directly_issued_by", None)
-    if verify is not None:
-        try:
-            verify(issuer)
-            return True
-        except (ValueError, TypeError, InvalidSignature):
-            return False
-    key: t.Any = issuer.public_key()  # cryptography < 40
-    algorithm: t.Any = cert.signature_hash_algorithm
+def signature_valid(key: t.Any, signature: bytes, data: bytes, hash_algorithm: t.Any,
+                    rsa_padding: t.Any = None) -> bool:
+    """True when *signature* over *data* verifies with the public *key*.
+
+    The one signature check of the engine: certificates (see :func:`issued_by`), CT log SCTs and
+    OCSP responses.  RSA uses *rsa_padding* (PKCS#1 v1.5 unless given), EC uses ECDSA with
+    *hash_algorithm*, Ed25519/Ed448 sign the data directly; any other key type does not verify.
+    """
     try:
         if isinstance(key, rsa.RSAPublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
+            if not isinstance(rsa_padding, (padding.PKCS1v15, padding.PSS)):
+                rsa_padding = padding.PKCS1v15()
+            key.verify(signature, data, rsa_padding, hash_algorithm)
         elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+            key.verify(signature, data, ec.ECDSA(hash_algorithm))
+        elif isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+            key.verify(signature, data)
         else:
-            key.verify(cert.signature, cert.tbs_certificate_bytes)
+            return False
         return True
-    except (InvalidSignature, ValueError, TypeError):
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         return False
+
+
+def issued_by(cert: Certificate, issuer: Certificate) -> bool:
+    """True when *issuer*'s subject is *cert*'s issuer and *issuer*'s key signed *cert*."""
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        hash_algorithm = cert.signature_hash_algorithm
+        rsa_padding = getattr(cert, "signature_algorithm_parameters", None)  # RSA-PSS; cryptography >= 41
+    except (UnsupportedAlgorithm, ValueError):
+        return False
+    return signature_valid(issuer.public_key(), cert.signature, cert.tbs_certificate_bytes, hash_algorithm, rsa_padding)
 
 
 def verify_chain(
@@ -422,7 +307,7 @@ def verify_chain(
     for _depth in range(max_depth):
         if fingerprint(current) in root_fps:
             return None
-        issuer = next((c for c in pool if c is not current and _issued_by(current, c)), None)
+        issuer = next((c for c in pool if c is not current and issued_by(current, c)), None)
         if issuer is None:
             return "no certificate in the chain or CA bundle issued %s (issuer %s)" % (
                 current.subject.rfc4514_string() or "<empty subject>",
@@ -438,7 +323,8 @@ def verify_chain(
     return "chain is longer than %d certificates or loops" % max_depth
 
 
-def load_bundle(path: str) -> list[Certificate]:
+def load_ca_file(path: str) -> list[Certificate]:
+    """The CA certificates of the PEM file *path* (a ``ca_bundle`` option)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()

@@ -20,8 +20,15 @@ description:
     (O(preferred_chain)).
   - TXT records this task wrote are removed whatever happened, also after a failure or a timeout; values
     written by others on the same name are never touched.
-  - Certificate, chain, full chain and key are written atomically (temporary file in the same directory,
-    fsync, rename; the key with mode 0600); on any failure the previous files are left as they were.
+  - The new certificate is checked before anything is installed (key belongs to it, chain links, every name
+    covered, valid now), then installed like M(ghostguard.certs.deploy) does - as a new generation of a store
+    (default C(<directory of cert_path>/.ghostguard/<file name of cert_path without extension>), the store
+    M(ghostguard.certs.deploy) uses for the same O(cert_path)), every file and directory fsynced, switched with
+    one rename. O(cert_path), O(key_path), O(chain_path) and O(fullchain_path) become symlinks through the
+    store's C(current) link, so a reader never finds a new certificate beside an old key; reading them gives
+    the same bytes as before. The key is written with mode 0600. On any failure the previous files are left
+    as they were. Plain files already at those paths are kept as a generation of their own first, so
+    M(ghostguard.certs.deploy) with O(ghostguard.certs.deploy#module:state=rollback) can return to them.
   - Names outside O(allowed_domains) are refused before any ACME or DNS request.
   - Transient ACME failures (C(badNonce), HTTP 429 and 5xx with C(Retry-After) honoured and capped, dropped
     connections) and Alidns throttling are retried within one overall O(timeout).
@@ -30,9 +37,9 @@ author:
   - ghostguard developers (@ghostguard)
 requirements:
   - cryptography >= 3.4
-  - acme >= 2.0 and josepy
+  - acme >= 4.0 and josepy >= 2.0
   - dnspython >= 2.0
-  - aliyun-python-sdk-core and aliyun-python-sdk-alidns (only for O(dns_provider=alidns))
+  - aliyun-python-sdk-core >= 2.13.5 and aliyun-python-sdk-alidns >= 3.0 (only for O(dns_provider=alidns))
 extends_documentation_fragment:
   - ghostguard.certs.policy
 attributes:
@@ -54,19 +61,21 @@ options:
     elements: str
     aliases: [domains]
   cert_path:
-    description: Where the leaf certificate (PEM) is read from and written to.
+    description:
+      - Where the leaf certificate (PEM) is read from and installed (a symlink into the generation store).
+      - Its directory must exist; the store is placed beside it (see the description).
     type: path
     required: true
   key_path:
     description:
-      - Where the private key of the certificate is written (mode 0600).
+      - Where the private key of the certificate is installed (mode 0600; a symlink into the generation store).
       - Required unless a CSR is given (then the key stays wherever the CSR was made).
     type: path
   chain_path:
-    description: Where the intermediate certificates (PEM) are written.
+    description: Where the intermediate certificates (PEM) are installed (a symlink into the generation store).
     type: path
   fullchain_path:
-    description: Where the leaf followed by the intermediates (PEM) is written.
+    description: Where the leaf followed by the intermediates (PEM) is installed (a symlink into the generation store).
     type: path
   acme_directory:
     description: URL of the ACME directory, for example V(https://acme-v02.api.letsencrypt.org/directory).
@@ -223,10 +232,18 @@ options:
 notes:
   - Module defaults group C(ghostguard.certs.certs) applies.
   - A failed task returns C(msg) (what failed, for which name, and the next step) and C(error_kind) (V(input),
-    V(protocol), V(dns_provider), V(propagation_timeout), V(validation), V(certificate), V(filesystem)), plus facts
+    V(protocol), V(dns_provider), V(propagation_timeout), V(validation), V(certificate), V(filesystem),
+    V(missing_library)), plus facts
     such as C(refused) (names outside O(allowed_domains)), C(provider_code) and C(access_key_id) (Alidns errors),
-    C(pending) (servers that never answered a value) and C(authorizations_deactivated).
+    C(pending) (servers that never answered a value), C(authorizations_deactivated) and C(pip_install) (the command
+    that installs a missing Python library).
   - The private key never leaves the host and is never returned.
+  - With O(csr_content) or O(csr_path) there is no private key on this host - it stays where the CSR was made.
+    The generations of the store then hold the certificate, chain and full chain only, and O(key_path), when
+    given, is neither written nor linked (a link left there by an earlier renewal with a key then names no
+    file, never the key of another certificate). Rolling back with M(ghostguard.certs.deploy) to such a
+    generation while naming a key path is refused.
+  - The store keeps three generations (the current one included); older ones are removed after a renewal.
 seealso:
   - module: ghostguard.certs.expiry_info
   - module: ghostguard.certs.deploy
@@ -363,6 +380,18 @@ timings:
   returned: always
   type: dict
   sample: {order: 0.02, dns_publish: 0.05, propagation_wait: 0.8, validation: 0.6, dns_cleanup: 0.04, finalize: 0.3, total: 2.1}
+store:
+  description: Directory of the generation store the certificate files link into.
+  returned: always
+  type: str
+  sample: /etc/nginx/tls/.ghostguard/shop
+generation:
+  description: >-
+    Number of the store's current generation after the task (the new one after a renewal); null when no
+    generation is installed yet (nothing issued, or check mode).
+  returned: always
+  type: int
+  sample: 4
 account_uri:
   description: URL of the ACME account used.
   returned: when an order was placed
@@ -390,17 +419,25 @@ renewal_log:
            reason: renewal_window}
 """
 
-import json
+import typing as t
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
-from ansible_collections.ghostguard.certs.plugins.module_utils._acme import client as _client
-from ansible_collections.ghostguard.certs.plugins.module_utils._acme.renew import run
+from ansible_collections.ghostguard.certs.plugins.module_utils._acme.issue import (
+    AcmeAccount,
+    DnsChallenge,
+    IssueRequest,
+    RenewRequest,
+    log_line,
+    renew,
+)
 from ansible_collections.ghostguard.certs.plugins.module_utils._argspec import policy_argspec
-from ansible_collections.ghostguard.certs.plugins.module_utils._dns import alidns as _alidns
-from ansible_collections.ghostguard.certs.plugins.module_utils._dns import zone as _zone
-from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+from ansible_collections.ghostguard.certs.plugins.module_utils._deploy import Targets
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
+from ansible_collections.ghostguard.certs.plugins.module_utils._dns import registry
+from ansible_collections.ghostguard.certs.plugins.module_utils._durable import read_file
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, InputError
+from ansible_collections.ghostguard.certs.plugins.module_utils._policy import Policy
 
 
 def argument_spec() -> dict:
@@ -427,32 +464,48 @@ def argument_spec() -> dict:
         key_type={"type": "str", "default": "ec-p256", "choices": ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"],
                   "no_log": False},
         reuse_key={"type": "bool", "default": False, "no_log": False},
-        dns_provider={"type": "str", "required": True, "choices": ["alidns", "rfc2136"]},
-        alidns={"type": "dict", "options": {
-            "access_key_id": {"type": "str", "required": True, "no_log": False},
-            "access_key_secret": {"type": "str", "required": True, "no_log": True},
-            "region": {"type": "str", "default": "cn-hangzhou"},
-            "endpoint": {"type": "str", "default": "alidns.aliyuncs.com"},
-            "protocol": {"type": "str", "default": "https", "choices": ["https", "http"]},
-            "ttl": {"type": "int", "default": 600},
-        }},
-        rfc2136={"type": "dict", "options": {
-            "server": {"type": "str", "required": True},
-            "port": {"type": "int"},
-            "key_name": {"type": "str", "no_log": False},
-            "key_secret": {"type": "str", "no_log": True},
-            "key_algorithm": {"type": "str", "default": "hmac-sha256",
-                              "choices": ["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5"],
-                              "no_log": False},
-            "zone": {"type": "str"},
-            "ttl": {"type": "int", "default": 60},
-        }},
+        **registry.argument_spec(),  # dns_provider, alidns, rfc2136: defaults from the providers' settings
         nameservers={"type": "list", "elements": "str"},
         propagation_timeout={"type": "int", "default": 120},
         timeout={"type": "int", "default": 300},
         allowed_domains={"type": "list", "elements": "str"},
     )
     return spec
+
+
+def _text(value: t.Any) -> bytes | None:
+    return None if value is None else value.encode("utf-8")
+
+
+def renew_request(params: t.Mapping[str, t.Any], check_mode: bool) -> RenewRequest:
+    """The module's options as the engine's typed request."""
+    csr, csr_source = _text(params["csr_content"]), "csr_content"
+    if csr is None and params["csr_path"]:
+        csr, csr_source = read_file(params["csr_path"]), "csr_path %s" % params["csr_path"]
+        if csr is None:
+            raise InputError("csr_path %s does not exist" % params["csr_path"])
+    policy = Policy.from_options(params)
+    provider = params["dns_provider"]
+    return RenewRequest(
+        issue=IssueRequest(
+            names=params["names"] or [],
+            account=AcmeAccount(
+                directory=params["acme_directory"], ca_bundle=params["acme_ca_bundle"],
+                key_content=_text(params["account_key_content"]), key_path=params["account_key_path"],
+                email=params["account_email"], terms_agreed=params["terms_agreed"], eab_kid=params["eab_kid"],
+                eab_hmac_key=params["eab_hmac_key"],
+            ),
+            dns=DnsChallenge(provider=provider, settings=params.get(provider) or {},
+                             nameservers=params["nameservers"] or None,
+                             propagation_timeout=float(params["propagation_timeout"])),
+            csr=csr, csr_source=csr_source, key_type=params["key_type"], profile=params["profile"],
+            preferred_chain=params["preferred_chain"], allowed_domains=params["allowed_domains"],
+            timeout=float(params["timeout"]), leeway=policy.leeway,
+        ),
+        targets=Targets(cert=params["cert_path"], key=params["key_path"], chain=params["chain_path"],
+                        fullchain=params["fullchain_path"]),
+        policy=policy, ari=params["ari"], reuse_key=params["reuse_key"], check_mode=check_mode,
+    )
 
 
 def main() -> None:
@@ -463,24 +516,17 @@ def main() -> None:
         required_one_of=[("account_key_content", "account_key_path")],
         required_if=[("dns_provider", "alidns", ["alidns"]), ("dns_provider", "rfc2136", ["rfc2136"])],
     )
-    if not _x509.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=_x509.CRYPTOGRAPHY_IMPORT_ERROR)
-    if not _client.HAS_ACME:
-        module.fail_json(msg=missing_required_lib("acme and josepy"), exception=_client.ACME_IMPORT_ERROR)
-    if not _zone.HAS_DNSPYTHON:
-        module.fail_json(msg=missing_required_lib("dnspython"), exception=_zone.DNSPYTHON_IMPORT_ERROR)
-    if module.params["dns_provider"] == "alidns" and not _alidns.HAS_ALIYUN:
-        module.fail_json(msg=missing_required_lib("aliyun-python-sdk-core and aliyun-python-sdk-alidns"),
-                         exception=_alidns.ALIYUN_IMPORT_ERROR)
     try:
-        result = run(module.params, check_mode=module.check_mode)
+        require("cryptography", "acme", "dnspython", *registry.libraries(module.params["dns_provider"]))
+        result = renew(renew_request(module.params, module.check_mode))
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)
-    for warning in result.pop("warnings", []):
+    for warning in result.warnings:
         module.warn(warning)
-    if result.get("renewal_log"):
-        module.log(json.dumps(result["renewal_log"], sort_keys=True))
-    module.exit_json(**result)
+    line = log_line(result)
+    if line:
+        module.log(line)
+    module.exit_json(**result.facts())
 
 
 if __name__ == "__main__":

@@ -154,11 +154,11 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Install the renewed certificate for nginx
+- name: Install the certificate that acme_dns01 wrote on the controller (read there by the action plugin)
   ghostguard.certs.deploy:
-    cert_content: "{{ order.cert }}"
-    chain_content: "{{ order.chain }}"
-    key_content: "{{ lookup('ansible.builtin.file', 'keys/shop.key') }}"
+    cert_src: /srv/certs/shop/cert.pem
+    chain_src: /srv/certs/shop/chain.pem
+    key_src: /srv/certs/shop/key.pem
     fullchain_path: /etc/nginx/tls/shop.pem
     key_path: /etc/nginx/tls/shop.key
     expected_names: [shop.example.com, www.shop.example.com]
@@ -170,8 +170,8 @@ EXAMPLES = r"""
 
 - name: haproxy reads one file (full chain + key), so a reload during the switch is safe too
   ghostguard.certs.deploy:
-    cert_content: "{{ order.fullchain }}"
-    key_content: "{{ lookup('ansible.builtin.file', 'keys/api.key') }}"
+    cert_src: /srv/certs/api/fullchain.pem
+    key_src: /srv/certs/api/key.pem
     combined_path: /etc/haproxy/certs/api.pem
     group: haproxy
     key_mode: "0640"
@@ -235,10 +235,11 @@ actions:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _files, _x509
-from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, InputError
+from ansible_collections.ghostguard.certs.plugins.module_utils import _deploy
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 
 def argument_spec() -> dict:
@@ -270,67 +271,17 @@ def argument_spec() -> dict:
     )
 
 
-def _input(params: dict, role: str) -> bytes | None:
-    content = params[role + "_content"]
-    src = params[role + "_src"]
-    if content is not None and src is not None:
-        raise InputError("give %s_content or %s_src, not both" % (role, role))
-    if content is not None:
-        return content.encode("utf-8")
-    if src is not None:
-        if not params["remote_src"]:
-            raise InputError(
-                "%s_src %s is a controller file but the action plugin did not read it; run the module "
-                "through ansible, or set remote_src: true for a file on the managed host" % (role, src)
-            )
-        return _files.read_input(src, role + "_src")
-    return None
-
-
-def build_request(params: dict, check_mode: bool) -> _files.DeployRequest:
-    targets = _files.Targets(
-        cert=params["cert_path"],
-        key=params["key_path"],
-        chain=params["chain_path"],
-        fullchain=params["fullchain_path"],
-        combined=params["combined_path"],
-        store=params["store"],
-        name=params["name"],
-    )
-    policy = _x509.Policy.from_options({"leeway": params["leeway"]})
-    request = _files.DeployRequest(
-        targets=targets,
-        attrs=_files.resolve_attrs(params["owner"], params["group"], params["mode"], params["key_mode"]),
-        keep=params["keep"],
-        check_mode=check_mode,
-        policy=policy,
-        from_fingerprint=params["from_fingerprint"],
-    )
-    if params["state"] == "present":
-        cert, key, chain = _input(params, "cert"), _input(params, "key"), _input(params, "chain")
-        if cert is None or key is None:
-            raise InputError("state=present needs the certificate and the key: give cert_content or cert_src, and key_content or key_src")
-        sources = {role: (role + "_src " + params[role + "_src"]) if params[role + "_src"] else role + "_content"
-                   for role in ("cert", "key", "chain")}
-        bundle = _files.build_bundle(cert, key, chain, sources)
-        roots = _x509.load_bundle(params["ca_bundle"]) if params["ca_bundle"] else None
-        _files.validate_bundle(bundle, roots, params["expected_names"], policy.now, policy.leeway)
-        request.bundle = bundle
-    return request
-
-
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
         required_one_of=[("cert_path", "fullchain_path", "combined_path")],
     )
-    if not _x509.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=_x509.CRYPTOGRAPHY_IMPORT_ERROR)
     params = module.params
     try:
-        request = build_request(params, module.check_mode)
-        engine = _files.rollback if params["state"] == "rollback" else _files.deploy
+        require("cryptography")
+        request = _deploy.request_from_options(params, module.check_mode)
+        engine = _deploy.rollback if params["state"] == "rollback" else _deploy.deploy
         result = engine(request)
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)

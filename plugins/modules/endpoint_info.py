@@ -262,14 +262,16 @@ certificate:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _tls_probe, _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._argspec import policy_argspec
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
-
-ENDPOINT_KEYS = ("host", "port", "server_name", "alpn", "ca_bundle", "validate_certs", "client_cert", "client_key",
-                 "expected_fingerprint", "retries", "retry_delay", "timeout")
+from ansible_collections.ghostguard.certs.plugins.module_utils._tls_probe import (
+    ProbeRequest,
+    probe_endpoints,
+    require_ok,
+)
 
 
 def main() -> None:
@@ -318,37 +320,14 @@ def main() -> None:
         mutually_exclusive=[("host", "endpoints")],
         required_one_of=[("host", "endpoints")],
     )
-    if not _x509.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=_x509.CRYPTOGRAPHY_IMPORT_ERROR)
-    params = module.params
     try:
-        policy = _x509.Policy.from_options(params)
-        defaults = {key: params[key] for key in ENDPOINT_KEYS}
-        if params["endpoints"] is not None:
-            endpoints = [_tls_probe.endpoint_from_options(entry, defaults) for entry in params["endpoints"]]
-        else:
-            endpoints = [_tls_probe.endpoint_from_options({}, defaults)]
-        logs = _tls_probe.load_log_list(params["ct_log_list"]) if params["ct_log_list"] else None
-        results = _tls_probe.probe_many(endpoints, policy, logs, workers=params["concurrency"], ocsp=params["ocsp"])
+        require("cryptography")
+        request = ProbeRequest.from_options(module.params)
+        result = probe_endpoints(request)
+        require_ok(request, result)
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)
-    output = {"endpoints": results, "summary": _tls_probe.summarize(results)}
-    if params["host"] is not None:
-        single = dict(results[0])
-        single.pop("name", None)
-        output.update(single)
-    bad = []
-    if params["fail_on_mismatch"]:
-        bad += [r for r in results if r["expected_fingerprint"] and r["matches_expected"] is not True]
-    if params["fail_on_error"]:
-        bad += [r for r in results if r["error"] and r not in bad]
-    if bad:
-        module.fail_json(
-            msg="%d of %d endpoint(s) failed: %s" % (
-                len(bad), len(results), "; ".join(str(r["error_message"]) for r in bad[:5])),
-            **output,
-        )
-    module.exit_json(changed=False, **output)
+    module.exit_json(changed=False, **result.facts())
 
 
 if __name__ == "__main__":

@@ -102,6 +102,7 @@ options:
 notes:
   - Statuses, most severe first - V(invalid) (key mismatch or broken chain), V(not_yet_valid),
     V(expired), V(critical) (less than O(alert_before) left), V(due), V(ok).
+    RV(summary.counts) lists them in this order, RV(summary.worst) names the most severe one present.
 seealso:
   - module: ghostguard.certs.acme_dns01
   - module: ghostguard.certs.endpoint_info
@@ -264,7 +265,7 @@ summary:
       description: Certificates per status; every status is present.
       type: dict
       returned: always
-      sample: {"ok": 10, "due": 2, "critical": 1, "expired": 0, "not_yet_valid": 0, "invalid": 0}
+      sample: {"invalid": 0, "not_yet_valid": 0, "expired": 0, "critical": 1, "due": 2, "ok": 10}
     due:
       description: Certificates due.
       type: int
@@ -273,6 +274,11 @@ summary:
       description: Files listed in RV(errors).
       type: int
       returned: always
+    worst:
+      description: The most severe status of the certificates reported; null without certificates.
+      type: str
+      returned: always
+      sample: critical
     soonest:
       description: The C(path), C(subject), C(not_after), C(seconds_remaining) and C(status) of the soonest expiry; null without certificates.
       type: dict
@@ -314,15 +320,16 @@ now:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._argspec import policy_argspec
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 from ansible_collections.ghostguard.certs.plugins.module_utils._expiry import (
     DEFAULT_EXCLUDES,
     DEFAULT_PATTERNS,
-    ScanOptions,
+    ScanRequest,
+    require_valid,
     scan,
 )
 
@@ -344,36 +351,14 @@ def main() -> None:
         fail_on_invalid={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not _x509.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=_x509.CRYPTOGRAPHY_IMPORT_ERROR)
-    params = module.params
     try:
-        policy = _x509.Policy.from_options(params)
-        result = scan(
-            ScanOptions(
-                paths=params["paths"],
-                recurse=params["recurse"],
-                ignore_missing=params["ignore_missing"],
-                patterns=params["patterns"],
-                excludes=params["excludes"],
-                include_ca=params["include_ca"],
-                key_match=params["key_match"],
-                ca_bundle=params["ca_bundle"],
-            ),
-            policy,
-        )
+        require("cryptography")
+        request = ScanRequest.from_options(module.params)
+        result = scan(request)
+        require_valid(request, result)
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)
-    if params["fail_on_invalid"]:
-        bad = [e["path"] for e in result["errors"]]
-        bad += [c["path"] for c in result["certificates"] if c["status"] == "invalid"]
-        if bad:
-            module.fail_json(
-                msg="%d certificate file(s) are unreadable, corrupt or invalid: %s; see 'errors' and each "
-                "certificate's 'reasons'" % (len(bad), ", ".join(bad[:10]) + (" ..." if len(bad) > 10 else "")),
-                **result,
-            )
-    module.exit_json(changed=False, **result)
+    module.exit_json(changed=False, **result.facts())
 
 
 if __name__ == "__main__":

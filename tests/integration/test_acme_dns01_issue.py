@@ -55,6 +55,10 @@ def test_rfc2136_issue_then_not_due_then_force(quiet_lab: LabHandle, tmp_path: p
     assert res["renewal_log"]["serial"] == res["certificate"]["serial"]
     leaf = assert_installed(lab, tmp_path, names)
     assert res["certificate"]["fingerprint_sha256"] == _x509.fingerprint(leaf)
+    # installed like deploy installs: service paths link into the generation store
+    assert res["store"] == str(tmp_path / ".ghostguard" / "cert") and res["generation"] == 1
+    for name in ("cert", "key", "chain", "fullchain"):
+        assert os.readlink(tmp_path / (name + ".pem")) == ".ghostguard/cert/current/%s.pem" % name
 
     # not due: nothing ordered, files untouched
     orders_before = lab.proxy_count("newOrder")
@@ -80,6 +84,7 @@ def test_rfc2136_issue_then_not_due_then_force(quiet_lab: LabHandle, tmp_path: p
     assert forced.result["previous"]["serial"] == res["certificate"]["serial"]
     new_leaf = assert_installed(lab, tmp_path, names)
     assert new_leaf.public_key().public_numbers() != leaf.public_key().public_numbers()
+    assert forced.result["generation"] == 2 and os.readlink(tmp_path / ".ghostguard" / "cert" / "current") == "gen-2"
     last_order = lab.proxy_stats()["orders"][-1]
     assert last_order["replaces"] == again.result["ari"]["cert_id"]
 
@@ -134,6 +139,8 @@ def test_csr_and_profile_and_names_change(quiet_lab: LabHandle, tmp_path: pathli
     run = run_module(MODULE, args)
     assert run.rc == 0, run.stdout
     assert not (tmp_path / "key.pem").exists()  # the key stays where the CSR was made
+    generation = tmp_path / ".ghostguard" / "cert" / "gen-1"
+    assert sorted(os.listdir(generation)) == ["cert.pem", "chain.pem", "fullchain.pem"]  # no key in the store
     leaf = _x509.load_certificates((tmp_path / "cert.pem").read_bytes())[0][0]
     assert _x509.public_key_matches(leaf, key)
     assert lab.proxy_stats()["orders"][-1]["profile"] == "shortlived"

@@ -19,16 +19,16 @@ import pytest
 from certgen import Issued
 from deploy_lab import DeployLab, fp
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _files
+from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy, _durable
 
 RANDOM_TRIALS = 240
 
 
-def request(lab: DeployLab, issued: Issued | None, keep: int = 2) -> _files.DeployRequest:
-    targets = _files.Targets(cert=lab.cert_path, key=lab.key_path, chain=lab.chain_path, fullchain=lab.fullchain_path,
-                             combined=lab.combined_path)
-    bundle = _files.build_bundle(issued.cert_pem, issued.key_pem, issued.chain_pem) if issued else None
-    return _files.DeployRequest(targets=targets, bundle=bundle, keep=keep)
+def request(lab: DeployLab, issued: Issued | None, keep: int = 2) -> _deploy.DeployRequest:
+    targets = _deploy.Targets(cert=lab.cert_path, key=lab.key_path, chain=lab.chain_path, fullchain=lab.fullchain_path,
+                              combined=lab.combined_path)
+    bundle = _bundle.build_bundle(issued.cert_pem, issued.key_pem, issued.chain_pem) if issued else None
+    return _deploy.DeployRequest(targets=targets, bundle=bundle, keep=keep)
 
 
 def run_child(action: t.Callable[[], object], crash_at: int | None, steps_fd: int | None = None) -> int:
@@ -45,7 +45,7 @@ def run_child(action: t.Callable[[], object], crash_at: int | None, steps_fd: in
             if crash_at is not None and count == crash_at:
                 os._exit(77)
 
-        _files.set_step_hook(hook)
+        _durable.set_step_hook(hook)
         try:
             action()
         except BaseException:
@@ -81,26 +81,26 @@ def test_fault_injected_between_every_step(tmp_path: pathlib.Path, scenario: str
             plain_files(lab, old)
         elif scenario == "next_generation_with_prune":
             for _unused in range(2):
-                _files.deploy(request(lab, probe_lab.issue()))
-            _files.deploy(request(lab, old))
+                _deploy.deploy(request(lab, probe_lab.issue()))
+            _deploy.deploy(request(lab, old))
         else:
-            _files.deploy(request(lab, old))
-            _files.deploy(request(lab, new))
+            _deploy.deploy(request(lab, old))
+            _deploy.deploy(request(lab, new))
 
     def act(lab: DeployLab) -> object:
         if scenario == "rollback":
-            return _files.rollback(request(lab, None))
-        return _files.deploy(request(lab, new))
+            return _deploy.rollback(request(lab, None))
+        return _deploy.deploy(request(lab, new))
 
     before, after = (fp(new.cert), fp(old.cert)) if scenario == "rollback" else (fp(old.cert), fp(new.cert))
     # count the steps of an uninterrupted run
     steps: list[str] = []
     prepare(probe_lab)
-    _files.set_step_hook(steps.append)
+    _durable.set_step_hook(steps.append)
     try:
         act(probe_lab)
     finally:
-        _files.set_step_hook(None)
+        _durable.set_step_hook(None)
     assert len(steps) >= (4 if scenario == "rollback" else 12), steps
     seen = set()
     for crash_at in range(1, len(steps) + 1):
@@ -114,9 +114,9 @@ def test_fault_injected_between_every_step(tmp_path: pathlib.Path, scenario: str
         # the next run recovers and completes
         if scenario == "rollback":
             if served == before:
-                _files.rollback(request(lab, None))
+                _deploy.rollback(request(lab, None))
         else:
-            _files.deploy(request(lab, new))
+            _deploy.deploy(request(lab, new))
         assert lab.installed().fingerprint == after
         no_leftovers(lab)
     assert seen == {before, after}  # kills landed both before and after the commit point
@@ -135,10 +135,10 @@ def test_random_kills(tmp_path: pathlib.Path) -> None:
         pid = os.fork()
         if pid == 0:  # child: deploy in a loop until killed
             os.close(read_fd)
-            _files.set_step_hook(lambda name, fd=write_fd: os.write(fd, (name + "\n").encode()) and None)
+            _durable.set_step_hook(lambda name, fd=write_fd: os.write(fd, (name + "\n").encode()) and None)
             index = trial
             while True:
-                _files.deploy(request(lab, bundles[index % 3], keep=3))
+                _deploy.deploy(request(lab, bundles[index % 3], keep=3))
                 index += 1
         os.close(write_fd)
         time.sleep(rng.uniform(0.001, 0.025))
@@ -151,7 +151,7 @@ def test_random_kills(tmp_path: pathlib.Path) -> None:
         pair = lab.installed()  # raises when the pair is mixed or does not load
         assert pair.fingerprint in fingerprints
         served_counts[pair.fingerprint] = served_counts.get(pair.fingerprint, 0) + 1
-    _files.deploy(request(lab, bundles[0], keep=3))
+    _deploy.deploy(request(lab, bundles[0], keep=3))
     no_leftovers(lab)
     print("\nrandom kills: %d trials, last step before the kill: %s" % (RANDOM_TRIALS, last_steps))
     assert len(last_steps) >= 8  # kills landed at many different points
@@ -185,13 +185,13 @@ def test_single_read_of_combined_file_never_sees_a_mixed_pair(tmp_path: pathlib.
     lab = DeployLab(str(tmp_path / "readers"))
     bundles = [lab.issue() for _unused in range(3)]
     fingerprints = {fp(b.cert) for b in bundles}
-    _files.deploy(request(lab, bundles[0], keep=3))
+    _deploy.deploy(request(lab, bundles[0], keep=3))
     pid = os.fork()
     if pid == 0:
         deadline = time.monotonic() + 3
         index = 1
         while time.monotonic() < deadline:
-            _files.deploy(request(lab, bundles[index % 3], keep=3))
+            _deploy.deploy(request(lab, bundles[index % 3], keep=3))
             index += 1
         os._exit(0)
     single = mixed = two_open = two_open_failed = 0

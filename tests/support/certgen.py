@@ -129,7 +129,10 @@ class TestCA:
         not_before: dt.datetime | None = None,
         key: t.Any = None,
         key_type: str = "ec",
+        usage: t.Sequence[x509.ObjectIdentifier] = (ExtendedKeyUsageOID.SERVER_AUTH,),
+        extensions: t.Sequence[x509.ExtensionType] = (),
     ) -> Issued:
+        """A leaf for *names* (the first is the CN), with extended key *usage* and any extra *extensions*."""
         key = key or new_key(key_type)
         start = not_before or (now() - dt.timedelta(minutes=1))
         sans: list[x509.GeneralName] = []
@@ -148,9 +151,11 @@ class TestCA:
             .not_valid_after(start + dt.timedelta(days=days))
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage(list(usage)), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.signer_key.public_key()), critical=False
             )
         )
+        for extension in extensions:
+            builder = builder.add_extension(extension, critical=False)
         return Issued(builder.sign(self.signer_key, hashes.SHA256()), key, list(self.chain))

@@ -14,7 +14,7 @@ from .._time import parse_time
 
 try:
     from cryptography import x509
-except ImportError:  # pragma: no cover - _x509.HAS_CRYPTOGRAPHY tells
+except ImportError:  # pragma: no cover - callers run _deps.require("cryptography") first
     pass
 
 

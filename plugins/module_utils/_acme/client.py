@@ -14,6 +14,7 @@ import re
 import time
 import typing as t
 
+from .._deps import require
 from .._errors import CertsError, InputError, ProtocolError, ValidationError
 from . import retry as _retry
 from .ari import cert_id, parse_window
@@ -27,24 +28,17 @@ try:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    HAS_ACME = True
-    ACME_IMPORT_ERROR: str | None = None
-except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity test
-    HAS_ACME = False
-    ACME_IMPORT_ERROR = str(exc)
+except ImportError:  # pragma: no cover - AcmeClient() reports it through _deps.require
     ClientNetwork = object  # type: ignore[assignment,misc]
-
-USER_AGENT = "ghostguard.certs acme_dns01"
-FINAL_STATES = ("valid", "invalid", "deactivated", "expired", "revoked")
-
-
-if HAS_ACME:
+else:
 
     class _NewOrder(messages.NewOrder):
         """newOrder with RFC 9773 ``replaces`` (the ``acme`` library lacks it)."""
 
         replaces: str | None = jose.field("replaces", omitempty=True)
+
+USER_AGENT = "ghostguard.certs acme_dns01"
+FINAL_STATES = ("valid", "invalid", "deactivated", "expired", "revoked")
 
 
 class _Network(ClientNetwork):
@@ -85,9 +79,7 @@ class AcmeClient:
 
     def __init__(self, directory_url: str, account_key_pem: bytes, ca_bundle: str | None,
                  policy: _retry.RetryPolicy, request_timeout: int = 30) -> None:
-        if not HAS_ACME:
-            raise ProtocolError("the Python libraries acme and josepy are missing (%s); install them with pip"
-                                % ACME_IMPORT_ERROR)
+        require("cryptography", "acme")
         self.url = directory_url
         self.jwk, alg = jwk_from_pem(account_key_pem)
         self.policy = policy

@@ -14,7 +14,7 @@ try:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import NameOID
-except ImportError:  # pragma: no cover - _x509.HAS_CRYPTOGRAPHY tells
+except ImportError:  # pragma: no cover - callers run _deps.require("cryptography") first
     pass
 
 KEY_TYPES = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096")

@@ -21,7 +21,7 @@ from .client import AcmeClient
 
 try:
     from cryptography import x509
-except ImportError:  # pragma: no cover - _x509.HAS_CRYPTOGRAPHY tells
+except ImportError:  # pragma: no cover - callers run _deps.require("cryptography") first
     pass
 
 

@@ -11,14 +11,16 @@ someone else on the same name are never touched.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
 import time
 import typing as t
 
+from .._deps import require
 from .._errors import DNSProviderError, InputError
-from .base import DNSProvider, TxtRecord
+from .base import DNSProvider, TxtRecord, spec
 
 try:
     from aliyunsdkalidns.request.v20150109 import (
@@ -29,18 +31,13 @@ try:
     )
     from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
     from aliyunsdkcore.client import AcsClient
-
-    HAS_ALIYUN = True
-    ALIYUN_IMPORT_ERROR: str | None = None
+except ImportError:  # pragma: no cover - AlidnsProvider() reports it through _deps.require
+    pass
+else:
     # The SDK logs every server error with logger.error; keep that out of module output.
     logging.getLogger("aliyunsdkcore").addHandler(logging.NullHandler())
     logging.getLogger("aliyunsdkcore").propagate = False
-except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity test
-    HAS_ALIYUN = False
-    ALIYUN_IMPORT_ERROR = str(exc)
 
-DEFAULT_ENDPOINT = "alidns.aliyuncs.com"
-DEFAULT_TTL = 600
 DOMAIN_PAGE = 100
 RETRYABLE_CODES = frozenset({"Throttling.User", "Throttling", "Throttling.Api", "ServiceUnavailable", "InternalError",
                              "UnknownError", "SDK.HttpError", "SDK.ServerUnreachable"})
@@ -56,23 +53,35 @@ HINTS = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class AlidnsSettings:
+    """The ``alidns`` option of ``acme_dns01`` (and of ``certwatch_dns``); the defaults are the documented ones."""
+
+    access_key_id: str = dataclasses.field(default="", metadata=spec("str", required=True, no_log=False))
+    access_key_secret: str = dataclasses.field(default="", repr=False, metadata=spec("str", required=True, no_log=True))
+    region: str = dataclasses.field(default="cn-hangzhou", metadata=spec("str"))
+    endpoint: str = dataclasses.field(default="alidns.aliyuncs.com", metadata=spec("str"))
+    protocol: str = dataclasses.field(default="https", metadata=spec("str", choices=("https", "http")))
+    ttl: int = dataclasses.field(default=600, metadata=spec("int"))  # the minimum on the free and personal editions
+
+
 class AlidnsProvider(DNSProvider):
     NAME = "alidns"
+    SETTINGS = AlidnsSettings
+    LIBRARIES = ("aliyun",)
 
-    def __init__(self, settings: t.Mapping[str, t.Any], deadline: float | None = None, max_attempts: int = 8) -> None:
-        if not HAS_ALIYUN:
-            raise DNSProviderError("the Python libraries aliyun-python-sdk-core and aliyun-python-sdk-alidns are "
-                                   "missing (%s); install them with pip" % ALIYUN_IMPORT_ERROR)
-        self.key_id = settings.get("access_key_id") or ""
-        secret = settings.get("access_key_secret") or ""
+    def __init__(self, settings: AlidnsSettings, deadline: float | None = None, max_attempts: int = 8) -> None:
+        require(*self.LIBRARIES)
+        self.key_id = settings.access_key_id or ""
+        secret = settings.access_key_secret or ""
         if not self.key_id or not secret:
             raise InputError("alidns.access_key_id and alidns.access_key_secret are required for dns_provider=alidns")
-        self.region = settings.get("region") or "cn-hangzhou"
-        self.endpoint = settings.get("endpoint") or DEFAULT_ENDPOINT
-        self.protocol = (settings.get("protocol") or "https").lower()
+        self.region = settings.region
+        self.endpoint = settings.endpoint
+        self.protocol = settings.protocol.lower()
         if self.protocol not in ("https", "http"):
             raise InputError("alidns.protocol must be https or http")
-        self.ttl = int(settings.get("ttl") or DEFAULT_TTL)
+        self.ttl = settings.ttl
         self.deadline = deadline
         self.max_attempts = max_attempts
         self.client = AcsClient(self.key_id, secret, self.region, auto_retry=False, timeout=15, connect_timeout=5)

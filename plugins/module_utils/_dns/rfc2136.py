@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
-import typing as t
+import dataclasses
+import time
 
+from .._deps import require
 from .._errors import DNSProviderError, InputError
-from .base import DNSProvider, TxtRecord
-from .zone import HAS_DNSPYTHON, Lookup, parse_server
+from .base import DNSProvider, TxtRecord, spec
+from .zone import Lookup, parse_server
 
 try:
     import dns.exception
@@ -19,37 +21,52 @@ try:
     import dns.tsig
     import dns.tsigkeyring
     import dns.update
-except ImportError:  # pragma: no cover - HAS_DNSPYTHON from .zone tells
+except ImportError:  # pragma: no cover - Rfc2136Provider() reports it through _deps.require
     pass
 
 ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5")
 
 
+@dataclasses.dataclass(frozen=True)
+class Rfc2136Settings:
+    """The ``rfc2136`` option of ``acme_dns01`` (and of ``certwatch_dns``); the defaults are the documented ones."""
+
+    server: str = dataclasses.field(default="", metadata=spec("str", required=True))
+    port: int | None = dataclasses.field(default=None, metadata=spec("int"))  # overrides server's port; else 53
+    key_name: str | None = dataclasses.field(default=None, metadata=spec("str", no_log=False))
+    key_secret: str | None = dataclasses.field(default=None, repr=False, metadata=spec("str", no_log=True))
+    key_algorithm: str = dataclasses.field(default="hmac-sha256", metadata=spec("str", choices=ALGORITHMS, no_log=False))
+    zone: str | None = dataclasses.field(default=None, metadata=spec("str"))
+    ttl: int = dataclasses.field(default=60, metadata=spec("int"))
+
+
 class Rfc2136Provider(DNSProvider):
     NAME = "rfc2136"
+    SETTINGS = Rfc2136Settings
+    LIBRARIES = ("dnspython",)
 
-    def __init__(self, settings: t.Mapping[str, t.Any], ttl: int = 60, timeout: float = 10.0) -> None:
-        if not HAS_DNSPYTHON:
-            raise DNSProviderError("the Python library dnspython is missing; install dnspython")
-        if not settings.get("server"):
+    def __init__(self, settings: Rfc2136Settings, deadline: float | None = None, timeout: float = 10.0) -> None:
+        require(*self.LIBRARIES)
+        if not settings.server:
             raise InputError("rfc2136.server is required: the primary DNS server that accepts dynamic updates")
-        self.server = parse_server(settings["server"], int(settings.get("port") or 53))
-        if settings.get("port"):
-            self.server = type(self.server)(self.server.host, int(settings["port"]))
-        self.zone = (settings.get("zone") or "").rstrip(".").lower() or None
-        self.ttl = int(settings.get("ttl") or ttl)
+        self.server = parse_server(settings.server, settings.port or 53)
+        if settings.port:
+            self.server = type(self.server)(self.server.host, settings.port)
+        self.zone = (settings.zone or "").rstrip(".").lower() or None
+        self.ttl = settings.ttl
+        self.deadline = deadline
         self.timeout = timeout
-        self.key_name = settings.get("key_name")
-        algorithm = (settings.get("key_algorithm") or "hmac-sha256").lower()
+        self.key_name = settings.key_name
+        algorithm = settings.key_algorithm.lower()
         if algorithm not in ALGORITHMS:
             raise InputError("rfc2136.key_algorithm %r is not one of %s" % (algorithm, ", ".join(ALGORITHMS)))
         self.algorithm = algorithm
         self.keyring = None
         if self.key_name:
-            if not settings.get("key_secret"):
+            if not settings.key_secret:
                 raise InputError("rfc2136.key_secret is required with rfc2136.key_name")
             try:
-                self.keyring = dns.tsigkeyring.from_text({self.key_name: settings["key_secret"]})
+                self.keyring = dns.tsigkeyring.from_text({self.key_name: settings.key_secret})
             except Exception:
                 raise InputError("rfc2136.key_secret for key %s is not valid base64 (as tsig-keygen prints it)"
                                  % self.key_name) from None
@@ -63,7 +80,8 @@ class Rfc2136Provider(DNSProvider):
         return self.lookup.zone_for(fqdn)
 
     def _send(self, zone: str, fqdn: str, value: str, add: bool) -> None:
-        update = dns.update.UpdateMessage(zone, keyring=self.keyring, keyname=self.key_name,
+        keyname = dns.name.from_text(self.key_name) if self.keyring and self.key_name else None
+        update = dns.update.UpdateMessage(zone, keyring=self.keyring, keyname=keyname,
                                           keyalgorithm=self.algorithm if self.keyring else dns.tsig.default_algorithm)
         rdata = '"%s"' % value
         if add:
@@ -71,8 +89,11 @@ class Rfc2136Provider(DNSProvider):
         else:
             update.delete(dns.name.from_text(fqdn), "TXT", rdata)
         action = "add" if add else "remove"
+        timeout = self.timeout
+        if add and self.deadline is not None:  # cleanup (remove) may outlive the deadline, an add may not
+            timeout = max(1.0, min(timeout, self.deadline - time.monotonic()))
         try:
-            response = dns.query.tcp(update, self.server.host, port=self.server.port, timeout=self.timeout)
+            response = dns.query.tcp(update, self.server.host, port=self.server.port, timeout=timeout)
         except dns.tsig.PeerError as exc:
             raise DNSProviderError(
                 "DNS server %s rejected the TSIG signature of key %s (%s) when asked to %s TXT %s; check "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
+from .._deps import require
 from .._errors import DNSProviderError, InputError
 
 try:
@@ -25,12 +26,8 @@ try:
     import dns.rcode
     import dns.rdatatype
     import dns.resolver
-
-    HAS_DNSPYTHON = True
-    DNSPYTHON_IMPORT_ERROR: str | None = None
-except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity test
-    HAS_DNSPYTHON = False
-    DNSPYTHON_IMPORT_ERROR = str(exc)
+except ImportError:  # pragma: no cover - Lookup() reports it through _deps.require
+    pass
 
 MAX_CNAME_HOPS = 8
 
@@ -75,8 +72,7 @@ class Lookup:
     """Ask the given servers (no recursion) or the system resolver."""
 
     def __init__(self, nameservers: t.Sequence[str] | None = None, timeout: float = 3.0) -> None:
-        if not HAS_DNSPYTHON:
-            raise DNSProviderError("the Python library dnspython is missing (%s); install dnspython" % DNSPYTHON_IMPORT_ERROR)
+        require("dnspython")
         self.servers = [parse_server(s) for s in (nameservers or [])]
         self.timeout = timeout
 

@@ -28,14 +28,14 @@ def host(tmp_path: pathlib.Path) -> Host:
 
 
 def renew_host(host: Host, monkeypatch: pytest.MonkeyPatch, srv: TLSServer, reload: dict[str, t.Any]) -> None:
-    from ansible_collections.ghostguard.certs.plugins.module_utils import _files
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy
 
-    def issue_and_install(cert: dict[str, t.Any], cfg: dict[str, t.Any], secrets: dict[str, t.Any],
-                          staging: str) -> dict[str, t.Any]:
-        assert secrets == {"rfc2136": {"key_secret": "c2VjcmV0"}} and os.path.isdir(staging)
+    def issue_and_install(cert: dict[str, t.Any], cfg: dict[str, t.Any], secrets: dict[str, t.Any]) -> dict[str, t.Any]:
+        assert secrets == {"rfc2136": {"key_secret": "c2VjcmV0"}}
         new = host.ca.issue(cert["domains"], days=90)
-        bundle = _files.build_bundle(new.cert_pem, new.key_pem, new.chain_pem)
-        return _files.deploy(_files.DeployRequest(targets=_agent_engine._targets(_files.Targets, cert), bundle=bundle)).facts()
+        bundle = _bundle.build_bundle(new.cert_pem, new.key_pem, new.chain_pem)
+        targets = _agent_engine._targets(_deploy.Targets, cert)
+        return _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=bundle)).facts()
 
     monkeypatch.setattr(_agent_engine, "engine_issue_and_install", issue_and_install)
     secrets = host.root / "secrets"

@@ -15,8 +15,8 @@ import pytest
 from certgen import TestCA, now
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _expiry, _x509
-from ansible_collections.ghostguard.certs.plugins.module_utils._errors import InputError
+from ansible_collections.ghostguard.certs.plugins.module_utils import _expiry
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertificateError, InputError
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def ca() -> TestCA:
 
 
 def run(paths: list[str], **kw: object) -> dict:
-    return _expiry.scan(_expiry.ScanOptions(paths=paths, **kw), _x509.Policy())  # type: ignore[arg-type]
+    return _expiry.scan(_expiry.ScanRequest(paths=paths, **kw)).facts()  # type: ignore[arg-type]
 
 
 def by_name(result: dict) -> dict[str, dict]:
@@ -48,6 +48,7 @@ def test_directory_statuses_and_summary(ca: TestCA, tmp_path: pathlib.Path) -> N
     assert [os.path.basename(c["path"]) for c in res["certificates"]][:2] == ["gone.pem", "crit.pem"]
     assert res["summary"]["counts"] == {"ok": 1, "due": 1, "critical": 1, "expired": 1, "not_yet_valid": 1, "invalid": 0}
     assert res["summary"]["soonest"]["path"].endswith("gone.pem")
+    assert res["summary"]["worst"] == "not_yet_valid"
     assert sorted(os.path.basename(p) for p in res["due"]) == ["crit.pem", "due.pem", "future.pem", "gone.pem"]
     # the key files beside them are skipped, not reported as errors
     assert res["errors"] == []
@@ -212,3 +213,51 @@ def test_two_hundred_files_fast(ca: TestCA, tmp_path: pathlib.Path) -> None:
     res = run([str(tmp_path)], key_match=True)
     assert res["summary"]["total"] == 200 and all(c["key_match"] for c in res["certificates"])
     assert len({c["fingerprint_sha256"] for c in res["certificates"]}) == 10
+
+
+# ---------------------------------------------------------------- typed entry point and fail decision
+
+
+def test_request_from_options_maps_module_options(tmp_path: pathlib.Path) -> None:
+    req = _expiry.ScanRequest.from_options({
+        "paths": str(tmp_path), "recurse": True, "patterns": None, "renew_before": "30d",
+        "now": "2026-01-01T00:00:00Z", "alert_before": "1d", "fail_on_invalid": True,
+    })
+    assert req.paths == [str(tmp_path)] and req.recurse is True and req.fail_on_invalid is True
+    assert list(req.patterns) == list(_expiry.DEFAULT_PATTERNS) and req.key_match is False
+    assert (req.policy.renew_before, req.policy.alert_before) == (30 * 86400, 86400)
+    assert req.policy.now == dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    with pytest.raises(InputError, match="paths is missing"):
+        _expiry.ScanRequest.from_options({})
+    with pytest.raises(InputError, match="renew_before"):
+        _expiry.ScanRequest.from_options({"paths": [], "renew_before": "soon"})
+
+
+def test_scan_result_is_typed_and_plain(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    ca.issue(["typed.test"]).write(str(tmp_path), "typed")
+    result = _expiry.scan(_expiry.ScanRequest(paths=[str(tmp_path)]))
+    assert isinstance(result, _expiry.ScanResult)
+    assert [c["subject"] for c in result.certificates] == ["CN=typed.test"] and result.due == []
+    assert set(result.facts()) == {"certificates", "due", "summary", "errors", "clock", "now"}
+    assert result.summary["worst"] == "ok"
+    assert _expiry.scan(_expiry.ScanRequest(paths=[])).summary["worst"] is None
+
+
+def test_require_valid_fails_on_unreadable_or_invalid(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    good = ca.issue(["v.test"]).write(str(tmp_path), "v")
+    (tmp_path / "junk.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n")
+    mismatched = ca.issue(["m.test"]).write(str(tmp_path), "m")
+    (tmp_path / "m.key").write_bytes(ca.issue(["other.test"]).key_pem)
+    paths = [good, str(tmp_path / "junk.pem"), mismatched]
+    lenient = _expiry.ScanRequest(paths=paths, key_match=True)
+    _expiry.require_valid(lenient, _expiry.scan(lenient))  # fail_on_invalid=false: no failure
+    strict = _expiry.ScanRequest(paths=paths, key_match=True, fail_on_invalid=True)
+    result = _expiry.scan(strict)
+    with pytest.raises(CertificateError) as err:
+        _expiry.require_valid(strict, result)
+    assert str(err.value).startswith("2 certificate file(s) are unreadable, corrupt or invalid: ")
+    assert "junk.pem" in str(err.value) and "m.pem" in str(err.value) and "v.pem" not in str(err.value)
+    # the failure carries the whole result, so a failed task still shows the report
+    assert err.value.details["certificates"] == result.certificates and err.value.details["summary"]["worst"] == "invalid"
+    only_good = _expiry.ScanRequest(paths=[good], fail_on_invalid=True)
+    _expiry.require_valid(only_good, _expiry.scan(only_good))

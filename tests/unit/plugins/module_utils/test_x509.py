@@ -1,122 +1,26 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Renewal policy, parsing and description (plugins/module_utils/_x509.py)."""
+"""Parsing, description, signatures and chains (plugins/module_utils/_x509.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import pathlib
+import typing as t
 
 import pytest
 from certgen import TestCA, cert_pem
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa
+from cryptography.x509.oid import NameOID
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils import _policy, _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertificateError, InputError
-from ansible_collections.ghostguard.certs.plugins.module_utils._time import parse_duration, parse_time
+from ansible_collections.ghostguard.certs.plugins.module_utils._time import parse_duration, parse_time, utc_field
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 1, 1, tzinfo=UTC)
 DAY = 86400.0
-
-
-def policy(at_days: float, **kw: object) -> _x509.Policy:
-    return _x509.Policy(now=T0 + dt.timedelta(days=at_days), **kw)  # type: ignore[arg-type]
-
-
-def decide(lifetime_days: float, at_days: float, **kw: object) -> _x509.Decision:
-    return _x509.evaluate(T0, T0 + dt.timedelta(days=lifetime_days), policy(at_days, **kw))
-
-
-# lifetime, time since issue, expected status, expected due
-POLICY_TABLE = [
-    # 6-day (short-lived): renew at half-life = 3 days left; alert (72h) coincides with it
-    (6, 1.0, "ok", False),
-    (6, 2.9, "ok", False),
-    (6, 3.0, "due", True),   # exactly at the threshold: due, and 72h left is not yet "< 72h"
-    (6, 3.5, "critical", True),
-    (6, 6.0, "expired", True),
-    # 90-day: renew with 30 days left
-    (90, 10, "ok", False),
-    (90, 59.9, "ok", False),
-    (90, 60, "due", True),
-    (90, 86.9, "due", True),
-    (90, 87.5, "critical", True),
-    (90, 91, "expired", True),
-    # 397-day: renew with 132.33 days left
-    (397, 200, "ok", False),
-    (397, 264.6, "ok", False),
-    (397, 264.7, "due", True),
-    (397, 396, "critical", True),
-    (397, 400, "expired", True),
-    # exactly 10 days counts as short-lived (1/2), just over does not (1/3)
-    (10, 4.9, "ok", False),
-    (10, 5.0, "due", True),
-    (10.01, 5.0, "ok", False),
-]
-
-
-@pytest.mark.parametrize(("lifetime", "at", "status", "due"), POLICY_TABLE)
-def test_policy_table(lifetime: float, at: float, status: str, due: bool) -> None:
-    decision = decide(lifetime, at)
-    assert (decision.status, decision.due) == (status, due)
-
-
-def test_renew_at_and_seconds() -> None:
-    decision = decide(90, 10)
-    assert decision.renew_at == T0 + dt.timedelta(days=60)
-    assert decision.lifetime_seconds == 90 * 86400
-    assert decision.seconds_remaining == 80 * 86400
-
-
-def test_renew_before_wins_when_larger() -> None:
-    assert decide(90, 50, renew_before=45 * DAY).due is True  # 40 days left < 45d
-    assert decide(90, 40, renew_before=45 * DAY).due is False
-    # fraction wins when larger than renew_before
-    assert decide(90, 61, renew_before=1 * DAY).due is True
-
-
-def test_explicit_fraction_applies_to_short_lived_too() -> None:
-    assert decide(6, 3.5, renew_fraction=0.25, alert_before=0).status == "ok"
-    assert decide(6, 4.6, renew_fraction=0.25, alert_before=0).status == "due"
-
-
-@pytest.mark.parametrize(
-    ("at", "leeway_h", "status"),
-    [
-        (59.9, 0, "ok"),
-        (59.9, 3, "due"),        # leeway brings the renewal earlier
-        (89.99, 0, "critical"),
-        (89.99, 1, "expired"),   # a peer whose clock runs an hour fast already rejects it
-    ],
-)
-def test_leeway_towards_expiry(at: float, leeway_h: float, status: str) -> None:
-    assert decide(90, at, leeway=leeway_h * 3600).status == status
-
-
-@pytest.mark.parametrize(
-    ("at_hours", "leeway_h", "status"),
-    [
-        (-2, 0, "not_yet_valid"),
-        (-2, 3, "ok"),             # within the skew allowance: valid
-        (-2, 1, "not_yet_valid"),
-        (0, 0, "ok"),
-    ],
-)
-def test_leeway_towards_not_before(at_hours: float, leeway_h: float, status: str) -> None:
-    assert decide(90, at_hours / 24, leeway=leeway_h * 3600).status == status
-
-
-def test_connection_age() -> None:
-    # 90-day certificate with 31 days left: not due by the window, but a 40-day connection outlives it
-    d = decide(90, 59, max_connection_age=40 * DAY, connection_margin=3600)
-    assert d.due and d.status == "due" and d.reasons == ["connection_age"]
-    assert decide(90, 59, max_connection_age=20 * DAY).due is False
-    # margin counts
-    assert decide(90, 59, max_connection_age=31 * DAY - 7200, connection_margin=3 * 3600).due is True
-
-
-def test_force() -> None:
-    d = decide(90, 1, force=True)
-    assert d.due and d.status == "due" and d.reasons == ["forced"]
 
 
 @pytest.mark.parametrize(
@@ -143,13 +47,6 @@ def test_parse_time() -> None:
         parse_time("yesterday")
 
 
-def test_policy_from_options_validates() -> None:
-    p = _x509.Policy.from_options({"renew_before": "30d", "leeway": "5m", "now": "2026-01-01T00:00:00Z"})
-    assert (p.renew_before, p.leeway, p.now) == (30 * DAY, 300, T0)
-    with pytest.raises(InputError, match="renew_fraction"):
-        _x509.Policy.from_options({"renew_fraction": 1.5})
-
-
 # --------------------------------------------------------------------------- parsing
 
 
@@ -162,7 +59,7 @@ def test_pem_bundle_reports_leaf_first(ca: TestCA) -> None:
     issued = ca.issue(["shop.example.test", "10.0.0.5"], days=90)
     certs, fmt = _x509.load_certificates(issued.fullchain_pem)
     assert fmt == "pem" and len(certs) == 2
-    desc = _x509.describe(certs[0], "x.pem", _x509.Policy())
+    desc = _x509.describe(certs[0], "x.pem", _policy.Policy())
     assert desc["sans"] == ["DNS:shop.example.test", "IP:10.0.0.5"]
     assert desc["subject"] == "CN=shop.example.test"
     assert desc["issuer"] == "CN=ghostguard test root intermediate"
@@ -241,3 +138,125 @@ def test_cert_pem_roundtrip(ca: TestCA) -> None:
     issued = ca.issue(["r.test"])
     certs, _fmt = _x509.load_certificates(cert_pem(issued.cert) + b"\n# comment\n" + issued.chain_pem)
     assert [c.subject for c in certs] == [issued.cert.subject, ca.signer.subject]
+
+
+# --------------------------------------------------------------------------- truncated PEM, CA files, dates
+
+
+@pytest.mark.parametrize(
+    ("data", "complete"),
+    [
+        (b"", True),
+        (b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", True),
+        (b"-----BEGIN CERTIFICATE-----\nAAAA\n", False),
+        (b"-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nB", False),
+    ],
+)
+def test_check_pem_complete(data: bytes, complete: bool) -> None:
+    if complete:
+        _x509.check_pem_complete(data, "cert_content")
+    else:
+        with pytest.raises(CertificateError, match=r"^cert_content: a PEM CERTIFICATE block has no END line \(truncated"):
+            _x509.check_pem_complete(data, "cert_content")
+
+
+def test_load_ca_file(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "roots.pem"
+    path.write_bytes(ca.root_pem + TestCA("second root").root_pem)
+    roots = _x509.load_ca_file(str(path))
+    assert [r.subject.rfc4514_string() for r in roots] == ["CN=ghostguard test root", "CN=second root"]
+    with pytest.raises(InputError, match=r"ca_bundle .*missing\.pem cannot be read"):
+        _x509.load_ca_file(str(tmp_path / "missing.pem"))
+    path.write_bytes(ca.root_pem[:-30])
+    with pytest.raises(CertificateError, match="truncated"):
+        _x509.load_ca_file(str(path))
+
+
+def test_validity_dates_are_aware_utc(ca: TestCA) -> None:
+    cert = ca.issue(["dates.test"], days=10).cert
+    start, end = _x509.not_before(cert), _x509.not_after(cert)
+    assert start.tzinfo is not None and start.utcoffset() == dt.timedelta(0)
+    assert end - start == dt.timedelta(days=10)
+
+
+class _Naive:
+    """An object of an older cryptography: naive UTC datetimes and no ``*_utc`` attributes."""
+
+    this_update = dt.datetime(2026, 1, 1, 12, 0)
+    next_update = None
+
+
+def test_utc_field_fallback_for_older_cryptography(ca: TestCA) -> None:
+    assert utc_field(_Naive(), "this_update") == dt.datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert utc_field(_Naive(), "next_update") is None
+    cert = ca.issue(["f.test"]).cert
+    assert utc_field(cert, "not_valid_after") == cert.not_valid_after_utc
+
+
+# --------------------------------------------------------------------------- the one signature check
+
+DATA = b"what was signed"
+
+
+@pytest.mark.parametrize("kind", ["ec", "rsa", "rsa-pss", "ed25519"])
+def test_signature_valid(kind: str) -> None:
+    rsa_padding = None
+    if kind == "ec":
+        key: t.Any = ec.generate_private_key(ec.SECP256R1())
+        signature = key.sign(DATA, ec.ECDSA(hashes.SHA256()))
+    elif kind == "ed25519":
+        key = ed25519.Ed25519PrivateKey.generate()
+        signature = key.sign(DATA)
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        rsa_padding = (padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32) if kind == "rsa-pss"
+                       else padding.PKCS1v15())
+        signature = key.sign(DATA, rsa_padding, hashes.SHA256())
+    public = key.public_key()
+    given = rsa_padding if kind == "rsa-pss" else None  # PKCS#1 v1.5 is the default
+    assert _x509.signature_valid(public, signature, DATA, hashes.SHA256(), given) is True
+    assert _x509.signature_valid(public, signature, DATA + b"!", hashes.SHA256(), given) is False
+    assert _x509.signature_valid(public, b"\x00" + signature[1:], DATA, hashes.SHA256(), given) is False
+
+
+def test_signature_valid_refuses_other_keys() -> None:
+    other = ec.generate_private_key(ec.SECP256R1())
+    signature = ec.generate_private_key(ec.SECP256R1()).sign(DATA, ec.ECDSA(hashes.SHA256()))
+    assert _x509.signature_valid(other.public_key(), signature, DATA, hashes.SHA256()) is False
+    dsa_key = dsa.generate_private_key(2048)
+    assert _x509.signature_valid(dsa_key.public_key(), dsa_key.sign(DATA, hashes.SHA256()), DATA, hashes.SHA256()) is False
+    assert _x509.signature_valid(object(), b"", DATA, hashes.SHA256()) is False
+
+
+def _pss_signed(ca_key: t.Any, issuer: x509.Name) -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pss.test")]))
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(dt.datetime(2026, 1, 1, tzinfo=UTC))
+        .not_valid_after(dt.datetime(2026, 2, 1, tzinfo=UTC))
+        .sign(ca_key, hashes.SHA256(), rsa_padding=padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                                                               salt_length=padding.PSS.DIGEST_LENGTH))
+    )
+
+
+def test_issued_by(ca: TestCA) -> None:
+    issued = ca.issue(["i.test"])
+    assert _x509.issued_by(issued.cert, ca.signer) is True
+    assert _x509.issued_by(ca.signer, ca.root) is True
+    assert _x509.issued_by(issued.cert, ca.root) is False  # right key chain, wrong name
+    impostor = TestCA("ghostguard test root")  # same names, other keys
+    assert _x509.issued_by(issued.cert, impostor.signer) is False
+    # an RSA-PSS signed certificate verifies with its own padding parameters
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pss root")])
+    root = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(rsa_key.public_key())
+        .serial_number(1).not_valid_before(dt.datetime(2026, 1, 1, tzinfo=UTC))
+        .not_valid_after(dt.datetime(2027, 1, 1, tzinfo=UTC))
+        .sign(rsa_key, hashes.SHA256())
+    )
+    assert _x509.issued_by(_pss_signed(rsa_key, name), root) is True

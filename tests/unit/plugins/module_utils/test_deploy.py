@@ -1,9 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Generations, atomic switch, validation and rollback of the deploy engine."""
+"""Deploy through the generation store: generations, atomic switch, adoption and rollback."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import pathlib
 import ssl
@@ -11,11 +10,10 @@ import stat
 import typing as t
 
 import pytest
-from certgen import Issued, TestCA, now
+from certgen import Issued, TestCA
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _files, _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy, _durable, _errors, _store, _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import (
-    CertificateError,
     FileSystemError,
     InputError,
 )
@@ -23,22 +21,22 @@ from ansible_collections.ghostguard.certs.plugins.module_utils._errors import (
 
 @pytest.fixture(scope="module")
 def ca() -> TestCA:
-    return TestCA("files unit root")
+    return TestCA("deploy unit root")
 
 
-def bundle_of(issued: Issued, with_chain: bool = True) -> _files.Bundle:
-    return _files.build_bundle(issued.cert_pem, issued.key_pem, issued.chain_pem if with_chain else None)
+def bundle_of(issued: Issued, with_chain: bool = True) -> _bundle.Bundle:
+    return _bundle.build_bundle(issued.cert_pem, issued.key_pem, issued.chain_pem if with_chain else None)
 
 
-def request(tmp: pathlib.Path, issued: Issued | None, **kw: t.Any) -> _files.DeployRequest:
-    targets = _files.Targets(
+def request(tmp: pathlib.Path, issued: Issued | None, **kw: t.Any) -> _deploy.DeployRequest:
+    targets = _deploy.Targets(
         cert=str(tmp / "tls" / "site.crt"),
         key=str(tmp / "tls" / "site.key"),
         chain=str(tmp / "tls" / "chain.pem"),
         fullchain=str(tmp / "tls" / "fullchain.pem"),
         combined=str(tmp / "tls" / "combined.pem"),
     )
-    return _files.DeployRequest(targets=targets, bundle=bundle_of(issued) if issued else None, **kw)
+    return _deploy.DeployRequest(targets=targets, bundle=bundle_of(issued) if issued else None, **kw)
 
 
 def served_fingerprint(tmp: pathlib.Path) -> str:
@@ -48,9 +46,17 @@ def served_fingerprint(tmp: pathlib.Path) -> str:
     return _x509.fingerprint(_x509.load_certificates(data)[0][0])
 
 
+def plant(directory: pathlib.Path, issued: Issued, names: tuple[str, str, str]) -> pathlib.Path:
+    """Plain files someone else wrote: certificate, key and full chain under *names*."""
+    directory.mkdir()
+    for name, data in zip(names, (issued.cert_pem, issued.key_pem, issued.fullchain_pem)):
+        (directory / name).write_bytes(data)
+    return directory
+
+
 def test_first_deploy_writes_generation_and_links(tmp_path: pathlib.Path, ca: TestCA) -> None:
     issued = ca.issue(["site.test"])
-    result = _files.deploy(request(tmp_path, issued))
+    result = _deploy.deploy(request(tmp_path, issued))
     assert result.changed and result.generation == 1 and result.previous is None
     store = tmp_path / "tls" / ".ghostguard" / "site"
     assert result.store == str(store)
@@ -72,16 +78,16 @@ def test_first_deploy_writes_generation_and_links(tmp_path: pathlib.Path, ca: Te
 
 def test_same_content_is_idempotent(tmp_path: pathlib.Path, ca: TestCA) -> None:
     issued = ca.issue(["site.test"])
-    _files.deploy(request(tmp_path, issued))
-    again = _files.deploy(request(tmp_path, issued))
+    _deploy.deploy(request(tmp_path, issued))
+    again = _deploy.deploy(request(tmp_path, issued))
     assert again.changed is False and again.generation == 1
     assert again.diff["before"] == again.diff["after"]
 
 
 def test_mode_change_alone_fixes_in_place(tmp_path: pathlib.Path, ca: TestCA) -> None:
     issued = ca.issue(["site.test"])
-    _files.deploy(request(tmp_path, issued))
-    res = _files.deploy(request(tmp_path, issued, attrs=_files.resolve_attrs(mode="0640")))
+    _deploy.deploy(request(tmp_path, issued))
+    res = _deploy.deploy(request(tmp_path, issued, attrs=_store.resolve_attrs(mode="0640")))
     assert res.changed and res.generation == 1
     assert stat.S_IMODE(os.stat(tmp_path / "tls" / "site.crt").st_mode) == 0o640
 
@@ -91,7 +97,7 @@ def test_generations_rotate_and_keep(tmp_path: pathlib.Path, ca: TestCA) -> None
     for _unused in range(5):
         issued = ca.issue(["site.test"])
         fps.append(_x509.fingerprint(issued.cert))
-        res = _files.deploy(request(tmp_path, issued, keep=3))
+        res = _deploy.deploy(request(tmp_path, issued, keep=3))
     assert res.generation == 5 and res.generations == [3, 4, 5]
     assert res.previous is not None and res.previous["fingerprint_sha256"] == fps[3]
     assert served_fingerprint(tmp_path) == fps[4]
@@ -99,204 +105,113 @@ def test_generations_rotate_and_keep(tmp_path: pathlib.Path, ca: TestCA) -> None
 
 def test_rollback_restores_previous_and_removes_abandoned(tmp_path: pathlib.Path, ca: TestCA) -> None:
     first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
-    _files.deploy(request(tmp_path, first))
-    _files.deploy(request(tmp_path, second))
-    check = _files.rollback(request(tmp_path, None, check_mode=True))
+    _deploy.deploy(request(tmp_path, first))
+    _deploy.deploy(request(tmp_path, second))
+    check = _deploy.rollback(request(tmp_path, None, check_mode=True))
     assert check.changed and served_fingerprint(tmp_path) == _x509.fingerprint(second.cert)
-    res = _files.rollback(request(tmp_path, None))
+    res = _deploy.rollback(request(tmp_path, None))
     assert res.changed and res.generation == 1 and res.previous_generation == 2
     assert served_fingerprint(tmp_path) == _x509.fingerprint(first.cert)
     assert res.generations == [1]
     with pytest.raises(FileSystemError, match="nothing to roll back to"):
-        _files.rollback(request(tmp_path, None))
+        _deploy.rollback(request(tmp_path, None))
 
 
 def test_rollback_from_fingerprint_is_idempotent(tmp_path: pathlib.Path, ca: TestCA) -> None:
     first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
-    _files.deploy(request(tmp_path, first))
-    _files.deploy(request(tmp_path, second))
+    _deploy.deploy(request(tmp_path, first))
+    _deploy.deploy(request(tmp_path, second))
     bad = _x509.fingerprint(second.cert).replace(":", "").upper()
-    assert _files.rollback(request(tmp_path, None, from_fingerprint=bad)).changed
-    again = _files.rollback(request(tmp_path, None, from_fingerprint=bad))
+    assert _deploy.rollback(request(tmp_path, None, from_fingerprint=bad)).changed
+    again = _deploy.rollback(request(tmp_path, None, from_fingerprint=bad))
     assert again.changed is False
     assert served_fingerprint(tmp_path) == _x509.fingerprint(first.cert)
 
 
 def test_rollback_without_store_fails(tmp_path: pathlib.Path) -> None:
     with pytest.raises(FileSystemError, match="deploy a certificate first"):
-        _files.rollback(request(tmp_path, None))
+        _deploy.rollback(request(tmp_path, None))
 
 
 def test_existing_plain_files_are_adopted(tmp_path: pathlib.Path, ca: TestCA) -> None:
     old, new = ca.issue(["site.test"]), ca.issue(["site.test"])
-    tls = tmp_path / "tls"
-    tls.mkdir()
-    (tls / "site.crt").write_bytes(old.cert_pem)
-    (tls / "site.key").write_bytes(old.key_pem)
-    (tls / "fullchain.pem").write_bytes(old.fullchain_pem)
-    res = _files.deploy(request(tmp_path, new))
+    tls = plant(tmp_path / "tls", old, ("site.crt", "site.key", "fullchain.pem"))
+    res = _deploy.deploy(request(tmp_path, new))
     assert res.generation == 2 and res.previous is not None
     assert res.previous["fingerprint_sha256"] == _x509.fingerprint(old.cert)
     assert served_fingerprint(tmp_path) == _x509.fingerprint(new.cert)
-    _files.rollback(request(tmp_path, None))
+    _deploy.rollback(request(tmp_path, None))
     assert (tls / "site.key").read_bytes() == old.key_pem
     assert served_fingerprint(tmp_path) == _x509.fingerprint(old.cert)
 
 
 def test_check_mode_writes_nothing(tmp_path: pathlib.Path, ca: TestCA) -> None:
-    res = _files.deploy(request(tmp_path, ca.issue(["site.test"]), check_mode=True))
+    res = _deploy.deploy(request(tmp_path, ca.issue(["site.test"]), check_mode=True))
     assert res.changed and res.generation == 1
     assert not (tmp_path / "tls").exists()
 
 
 def test_recover_removes_leftovers(tmp_path: pathlib.Path, ca: TestCA) -> None:
-    _files.deploy(request(tmp_path, ca.issue(["site.test"])))
+    _deploy.deploy(request(tmp_path, ca.issue(["site.test"])))
     store = tmp_path / "tls" / ".ghostguard" / "site"
     (store / ".gen-7.partial").mkdir()
     (store / "gen-9").mkdir()
     (store / "current.ghostguard-tmp").symlink_to("gen-9")
-    res = _files.deploy(request(tmp_path, ca.issue(["site.test"])))
+    res = _deploy.deploy(request(tmp_path, ca.issue(["site.test"])))
     assert res.generation == 2
     assert sorted(os.listdir(store)) == [".lock", "current", "gen-1", "gen-2"]
 
 
 def test_step_hook_sees_every_step(tmp_path: pathlib.Path, ca: TestCA) -> None:
     steps: list[str] = []
-    _files.set_step_hook(steps.append)
+    _durable.set_step_hook(steps.append)
     try:
-        _files.deploy(request(tmp_path, ca.issue(["site.test"])))
+        _deploy.deploy(request(tmp_path, ca.issue(["site.test"])))
     finally:
-        _files.set_step_hook(None)
+        _durable.set_step_hook(None)
     assert "rename generation" in steps and "link current.tmp" in steps
     assert steps.index("rename generation") < steps.index("link current.tmp") < steps.index("link key")
 
 
-# ---------------------------------------------------------------- validation
-
-
-def test_mismatched_key_refused(ca: TestCA) -> None:
-    a, b = ca.issue(["site.test"]), ca.issue(["site.test"])
-    bundle = _files.build_bundle(a.cert_pem, b.key_pem, a.chain_pem)
-    with pytest.raises(CertificateError, match="does not belong"):
-        _files.validate_bundle(bundle)
-
-
-def test_expired_refused(ca: TestCA) -> None:
-    old = ca.issue(["site.test"], days=1, not_before=now() - dt.timedelta(days=3))
-    with pytest.raises(CertificateError, match="expired"):
-        _files.validate_bundle(bundle_of(old))
-
-
-def test_not_yet_valid_refused(ca: TestCA) -> None:
-    future = ca.issue(["site.test"], not_before=now() + dt.timedelta(days=2))
-    with pytest.raises(CertificateError, match="not valid before"):
-        _files.validate_bundle(bundle_of(future))
-
-
-def test_chain_from_other_ca_refused(ca: TestCA) -> None:
-    other = TestCA("other root")
-    leaf = ca.issue(["site.test"])
-    bundle = _files.build_bundle(leaf.cert_pem, leaf.key_pem, other.issue(["x.test"]).chain_pem)
-    with pytest.raises(CertificateError, match="does not link"):
-        _files.validate_bundle(bundle)
-    with pytest.raises(CertificateError, match="does not verify against ca_bundle"):
-        _files.validate_bundle(bundle_of(leaf), ca_bundle=[other.root])
-    _files.validate_bundle(bundle_of(leaf), ca_bundle=[ca.root])
-
-
-def test_names_checked(ca: TestCA) -> None:
-    leaf = ca.issue(["*.site.test", "site.test"])
-    _files.validate_bundle(bundle_of(leaf), expected_names=["a.site.test", "site.test"])
-    with pytest.raises(CertificateError, match=r"does not cover other\.test"):
-        _files.validate_bundle(bundle_of(leaf), expected_names=["other.test"])
-
-
-@pytest.mark.parametrize(
-    ("cert", "key", "message"),
-    [
-        (b"-----BEGIN CERTIFICATE-----\nMIIB\n", None, r"no END line"),
-        (None, b"not a key", "not a PEM private key"),
-        (b"", None, "empty"),
-    ],
-)
-def test_unparsable_inputs(ca: TestCA, cert: bytes | None, key: bytes | None, message: str) -> None:
-    leaf = ca.issue(["site.test"])
-    with pytest.raises(CertificateError, match=message):
-        _files.build_bundle(cert if cert is not None else leaf.cert_pem, key if key is not None else leaf.key_pem, None)
-
-
-def test_bundle_in_cert_content_splits_chain(ca: TestCA) -> None:
-    leaf = ca.issue(["site.test"])
-    bundle = _files.build_bundle(leaf.fullchain_pem, leaf.key_pem, None)
-    assert bundle.cert_pem == leaf.cert_pem and bundle.chain_pem == leaf.chain_pem
-    with pytest.raises(InputError, match=r"leave"):
-        _files.build_bundle(leaf.fullchain_pem, leaf.key_pem, leaf.chain_pem)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"mode": "rw"}, "not an octal mode"),
-        ({"key_mode": "0644"}, "every user"),
-        ({"owner": "no-such-user-gg"}, "not a user"),
-        ({"group": "no-such-group-gg"}, "not a group"),
-    ],
-)
-def test_bad_attrs(kwargs: dict[str, str], message: str) -> None:
-    with pytest.raises(InputError, match=message):
-        _files.resolve_attrs(**kwargs)
-
-
 def test_targets_checked(tmp_path: pathlib.Path) -> None:
     with pytest.raises(InputError, match="give cert_path, fullchain_path or combined_path"):
-        _files.Targets(key=str(tmp_path / "k")).check()
+        _deploy.Targets(key=str(tmp_path / "k")).check()
     with pytest.raises(InputError, match="absolute"):
-        _files.Targets(cert="rel.pem").check()
+        _deploy.Targets(cert="rel.pem").check()
     with pytest.raises(InputError, match="same file"):
-        _files.Targets(cert=str(tmp_path / "a"), key=str(tmp_path / "a")).check()
-
-
-def test_diff_view_has_no_key() -> None:
-    leaf = TestCA("diff root").issue(["d.test"])
-    view = _files.diff_view(leaf.cert)
-    assert set(view) == {"subject", "sans", "serial", "not_after", "fingerprint_sha256"}
-    assert _files.diff_view(None) == {}
+        _deploy.Targets(cert=str(tmp_path / "a"), key=str(tmp_path / "a")).check()
 
 
 def test_foreign_symlinks_are_adopted(tmp_path: pathlib.Path, ca: TestCA) -> None:
     """Service paths that link elsewhere (certbot's live/ links) keep their content as a generation."""
     old, new = ca.issue(["site.test"]), ca.issue(["site.test"])
-    archive = tmp_path / "archive"
-    archive.mkdir()
-    (archive / "cert1.pem").write_bytes(old.cert_pem)
-    (archive / "privkey1.pem").write_bytes(old.key_pem)
-    (archive / "fullchain1.pem").write_bytes(old.fullchain_pem)
+    archive = plant(tmp_path / "archive", old, ("cert1.pem", "privkey1.pem", "fullchain1.pem"))
     tls = tmp_path / "tls"
     tls.mkdir()
     (tls / "site.crt").symlink_to(archive / "cert1.pem")
     (tls / "site.key").symlink_to(archive / "privkey1.pem")
     (tls / "fullchain.pem").symlink_to(archive / "fullchain1.pem")
-    res = _files.deploy(request(tmp_path, new))
+    res = _deploy.deploy(request(tmp_path, new))
     assert res.previous is not None and res.previous["fingerprint_sha256"] == _x509.fingerprint(old.cert)
     assert (archive / "privkey1.pem").read_bytes() == old.key_pem  # the foreign files are left alone
-    _files.rollback(request(tmp_path, None))
+    _deploy.rollback(request(tmp_path, None))
     assert served_fingerprint(tmp_path) == _x509.fingerprint(old.cert)
 
 
 def test_missing_link_is_restored_without_new_generation(tmp_path: pathlib.Path, ca: TestCA) -> None:
     issued = ca.issue(["site.test"])
-    _files.deploy(request(tmp_path, issued))
+    _deploy.deploy(request(tmp_path, issued))
     (tmp_path / "tls" / "site.key").unlink()
-    res = _files.deploy(request(tmp_path, issued))
+    res = _deploy.deploy(request(tmp_path, issued))
     assert res.changed and res.generation == 1 and res.generations == [1]
     assert served_fingerprint(tmp_path) == _x509.fingerprint(issued.cert)
 
 
 def test_separate_directories_and_explicit_store(tmp_path: pathlib.Path, ca: TestCA) -> None:
     issued = ca.issue(["site.test"])
-    targets = _files.Targets(cert=str(tmp_path / "certs" / "site.pem"), key=str(tmp_path / "private" / "site.key"),
-                             store=str(tmp_path / "store"))
-    res = _files.deploy(_files.DeployRequest(targets=targets, bundle=bundle_of(issued)))
+    targets = _deploy.Targets(cert=str(tmp_path / "certs" / "site.pem"), key=str(tmp_path / "private" / "site.key"),
+                              store=str(tmp_path / "store"))
+    res = _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=bundle_of(issued)))
     assert res.store == str(tmp_path / "store")
     assert (tmp_path / "private" / "site.key").read_bytes() == issued.key_pem
     assert os.readlink(tmp_path / "private" / "site.key") == "../store/current/key.pem"
@@ -306,19 +221,19 @@ def test_unwritable_directory_names_the_fix(tmp_path: pathlib.Path, ca: TestCA) 
     issued = ca.issue(["site.test"])
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    targets = _files.Targets(cert=str(blocker / "site.pem"), key=str(blocker / "site.key"))
+    targets = _deploy.Targets(cert=str(blocker / "site.pem"), key=str(blocker / "site.key"))
     with pytest.raises(FileSystemError, match=r"site\.pem \(Not a directory\); check that the directory exists"):
-        _files.deploy(_files.DeployRequest(targets=targets, bundle=bundle_of(issued)))
+        _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=bundle_of(issued)))
 
 
 def test_plain_file_dropped_over_one_link_is_adopted_without_blanking_the_others(
         tmp_path: pathlib.Path, ca: TestCA) -> None:
     first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
-    _files.deploy(request(tmp_path, first))
+    _deploy.deploy(request(tmp_path, first))
     key_path = tmp_path / "tls" / "site.key"
     key_path.unlink()
     key_path.write_bytes(first.key_pem)  # someone copied the key back by hand
-    res = _files.deploy(request(tmp_path, second))
+    res = _deploy.deploy(request(tmp_path, second))
     assert res.generation == 3 and "adopted existing files as generation 2" in res.actions
     adopted = tmp_path / "tls" / ".ghostguard" / "site" / "gen-2"
     assert (adopted / "cert.pem").read_bytes() == first.cert_pem
@@ -331,8 +246,8 @@ def test_owner_group_and_key_mode(tmp_path: pathlib.Path, ca: TestCA) -> None:
     import grp
     import pwd
 
-    attrs = _files.resolve_attrs(owner="nobody", group="nogroup", mode="0644", key_mode="0640")
-    res = _files.deploy(request(tmp_path, ca.issue(["site.test"]), attrs=attrs))
+    attrs = _store.resolve_attrs(owner="nobody", group="nogroup", mode="0644", key_mode="0640")
+    res = _deploy.deploy(request(tmp_path, ca.issue(["site.test"]), attrs=attrs))
     gen = pathlib.Path(res.store) / "gen-1"
     key = os.stat(gen / "key.pem")
     assert (key.st_uid, key.st_gid) == (pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
@@ -340,3 +255,78 @@ def test_owner_group_and_key_mode(tmp_path: pathlib.Path, ca: TestCA) -> None:
     assert stat.S_IMODE(os.stat(gen / "combined.pem").st_mode) == 0o640
     assert stat.S_IMODE(os.stat(gen / "fullchain.pem").st_mode) == 0o644
     assert os.stat(gen).st_uid == pwd.getpwnam("nobody").pw_uid
+
+
+# ---------------------------------------------------------------- bundles without key (issued for a CSR)
+
+
+def test_bundle_without_key_installs_cert_chain_fullchain(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    issued = ca.issue(["site.test"])
+    keyless = _bundle.build_bundle(issued.cert_pem, None, issued.chain_pem)
+    tls = tmp_path / "tls"
+    targets = _deploy.Targets(cert=str(tls / "site.crt"), chain=str(tls / "chain.pem"),
+                              fullchain=str(tls / "fullchain.pem"))
+    res = _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=keyless))
+    assert res.generation == 1
+    assert sorted(os.listdir(pathlib.Path(res.store) / "gen-1")) == ["cert.pem", "chain.pem", "fullchain.pem"]
+    assert (tls / "fullchain.pem").read_bytes() == issued.fullchain_pem
+    again = _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=keyless))
+    assert again.changed is False
+    with pytest.raises(InputError, match=r"issued for a CSR.*key_path"):
+        _deploy.deploy(_deploy.DeployRequest(targets=_deploy.Targets(cert=str(tls / "site.crt"), key=str(tls / "k")),
+                                             bundle=keyless))
+
+
+def test_rollback_to_a_generation_without_key_keeps_key_path(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
+    tls = tmp_path / "tls"
+    keyless = _deploy.Targets(cert=str(tls / "site.crt"), fullchain=str(tls / "fullchain.pem"))
+    _deploy.deploy(_deploy.DeployRequest(targets=keyless, bundle=_bundle.build_bundle(first.cert_pem, None, None)))
+    _deploy.deploy(request(tmp_path, second))  # later issued with a key on this host
+    with pytest.raises(FileSystemError, match=r"generation 1 .* has no key, combined file"):
+        _deploy.rollback(request(tmp_path, None))
+    assert served_fingerprint(tmp_path) == _x509.fingerprint(second.cert)
+    res = _deploy.rollback(_deploy.DeployRequest(targets=keyless))
+    assert res.generation == 1
+    assert (tls / "site.crt").read_bytes() == first.cert_pem
+
+
+# ---------------------------------------------------------------- from plain option values
+
+
+def test_request_from_options_builds_and_validates(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    issued = ca.issue(["site.test"])
+    options = {"cert_content": issued.cert_pem.decode(), "key_content": issued.key_pem.decode(),
+               "chain_content": issued.chain_pem.decode(), "cert_path": str(tmp_path / "tls" / "site.crt"),
+               "key_path": str(tmp_path / "tls" / "site.key"), "expected_names": ["site.test"], "keep": 2,
+               "mode": "0640"}
+    req = _deploy.request_from_options(options, check_mode=True)
+    assert req.bundle is not None and req.bundle.cert_pem == issued.cert_pem
+    assert (req.keep, req.check_mode, req.attrs.mode) == (2, True, 0o640)
+    assert _deploy.deploy(req).changed and not (tmp_path / "tls").exists()
+    src = tmp_path / "in.pem"
+    src.write_bytes(issued.cert_pem)
+    remote = dict(options, cert_content=None, cert_src=str(src), remote_src=True)
+    assert _deploy.request_from_options(remote).bundle is not None
+    rollback = _deploy.request_from_options({"state": "rollback", "cert_path": options["cert_path"],
+                                             "from_fingerprint": "AB"})
+    assert rollback.bundle is None and rollback.from_fingerprint == "AB"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"cert_src": "/x.pem"}, "give cert_content or cert_src, not both"),
+    ({"cert_content": None, "cert_src": "/x.pem"}, "the action plugin did not read it"),
+    ({"key_content": None}, "state=present needs the certificate and the key"),
+    ({"expected_names": ["other.test"]}, r"does not cover other\.test"),
+    ({"leeway": "400d"}, "expired"),
+    ({"mode": "rw"}, "not an octal mode"),
+    ({"cert_content": None, "cert_src": "/nonexistent/x.pem", "remote_src": True}, "cannot be read"),
+])
+def test_request_from_options_refuses(tmp_path: pathlib.Path, ca: TestCA, change: dict[str, t.Any],
+                                      message: str) -> None:
+    issued = ca.issue(["site.test"])
+    options = {"cert_content": issued.cert_pem.decode(), "key_content": issued.key_pem.decode(),
+               "cert_path": str(tmp_path / "site.crt"), "key_path": str(tmp_path / "site.key")}
+    with pytest.raises((InputError, _errors.CertificateError), match=message):
+        _deploy.request_from_options({**options, **change})
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,146 @@
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one durable-write primitive of the engine: files, symlinks and directories that survive a crash.
+
+Every writer of the collection (the generation store, the ACME account key) goes through here:
+
+* :func:`write_file` creates a new file with its final mode from the first byte, writes, chowns and
+  fsyncs it;
+* :func:`write_atomic` replaces a file: :func:`write_file` on a temporary name in the same directory,
+  rename(2) over the target, fsync of the directory - a reader sees the old file or the new one;
+* :func:`replace_symlink` points a link elsewhere with one rename;
+* :func:`read_file` (``None`` when missing), :func:`fsync_dir`, :func:`locked` and :func:`os_error` (an ``OSError`` as a message naming the fix).
+
+A test seam, :func:`set_step_hook`, is called with a step name before every filesystem step of the
+store, so the crash-safety test can kill a deploy between any two of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import typing as t
+
+from ._errors import FileSystemError
+
+try:
+    import fcntl
+
+    HAS_FCNTL = True
+except ImportError:  # pragma: no cover - not on POSIX
+    HAS_FCNTL = False
+
+StepHook = t.Callable[[str], None]
+_step_hook: StepHook | None = None
+
+
+def set_step_hook(hook: StepHook | None) -> None:
+    global _step_hook
+    _step_hook = hook
+
+
+def step(name: str) -> None:
+    if _step_hook is not None:
+        _step_hook(name)
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file(path: str, data: bytes, mode: int, uid: int = -1, gid: int = -1) -> None:
+    """Create *path* (must not exist) with *mode* from the first byte, write, chown, fsync."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode & 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if uid != -1 or gid != -1:
+            os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o644, uid: int = -1, gid: int = -1) -> None:
+    """Replace *path* with *data*: :func:`write_file` on a temporary name, rename, fsync the directory.
+
+    The temporary file is created with at most mode 0600 and widened to *mode* before the rename, so
+    a private key is never readable by others, not even for a moment.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, ".%s.%s.tmp" % (os.path.basename(path), secrets.token_hex(4)))
+    try:
+        write_file(tmp, data, mode, uid, gid)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if not os.path.isdir(directory):
+            raise FileSystemError("cannot write %s: the directory %s does not exist; create it first"
+                                  % (path, directory), path=path) from None
+        raise os_error("create a temporary file in %s to write" % directory, path, exc) from None
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise FileSystemError("writing %s failed (%s); the previous file is unchanged" % (path, exc.strerror),
+                              path=path) from None
+    with contextlib.suppress(OSError):
+        fsync_dir(directory)
+
+
+def replace_symlink(target: str, link: str) -> None:
+    """Point *link* at *target* atomically: make ``link.ghostguard-tmp`` then rename it over *link*."""
+    tmp = link + ".ghostguard-tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    os.symlink(target, tmp)
+    step("rename %s" % os.path.basename(link))
+    os.rename(tmp, link)
+
+
+@contextlib.contextmanager
+def locked(path: str) -> t.Iterator[None]:
+    """Exclusive advisory lock on *path* (created) so two writers of one store never interleave."""
+    if not HAS_FCNTL:  # pragma: no cover
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def read_file(path: str | None, limit: int = -1) -> bytes | None:
+    """The bytes at *path* (a link is followed; at most *limit* bytes when given); ``None`` when missing."""
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise os_error("read", path, exc) from None
+
+
+def os_error(action: str, path: str, exc: OSError) -> FileSystemError:
+    """*exc* as a :class:`FileSystemError` that says what failed and what to do about it."""
+    hint = "check that the directory exists, is writable and has free space"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        hint = "run the task with become: true or as the owner of the directory"
+    elif exc.errno == errno.ENOSPC:
+        hint = "free space on that filesystem"
+    return FileSystemError("cannot %s %s (%s); %s" % (action, path, exc.strerror or exc, hint), path=path)

@@ -1,0 +1,243 @@
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One TLS handshake with an :class:`Endpoint`: SNI, ALPN, client certificate, served chain, timings.
+
+A failure is a :class:`HandshakeFailure` with an error class (``refused``, ``timeout``,
+``unreachable``, ``handshake_failure``, ``expired``, ``unknown_ca``, ``hostname_mismatch``) and a
+message saying what to do.  ``_tls_probe`` builds the probe (retries, description) on it.
+
+The served chain comes from ``get_unverified_chain`` (Python 3.10 and later); on Python 3.9 only
+the leaf is available.  Plain Python, no Ansible import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import ssl
+import time
+import typing as t
+
+from . import _x509
+from ._errors import InputError
+
+ERROR_CLASSES = ("refused", "timeout", "unreachable", "handshake_failure", "expired", "unknown_ca", "hostname_mismatch")
+
+# OpenSSL X509_V_ERR_* codes -> error class
+_VERIFY_CLASSES = {
+    9: "expired",  # not yet valid: the validity window, like expiry
+    10: "expired",
+    2: "unknown_ca",
+    18: "unknown_ca",
+    19: "unknown_ca",
+    20: "unknown_ca",
+    21: "unknown_ca",
+    27: "unknown_ca",
+    62: "hostname_mismatch",
+    64: "hostname_mismatch",
+}
+
+
+@dataclasses.dataclass
+class Endpoint:
+    """A TLS service to probe, with how to reach and verify it (``endpoint_info``'s endpoint options)."""
+
+    host: str
+    port: int = 443
+    server_name: str | None = None
+    alpn: t.Sequence[str] = ()
+    ca_bundle: str | None = None
+    validate_certs: bool = True
+    client_cert: str | None = None
+    client_key: str | None = None
+    expected_fingerprint: str | None = None
+    retries: int = 0
+    retry_delay: float = 1.0
+    timeout: float = 10.0
+    name: str | None = None
+
+    def check(self) -> None:
+        """Refuse values that cannot work; normalise ``expected_fingerprint``."""
+        if not self.host:
+            raise InputError("an endpoint has no host; give host (and port) for every endpoint")
+        if not 0 < int(self.port) < 65536:
+            raise InputError("port %s of %s is not a TCP port (1-65535)" % (self.port, self.host))
+        if self.retries < 0 or self.retry_delay < 0 or self.timeout <= 0:
+            raise InputError("%s:%s: retries and retry_delay must not be negative, timeout must be positive"
+                             % (self.host, self.port))
+        if bool(self.client_key) and not self.client_cert:
+            raise InputError("%s:%s: client_key needs client_cert" % (self.host, self.port))
+        if self.expected_fingerprint:
+            self.expected_fingerprint = _x509.normalize_fingerprint(self.expected_fingerprint)
+
+    @classmethod
+    def from_options(cls, options: t.Mapping[str, t.Any], defaults: t.Mapping[str, t.Any] | None = None) -> Endpoint:
+        """Build from module-style options; unset (None) keys fall back to *defaults*."""
+        merged = {k: v for k, v in (defaults or {}).items() if v is not None}
+        merged.update({k: v for k, v in options.items() if v is not None})
+        unknown = set(options) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise InputError("unknown endpoint option(s) %s; see ansible-doc ghostguard.certs.endpoint_info"
+                             % ", ".join(sorted(unknown)))
+        if not merged.get("host"):
+            raise InputError("every endpoint needs a host")
+        try:
+            return cls(
+                host=str(merged["host"]),
+                port=int(merged.get("port") or 443),
+                server_name=merged.get("server_name"),
+                alpn=list(merged.get("alpn") or []),
+                ca_bundle=merged.get("ca_bundle"),
+                validate_certs=bool(merged.get("validate_certs", True)),
+                client_cert=merged.get("client_cert"),
+                client_key=merged.get("client_key"),
+                expected_fingerprint=merged.get("expected_fingerprint"),
+                retries=int(merged.get("retries") or 0),
+                retry_delay=float(merged.get("retry_delay", 1.0)),
+                timeout=float(merged.get("timeout") or 10.0),
+                name=merged.get("name"),
+            )
+        except (TypeError, ValueError) as exc:
+            raise InputError("endpoint %s: %s" % (merged.get("host"), exc)) from None
+
+    @property
+    def sni(self) -> str:
+        return self.server_name or self.host
+
+    @property
+    def label(self) -> str:
+        return self.name or "%s:%s" % (self.host, self.port)
+
+
+class HandshakeFailure(Exception):
+    """A failed connection or handshake: ``error`` is the error class, ``message`` says what to do."""
+
+    def __init__(self, error: str, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
+
+
+# --------------------------------------------------------------------------- the handshake
+
+
+def _context(ep: Endpoint, verify: bool) -> ssl.SSLContext:
+    if verify:
+        ctx = ssl.create_default_context(cafile=ep.ca_bundle) if ep.ca_bundle else ssl.create_default_context()
+        # Python 3.13 turns on X509_STRICT by default (e.g. an Authority Key Identifier becomes
+        # mandatory).  Clients of the probed services (OpenSSL, Go, gRPC C-core) do not apply it,
+        # and a verdict must not depend on the managed host's Python version: verify as they do.
+        ctx.verify_flags &= ~getattr(ssl, "VERIFY_X509_STRICT", 0)
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if ep.alpn:
+        ctx.set_alpn_protocols(list(ep.alpn))
+    if ep.client_cert:
+        try:
+            ctx.load_cert_chain(ep.client_cert, ep.client_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise InputError("client_cert %s / client_key cannot be loaded (%s); give a matching PEM pair"
+                             % (ep.client_cert, getattr(exc, "strerror", None) or exc)) from None
+    return ctx
+
+
+def _served_chain(sock: ssl.SSLSocket) -> list[bytes]:
+    getter = getattr(sock, "get_unverified_chain", None)
+    if getter is None:
+        sslobj = getattr(sock, "_sslobj", None)
+        getter = getattr(sslobj, "get_unverified_chain", None)
+    items: list[t.Any] = []
+    if getter is not None:
+        try:
+            items = list(getter() or [])
+        except (ssl.SSLError, ValueError):
+            items = []
+    out = []
+    for item in items:
+        if isinstance(item, (bytes, bytearray)):
+            out.append(bytes(item))
+        else:
+            out.append(bytes(item.public_bytes(ssl._ssl.ENCODING_DER)))  # type: ignore[attr-defined]
+    if not out:
+        leaf = sock.getpeercert(binary_form=True)
+        if leaf:
+            out = [leaf]
+    return out
+
+
+def _check_client_accepted(sock: ssl.SSLSocket, ep: Endpoint) -> None:
+    """With TLS 1.3 a server rejects a client certificate after the client's handshake is done.
+
+    Read briefly: an alert now means the certificate was refused; silence means it was accepted.
+    """
+    sock.settimeout(min(0.25, ep.timeout))
+    try:
+        sock.recv(1)
+    except (socket.timeout, ssl.SSLWantReadError):
+        pass
+    except ssl.SSLError as exc:
+        raise HandshakeFailure("handshake_failure", "%s refused the client certificate %s (%s); give a certificate its CA "
+                               "trusts, with the clientAuth usage" % (ep.label, ep.client_cert, exc.reason or exc)) from None
+    finally:
+        sock.settimeout(ep.timeout)
+
+
+@dataclasses.dataclass
+class Handshake:
+    """What one handshake saw: the served chain (DER, leaf first) and the negotiated parameters."""
+
+    chain_der: list[bytes]
+    tls_version: str | None
+    cipher: str | None
+    alpn_protocol: str | None
+    connect_ms: float
+    handshake_ms: float
+
+
+def handshake(ep: Endpoint, verify: bool) -> Handshake:
+    """Connect and complete one TLS handshake; :class:`HandshakeFailure` says what went wrong."""
+    ctx = _context(ep, verify)
+    start = time.monotonic()
+    try:
+        raw = socket.create_connection((ep.host, int(ep.port)), timeout=ep.timeout)
+    except ConnectionRefusedError:
+        raise HandshakeFailure("refused", "%s refused the connection: nothing listens there, or the service is down"
+                               % ep.label) from None
+    except socket.timeout:
+        raise HandshakeFailure("timeout", "%s did not accept a TCP connection within %ss" % (ep.label, ep.timeout)) from None
+    except OSError as exc:
+        raise HandshakeFailure("unreachable", "%s cannot be reached (%s)" % (ep.label, exc.strerror or exc)) from None
+    connected = time.monotonic()
+    try:
+        with ctx.wrap_socket(raw, server_hostname=ep.sni, do_handshake_on_connect=False) as sock:
+            sock.do_handshake()
+            done = time.monotonic()
+            if ep.client_cert:
+                _check_client_accepted(sock, ep)
+            cipher = sock.cipher()
+            return Handshake(
+                chain_der=_served_chain(sock),
+                tls_version=sock.version(),
+                cipher=cipher[0] if cipher else None,
+                alpn_protocol=sock.selected_alpn_protocol(),
+                connect_ms=round((connected - start) * 1000, 3),
+                handshake_ms=round((done - connected) * 1000, 3),
+            )
+    except ssl.SSLCertVerificationError as exc:
+        code = getattr(exc, "verify_code", 0)
+        error = _VERIFY_CLASSES.get(code, "handshake_failure")
+        raise HandshakeFailure(error, "%s: certificate verification failed: %s" % (
+            ep.label, getattr(exc, "verify_message", None) or exc.reason or exc)) from None
+    except socket.timeout:
+        raise HandshakeFailure("timeout", "%s accepted TCP but did not finish the TLS handshake within %ss"
+                               % (ep.label, ep.timeout)) from None
+    except (ssl.SSLError, ConnectionError) as exc:
+        raise HandshakeFailure("handshake_failure", "%s: TLS handshake failed (%s)" % (
+            ep.label, getattr(exc, "reason", None) or exc)) from None
+    except OSError as exc:
+        raise HandshakeFailure("handshake_failure", "%s: TLS handshake failed (%s)" % (ep.label, exc.strerror or exc)) from None
+    finally:
+        raw.close()

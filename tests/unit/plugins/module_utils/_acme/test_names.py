@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Certificate names: normalisation and the allowed_domains allowlist."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.ghostguard.certs.plugins.module_utils._acme import names
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import InputError
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    (["WWW.Example.Test.", "www.example.test"], ["www.example.test"]),
+    (["*.example.test", "example.test"], ["*.example.test", "example.test"]),
+    (["bücher.example.test"], ["xn--bcher-kva.example.test"]),
+    (["", "a.b"], ["a.b"]),
+])
+def test_normalize_names(given: list[str], expected: list[str]) -> None:
+    assert names.normalize_names(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["foo", "a.*.example.test", "-bad.example.test", "exa mple.test", "a..b"])
+def test_normalize_names_rejects(bad: str) -> None:
+    with pytest.raises(InputError):
+        names.normalize_names([bad])
+
+
+@pytest.mark.parametrize(("name", "patterns", "ok"), [
+    ("example.test", ["example.test"], True),
+    ("www.example.test", ["example.test"], False),
+    ("www.example.test", ["*.example.test"], True),
+    ("a.b.example.test", ["*.example.test"], True),
+    ("*.example.test", ["*.example.test"], True),
+    ("example.test", ["*.example.test"], False),
+    ("evilexample.test", ["*.example.test"], False),
+    ("shop-1.example.test", ["shop-*.example.test"], True),
+    ("shop.example.test", ["shop-*.example.test"], False),
+    ("x.test", [], False),
+])
+def test_allowed(name: str, patterns: list[str], ok: bool) -> None:
+    assert names.allowed(name, patterns) is ok
+
+
+def test_check_allowed_names_every_refusal() -> None:
+    names.check_allowed(["a.example.test"], None)  # unset: everything allowed
+    with pytest.raises(InputError, match=r"b\.other\.test, c\.other\.test: not in allowed_domains") as err:
+        names.check_allowed(["a.example.test", "b.other.test", "c.other.test"], ["*.example.test"])
+    assert err.value.details["refused"] == ["b.other.test", "c.other.test"]
