@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks against peers, side by side in one run. Not part of `make test`.
-#   bash bench/run.sh [expiry|endpoint_info_vs_get_certificate|acme|renew] [extra args for acme]
+#   bash bench/run.sh [expiry|endpoint_info_vs_get_certificate|certwatch|acme|renew] [extra args for acme]
 # The peers live in a venv of the benchmarks' own (.venv-bench): the `ansible` package for
 # community.crypto/general, and certbot + certbot-dns-rfc2136 (which pin their own `acme`).
 set -euo pipefail

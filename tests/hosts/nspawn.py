@@ -6,15 +6,24 @@
     nspawn.py create --state DIR host1 host2   # boot hosts, write DIR/hosts.json and DIR/inventory.yml
     nspawn.py destroy --state DIR              # stop them by PID and remove their trees
     nspawn.py rootfs                           # build (once) the cached bookworm tree
+    nspawn.py create --state DIR --packages nginx-light,python3-venv --host-network h1 h2
+
+``--packages`` boots the hosts from a variant of the cached tree with these Debian packages added
+(built once from the base tree with apt inside ``systemd-nspawn``, cached by package list; services
+the packages enable are disabled, so nothing listens before a test configures it).
+``--host-network`` shares the machine's network namespace instead of ``--private-network``: the
+hosts then reach servers on the machine's loopback (the ACME lab) and each host's services must
+listen on ports of their own.
 
 Ansible reaches a host with the ``community.docker.nsenter`` connection and ``ansible_nsenter_pid`` =
-the PID of the host's init.  Hosts have a private network (loopback only).  Molecule's delegated
+the PID of the host's init.  Hosts have a private network (loopback only) unless ``--host-network``.  Molecule's delegated
 driver calls create/destroy from its create.yml / destroy.yml.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -70,6 +79,45 @@ def build_rootfs() -> str:
     return ROOTFS
 
 
+def build_variant(packages: list[str]) -> str:
+    """The base tree plus *packages* (apt inside the tree, network shared with the machine), cached."""
+    base = build_rootfs()
+    if not packages:
+        return base
+    wanted = sorted(set(packages))
+    digest = hashlib.sha256(",".join(wanted).encode()).hexdigest()[:10]
+    variant = "%s-%s" % (ROOTFS, digest)
+    if os.path.exists(os.path.join(variant, ".ghostguard-packages")):
+        return variant
+    tmp = variant + ".tmp-%d" % os.getpid()
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("nspawn: adding %s to a copy of the tree (once)" % " ".join(wanted), file=sys.stderr, flush=True)
+    subprocess.run(["cp", "-a", "--reflink=auto", base, tmp], check=True)
+    policy = os.path.join(tmp, "usr", "sbin", "policy-rc.d")
+    with open(policy, "w") as handle:  # no service starts inside the build
+        handle.write("#!/bin/sh\nexit 101\n")
+    os.chmod(policy, 0o755)
+    script = (
+        "set -e; export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; "
+        "apt-get install -y -qq --no-install-recommends %s >/dev/null; apt-get clean; "
+        "rm -rf /var/lib/apt/lists/*; rm -f /etc/nginx/sites-enabled/default; "
+        "for u in nginx.service cron.service; do systemctl disable $u >/dev/null 2>&1 || true; done"
+        % " ".join(wanted)
+    )
+    proc = subprocess.run(
+        ["systemd-nspawn", "-q", "-D", tmp, "--register=no", "--keep-unit", "--pipe", "/bin/sh", "-c", script],
+        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+    )
+    os.unlink(policy)
+    if proc.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        sys.exit("nspawn: installing %s failed:\n%s%s" % (" ".join(wanted), proc.stdout[-2000:], proc.stderr[-2000:]))
+    with open(os.path.join(tmp, ".ghostguard-packages"), "w") as handle:
+        handle.write("\n".join(wanted) + "\n")
+    os.rename(tmp, variant)
+    return variant
+
+
 def _init_pid(nspawn_pid: int) -> int | None:
     try:
         out = subprocess.run(["pgrep", "-P", str(nspawn_pid)], capture_output=True, text=True, check=False).stdout
@@ -87,8 +135,9 @@ def _running(pid: int) -> str:
     return proc.stdout.strip()
 
 
-def create(state: str, names: list[str]) -> dict[str, dict[str, object]]:
-    rootfs = build_rootfs()
+def create(state: str, names: list[str], packages: list[str] | None = None,
+           host_network: bool = False) -> dict[str, dict[str, object]]:
+    rootfs = build_variant(packages or [])
     os.makedirs(state, exist_ok=True)
     hosts = load(state)
     for name in names:
@@ -102,8 +151,8 @@ def create(state: str, names: list[str]) -> dict[str, dict[str, object]]:
             handle.write(name + "\n")
         log = open(os.path.join(state, name + ".log"), "wb")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(
-            ["systemd-nspawn", "-D", root, "--register=no", "--keep-unit", "--private-network",
-             "--machine", name, "-b"],
+            ["systemd-nspawn", "-D", root, "--register=no", "--keep-unit",
+             *([] if host_network else ["--private-network"]), "--machine", name, "-b"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         hosts[name] = {"nspawn_pid": proc.pid, "root": root}
@@ -191,15 +240,19 @@ def main() -> None:
     parser.add_argument("action", choices=("create", "destroy", "rootfs"))
     parser.add_argument("names", nargs="*")
     parser.add_argument("--state", default=os.path.join(os.getcwd(), ".hosts"))
+    parser.add_argument("--packages", default="", help="comma-separated Debian packages to add to the tree")
+    parser.add_argument("--host-network", action="store_true",
+                        help="share the machine's network (reach its loopback) instead of a private network")
     args = parser.parse_intermixed_args()
     if os.geteuid() != 0:
         sys.exit("nspawn: test hosts need root (systemd-nspawn); run as root")
+    packages = [p for p in args.packages.split(",") if p]
     if args.action == "rootfs":
-        print(build_rootfs())
+        print(build_variant(packages))
     elif args.action == "create":
         if not args.names:
             parser.error("create needs host names")
-        hosts = create(os.path.abspath(args.state), args.names)
+        hosts = create(os.path.abspath(args.state), args.names, packages, args.host_network)
         print(json.dumps({n: h["pid"] for n, h in hosts.items()}))
     else:
         destroy(os.path.abspath(args.state))

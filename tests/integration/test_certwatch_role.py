@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The certwatch role: its documented variables, and the refusals it makes before touching a host.
+
+The full role runs on real systemd hosts in molecule/certwatch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+
+import yaml
+from ansible_run import BIN, ROOT, ansible_env
+
+ROLE = pathlib.Path(ROOT) / "roles" / "certwatch"
+
+
+def role_doc() -> dict:
+    proc = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", "role", "--json", "ghostguard.certs.certwatch"],
+                          capture_output=True, text=True, env=ansible_env(), check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["ghostguard.certs.certwatch"]
+
+
+def test_ansible_doc_shows_every_variable() -> None:
+    options = role_doc()["entry_points"]["main"]["options"]
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    assert set(options) == set(defaults)
+    for name, spec in options.items():
+        assert name.startswith("certwatch_")
+        assert spec.get("description") and spec.get("type"), name
+        assert spec.get("default") == defaults[name] or (spec.get("default") is None and defaults[name] in ("", [], {})), name
+    assert {"name", "domains", "reload", "probe", "issue_on"} <= set(options["certwatch_certificates"]["options"])
+
+
+def test_human_ansible_doc_renders() -> None:
+    proc = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", "role", "ghostguard.certs.certwatch"],
+                          capture_output=True, text=True, env=ansible_env(), check=False)
+    assert proc.returncode == 0 and "certwatch_trust_bundle" in proc.stdout and "Exit codes" in proc.stdout
+
+
+def run_validation(tmp_path: pathlib.Path, host_vars: dict[str, dict], extra: dict | None = None) -> subprocess.CompletedProcess[str]:
+    inventory = {"all": {"hosts": {h: {"ansible_connection": "local", **v} for h, v in host_vars.items()}}}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "play.yml").write_text(yaml.safe_dump([{
+        "name": "Validate only", "hosts": "all", "gather_facts": False,
+        "tasks": [{"name": "Checks",
+                   "ansible.builtin.import_role": {"name": "ghostguard.certs.certwatch", "tasks_from": "validate.yml"}}],
+    }]))
+    cmd = [os.path.join(BIN, "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"), str(tmp_path / "play.yml")]
+    if extra:
+        cmd += ["-e", json.dumps(extra)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(), check=False)
+
+
+def test_a_name_set_issued_on_two_hosts_is_refused(tmp_path: pathlib.Path) -> None:
+    shop = {"name": "shop", "domains": ["Shop.example.test", "www.example.test"], "issue_on": "host"}
+    same_set = {"name": "shop2", "domains": ["www.example.test", "shop.example.test"], "issue_on": "host"}
+    other = {"name": "api", "domains": ["api.example.test"], "issue_on": "host"}
+    proc = run_validation(tmp_path, {
+        "web1": {"certwatch_certificates": [shop, other]},
+        "web2": {"certwatch_certificates": [same_set]},
+        "web3": {"certwatch_certificates": [{**shop, "issue_on": "controller"}]},
+    })
+    assert proc.returncode != 0
+    assert "shop.example.test www.example.test -> web1, web2" in proc.stdout
+    assert "let renew.yml order it once" in proc.stdout
+    assert "api.example.test ->" not in proc.stdout and "web3" not in proc.stdout.split("Name sets marked")[1]
+
+
+def test_distinct_name_sets_pass(tmp_path: pathlib.Path) -> None:
+    proc = run_validation(tmp_path, {
+        "web1": {"certwatch_certificates": [{"name": "a", "domains": ["a.example.test"], "issue_on": "host"}]},
+        "web2": {"certwatch_certificates": [{"name": "a", "domains": ["a.example.test"]}]},
+    })
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_renew_mode_without_credentials_is_refused(tmp_path: pathlib.Path) -> None:
+    proc = run_validation(tmp_path, {
+        "web1": {"certwatch_mode": "renew",
+                 "certwatch_certificates": [{"name": "a", "domains": ["a.example.test"], "issue_on": "host"}]},
+    })
+    assert proc.returncode != 0
+    assert "certwatch_mode renew needs certwatch_acme.directory" in proc.stdout
+
+
+def test_bad_interval_is_refused(tmp_path: pathlib.Path) -> None:
+    proc = run_validation(tmp_path, {"web1": {}}, {"certwatch_interval": 90})
+    assert proc.returncode != 0 and "must be 1-59 minutes or a multiple of 60" in proc.stdout
+
+
+def test_cron_fallback_on_a_host_without_systemd(tmp_path: pathlib.Path) -> None:
+    """This machine has no systemd as PID 1: the role schedules cron, and the cron command works."""
+    import sys
+
+    sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+    from certgen import TestCA
+
+    issued = TestCA("cron fallback CA").issue(["cron.example.test"], days=90)
+    certs = tmp_path / "certs" / "web"
+    issued.write(str(certs), "cert", bundle=False)
+    os.replace(certs / "cert.key", certs / "key.pem")
+    base = tmp_path / "agent"
+    role_vars = {
+        "certwatch_scheduler": "auto", "certwatch_manage_os_packages": False, "certwatch_python": sys.executable,
+        "certwatch_venv": str(base / "venv"), "certwatch_bin": str(base / "certwatch"),
+        "certwatch_config_path": str(base / "etc" / "certwatch.json"), "certwatch_secrets_dir": str(base / "secrets"),
+        "certwatch_state_dir": str(base / "state"), "certwatch_metrics_dir": str(base / "metrics"),
+        "certwatch_cron_file": str(base / "cron.d" / "ghostguard-certwatch"), "certwatch_randomized_delay": 0,
+        "certwatch_cert_dir": str(tmp_path / "certs"), "certwatch_run_now": True,
+        "certwatch_certificates": [{"name": "web", "domains": ["cron.example.test"]}],
+    }
+    (base / "cron.d").mkdir(parents=True)
+    (tmp_path / "play.yml").write_text(yaml.safe_dump([{
+        "name": "Agent on this machine", "hosts": "localhost", "connection": "local", "gather_facts": True,
+        "vars": role_vars, "roles": ["ghostguard.certs.certwatch"],
+    }]))
+    cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", str(tmp_path / "play.yml")]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(), check=False)
+    assert first.returncode == 0, first.stdout[-3000:]
+    second = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(), check=False)
+    assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
+
+    line = (base / "cron.d" / "ghostguard-certwatch").read_text().splitlines()[-1]
+    schedule, command = line.split(" root ", 1)
+    assert schedule == "*/5 * * * *"
+    assert command == "%s --random-delay 0 check 2>&1 | logger -t certwatch" % (base / "certwatch")
+    # what cron runs (its output goes to the test instead of syslog)
+    run = subprocess.run(command.split(" 2>&1")[0], shell=True, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    record = json.loads(run.stdout.splitlines()[0])
+    assert record["cert_id"] == "web" and record["status"] == "ok" and record["host"] == "localhost"
+    metrics = (base / "metrics" / "ghostguard_certwatch.prom").read_text()
+    check = subprocess.run(["promtool", "check", "metrics"], input=metrics, capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert 'ghostguard_cert_status{filepath="%s",name="web",status="ok"} 1' % (certs / "cert.pem") in metrics
+    assert list((base / "secrets").iterdir()) == []  # report mode: no secrets
+    assert oct((base / "secrets").stat().st_mode & 0o777) == "0o700"
+    status = subprocess.run([str(base / "certwatch"), "status"], capture_output=True, text=True, check=False)
+    assert status.returncode == 0 and status.stdout.split("\n")[1].split()[:2] == ["web", "ok"]

@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The agent's configuration: every refusal names the problem, and nothing is done."""
+
+from __future__ import annotations
+
+import pathlib
+import typing as t
+
+import pytest
+from agent_lab import Host
+
+from ansible_collections.ghostguard.certs.plugins.module_utils import _agent_config, _agent_report
+
+
+@pytest.fixture
+def host(tmp_path: pathlib.Path) -> Host:
+    return Host(tmp_path)
+
+
+BAD_CONFIGS: list[tuple[dict[str, t.Any], str]] = [
+    ({"version": 2}, "version 2 is not 1"),
+    ({"mode": "auto"}, "mode 'auto' must be one of report, renew"),
+    ({"state_dir": "relative"}, "state_dir must be an absolute path"),
+    ({"extra": 1}, "unknown top-level key(s) extra"),
+    ({"policy": {"renew_before": "soon"}}, "policy.renew_before"),
+    ({"policy": {"renew_fraction": 2}}, "renew_fraction must be between 0 and 1"),
+    ({"policy": {"renew_within": "3d"}}, "policy: unknown key(s) renew_within"),
+    ({"certificates": {"a": 1}}, "certificates must be a list"),
+    ({"certificates": [{"domains": ["a.test"]}]}, "certificates[0] needs a name"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"]}, {"name": "a", "domains": ["a.test"]}]},
+     "certificate a is configured twice"),
+    ({"certificates": [{"name": "a", "domains": []}]}, "domains must be a non-empty list"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "issue_on": "cloud"}]}, "issue_on must be controller or host"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "cert_path": "rel.pem"}]}, "cert_path 'rel.pem' must be an absolute path"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "reload": {"systemd": "x", "watch": True}}]},
+     "reload needs exactly one of"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "reload": {"signal": "HUP"}}]}, "signal needs pidfile"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "reload": {"signal": "BOGUS", "pidfile": "/p"}}]},
+     "'BOGUS' is not a signal name"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "reload": {"command": "nginx -s reload"}}]},
+     "must be a non-empty argv list"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "probe": {"port": 443}}]}, "probe[0] has no host"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "probe": {"host": "h", "port": 70000}}]}, "is not a TCP port"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "probe": {"host": "h", "sni": "x"}}]}, "unknown key(s) sni"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "colour": "red"}]}, "unknown key(s) colour"),
+    ({"mode": "renew", "certificates": [{"name": "a", "domains": ["a.test"], "issue_on": "host"}]},
+     "acme.directory is missing"),
+    ({"mode": "renew", "acme": {"directory": "https://acme.test/dir"}, "dns": {"provider": "route53"},
+      "certificates": [{"name": "a", "domains": ["a.test"], "issue_on": "host"}]}, "dns.provider must be alidns or rfc2136"),
+    ({"mode": "renew", "acme": {"directory": "https://acme.test/dir"}, "dns": {"provider": "rfc2136"},
+      "secrets": {"account_key": "/nonexistent/acme.key"},
+      "certificates": [{"name": "a", "domains": ["a.test"], "issue_on": "host"}]}, "secret file /nonexistent/acme.key"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD_CONFIGS)
+def test_bad_configuration_is_refused_before_any_work(host: Host, change: dict[str, t.Any], message: str) -> None:
+    change = dict(change)
+    host.config(change.pop("certificates", []), **change)
+    for command in ("validate", "check"):
+        if command == "validate" and "secret file" in message:
+            continue  # validate checks the file's shape only (the role runs it before writing secrets)
+        code, out, err = host.main(command)
+        assert code == _agent_report.EXIT_CONFIG
+        assert message in err, err
+        assert out == ""
+    assert not host.state.exists()  # nothing done
+    assert list(host.metrics.iterdir()) == []
+
+
+def test_missing_and_broken_config_files(host: Host) -> None:
+    code, _out, err = host.main("check")
+    assert code == 3 and "does not exist; install the agent with the ghostguard.certs.certwatch role" in err
+    host.config_path.write_text("{")
+    code, _out, err = host.main("check")
+    assert code == 3 and "is not valid JSON" in err
+
+
+def test_defaults_paths_from_cert_dir_and_validates(host: Host) -> None:
+    host.config([{"name": "web", "domains": ["web.test"]}])
+    cfg = _agent_config.load_config(str(host.config_path))
+    assert cfg["certificates"][0]["key_path"] == str(host.certs / "web" / "key.pem")
+    assert cfg["certificates"][0]["issue_on"] == "controller"
+    code, out, _err = host.main("validate")
+    assert code == 0 and "is valid (1 certificates, mode report)" in out

@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The agent through its engine adapter: renew installs through the generation store, reloads, proves, rolls back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import pathlib
+import signal
+import typing as t
+
+import pytest
+from agent_lab import Host, probe_of, samples
+from services import TLSServer
+
+from ansible_collections.ghostguard.certs.plugins.module_utils import _agent_engine, _agent_report, _x509
+
+
+@pytest.fixture
+def host(tmp_path: pathlib.Path) -> Host:
+    return Host(tmp_path)
+
+
+# --------------------------------------------------------------------------- renew: install, reload, prove, roll back
+# The ACME order itself runs against Pebble + BIND9 in molecule/certwatch; here the new certificate comes
+# from a local CA and everything after the order is the real engine (generation store, rollback).
+
+
+def renew_host(host: Host, monkeypatch: pytest.MonkeyPatch, srv: TLSServer, reload: dict[str, t.Any]) -> None:
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy
+
+    def issue_and_install(cert: dict[str, t.Any], cfg: dict[str, t.Any], secrets: dict[str, t.Any]) -> dict[str, t.Any]:
+        assert secrets == {"rfc2136": {"key_secret": "c2VjcmV0"}}
+        new = host.ca.issue(cert["domains"], days=90)
+        bundle = _bundle.build_bundle(new.cert_pem, new.key_pem, new.chain_pem)
+        targets = _agent_engine._targets(_deploy.Targets, cert)
+        return _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=bundle)).facts()
+
+    monkeypatch.setattr(_agent_engine, "engine_issue_and_install", issue_and_install)
+    secrets = host.root / "secrets"
+    secrets.mkdir()
+    (secrets / "acme.key").write_text("not used here")
+    (secrets / "credentials.json").write_text(json.dumps({"rfc2136": {"key_secret": "c2VjcmV0"}}))
+    host.config(
+        [{"name": "web", "domains": ["web.test"], "issue_on": "host", "probe": probe_of(srv), "reload": reload}],
+        mode="renew", acme={"directory": "https://127.0.0.1:1/dir"}, dns={"provider": "rfc2136"},
+        secrets={"account_key": str(secrets / "acme.key"), "credentials": str(secrets / "credentials.json")},
+    )
+
+
+def test_renew_installs_reloads_and_proves(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = host.ca.issue(["web.test"], days=10, not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=9))
+    host.install("web", old)
+    cert_dir = host.certs / "web"
+    pidfile = host.root / "svc.pid"
+    pidfile.write_text(str(os.getpid()))
+    with TLSServer(str(cert_dir / "fullchain.pem"), str(cert_dir / "key.pem")) as srv:
+        renew_host(host, monkeypatch, srv, {"signal": "USR1", "pidfile": str(pidfile)})
+        previous = signal.signal(signal.SIGUSR1, lambda *_: srv.reload())
+        try:
+            code, out, err = host.main("renew")
+        finally:
+            signal.signal(signal.SIGUSR1, previous)
+    assert code == 0, err
+    record = json.loads(out.splitlines()[0])
+    assert record["outcome"] == "renewed" and record["status"] == "ok" and record["ghost"] is False
+    assert record["fingerprint"] != _x509.fingerprint(old.cert)
+    assert record["served_fingerprint"] == record["fingerprint"]
+    assert os.path.islink(cert_dir / "cert.pem")  # installed through the generation store
+    text = host.prom()
+    assert samples(text, "ghostguard_renewal_attempts_total") == {'{name="web"}': 1.0}
+    assert set(samples(text, "ghostguard_renewal_attempts_failed_total").values()) == {0.0}
+
+
+def test_a_failed_proof_is_rolled_back(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = host.ca.issue(["web.test"], days=10, not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=9))
+    host.install("web", old)
+    cert_dir = host.certs / "web"
+    with TLSServer(str(cert_dir / "fullchain.pem"), str(cert_dir / "key.pem")) as srv:
+        renew_host(host, monkeypatch, srv, {"command": ["true"]})  # a reload that does not reload: a ghost
+        code, out, err = host.main("renew")
+    assert code == _agent_report.EXIT_FAILED
+    record = json.loads(out.splitlines()[0])
+    assert record["outcome"] == "rolled_back" and record["failure"] == "proof"
+    assert record["fingerprint"] == _x509.fingerprint(old.cert)  # the previous generation is current again
+    assert "proof failed after install" in err and "rolling back" in err and record["error"]
+    served = _x509.load_certificates((cert_dir / "cert.pem").read_bytes())[0][0]
+    assert _x509.fingerprint(served) == _x509.fingerprint(old.cert)
+    failed = samples(host.prom(), "ghostguard_renewal_attempts_failed_total")
+    assert failed['{name="web",reason="proof"}'] == 1 and failed['{name="web",reason="issue"}'] == 0

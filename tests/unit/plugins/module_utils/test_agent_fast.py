@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fast path: nothing due reuses the engine's decision, never confirms a ghost, never outlives a threshold."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+from agent_lab import Host, probe_of, run_isolated, served_by
+
+from ansible_collections.ghostguard.certs.plugins.module_utils import _agent_fast, _agent_report, _x509
+
+
+@pytest.fixture
+def host(tmp_path: pathlib.Path) -> Host:
+    return Host(tmp_path)
+
+
+def test_nothing_due_reuses_the_engine_decision_without_cryptography(host: Host) -> None:
+    issued = host.ca.issue(["web.test"], days=90)
+    host.install("web", issued)
+    host.install("api", host.ca.issue(["api.test"], days=90))
+    with served_by(host, issued, "web") as good:
+        host.config([{"name": "web", "domains": ["web.test"], "probe": probe_of(good)},
+                     {"name": "api", "domains": ["api.test"]}])
+        first = run_isolated(host)
+        second = run_isolated(host)
+        assert first[0] == second[0] == 0
+        assert "cryptography" in first[1] and second[1] == []  # the second run is the fast path
+        strip = ("seconds_remaining", "probes")
+        assert [{k: v for k, v in r.items() if k not in strip} for r in first[3]] == \
+               [{k: v for k, v in r.items() if k not in strip} for r in second[3]]
+        assert second[3][0]["served_fingerprint"] == _x509.fingerprint(issued.cert)
+
+        # a changed file is described by the engine again; a ghost is never confirmed by the fast path
+        host.install("web", host.ca.issue(["web.test"], days=90))
+        code, heavy, _modules, lines = run_isolated(host)
+        assert code == 1 and "cryptography" in heavy and lines[0]["ghost"] is True
+        assert lines[0]["fingerprint"] != first[3][0]["fingerprint"]
+
+
+def test_a_decision_is_reused_only_until_the_earliest_threshold() -> None:
+    desc = {"not_after": "2030-01-31T00:00:00Z", "renew_at": "2030-01-01T00:00:00Z"}
+    end = _agent_report._epoch(desc["not_after"])
+    limits: dict[str, float | None] = {"leeway": 60.0, "alert_before": 3 * 86400.0, "max_connection_age": None,
+                                       "connection_margin": 3600.0}
+    assert _agent_fast._valid_until(desc, limits) == _agent_report._epoch(desc["renew_at"])
+    limits["alert_before"] = 40 * 86400.0  # alerting earlier than renewing
+    assert _agent_fast._valid_until(desc, limits) == end - 60 - 40 * 86400
+    limits.update(alert_before=0.0, max_connection_age=45 * 86400.0)
+    assert _agent_fast._valid_until(desc, limits) == end - 60 - 45 * 86400 - 3600
+
+
+def test_memo_is_dropped_when_the_policy_changes(host: Host) -> None:
+    issued = host.ca.issue(["web.test"], days=90)
+    host.install("web", issued)
+    host.config([{"name": "web", "domains": ["web.test"]}])
+    assert run_isolated(host)[1] and run_isolated(host)[1] == []
+    host.config([{"name": "web", "domains": ["web.test"]}], policy={"renew_before": "95d"})
+    code, heavy, _modules, lines = run_isolated(host)
+    assert code == 1 and heavy and lines[0]["status"] == "due"
+    code, heavy, _modules, lines = run_isolated(host)
+    assert code == 1 and heavy  # a due certificate always goes through the engine
