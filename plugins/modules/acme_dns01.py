@@ -214,11 +214,11 @@ options:
     type: list
     elements: str
   propagation_timeout:
-    description: Seconds to wait for every authoritative server to answer every TXT value before failing.
+    description: Seconds to wait for every authoritative server to answer every TXT value before failing (1 to 86400).
     type: int
     default: 120
   timeout:
-    description: Overall deadline in seconds for the ACME exchange (retries included).
+    description: Overall deadline in seconds for the ACME exchange (retries included), at most 86400.
     type: int
     default: 300
   allowed_domains:
