@@ -81,15 +81,20 @@ def test_handshake_failure_on_plain_text() -> None:
         listener.listen(5)
 
         def answer() -> None:
-            conn, _a = listener.accept()
-            conn.recv(1024)
-            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
-            conn.close()
+            for _attempt in range(2):
+                conn, _a = listener.accept()
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                conn.close()
 
         threading.Thread(target=answer, daemon=True).start()
         err = failure(_handshake.Endpoint("127.0.0.1", listener.getsockname()[1], timeout=3))
+        res = _tls_probe.probe(_handshake.Endpoint("127.0.0.1", listener.getsockname()[1], timeout=3))
     assert err.error == "handshake_failure" and "not a TLS endpoint" in err.message
     assert not err.certificate_refused
+    # the probe: no certificate was checked, so verified is null (not false)
+    assert res["error"] == "handshake_failure" and "not a TLS endpoint" in res["error_message"]
+    assert res["verified"] is None and res["certificate"] is None
 
 
 def test_client_certificate(lab: ProbeLab, tmp_path: t.Any) -> None:

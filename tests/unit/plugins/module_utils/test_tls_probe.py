@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import pathlib
-import socket
-import threading
 import time
 import typing as t
 
@@ -297,19 +295,3 @@ def test_bad_ca_bundle_is_reported_on_its_entry_and_the_batch_goes_on(
     with pytest.raises(ProbeError, match=r"endpoints\[0\] \(127.0.0.1:\d+\): ca_bundle"):
         _tls_probe.require_ok(dataclasses.replace(request, fail_on_error=True), result)
 
-
-def test_plain_http_port_is_not_a_tls_endpoint() -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(5)
-
-        def answer() -> None:
-            conn, _a = listener.accept()
-            conn.recv(1024)
-            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-            conn.close()
-
-        threading.Thread(target=answer, daemon=True).start()
-        res = _tls_probe.probe(_handshake.Endpoint("127.0.0.1", listener.getsockname()[1], timeout=3))
-    assert res["error"] == "handshake_failure" and "not a TLS endpoint" in res["error_message"]
-    assert res["verified"] is None and res["certificate"] is None
