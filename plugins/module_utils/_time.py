@@ -110,7 +110,11 @@ def parse_time(value: t.Any, option: str = "now") -> _dt.datetime:
             ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is in year 10000 in UTC
+        raise InputError("%s: %r is outside the years 1 to 9999 in UTC; write it like 2026-11-25T03:00:00Z"
+                         % (option, value)) from None
 
 
 def utcnow() -> _dt.datetime:

@@ -163,3 +163,9 @@ def test_every_engine_entry_refuses_bad_durations_by_name(entry: t.Callable[[str
         entry(option, value)
     assert str(info.value).startswith(named), str(info.value)
     assert "give a duration from" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00"])
+def test_parse_time_outside_the_calendar_is_an_input_error(value: str) -> None:
+    with pytest.raises(InputError, match=r"^now: .* is outside the years 1 to 9999"):
+        parse_time(value)
