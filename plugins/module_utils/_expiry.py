@@ -311,7 +311,7 @@ def require_valid(request: ScanRequest, result: ScanResult) -> None:
     bad += [c["path"] for c in result.certificates if c["status"] == "invalid"]
     if bad:
         raise CertificateError(
-            "%d certificate file(s) are unreadable, corrupt or invalid: %s; see 'errors' and each "
+            "%d certificate file(s) or directories are unreadable, corrupt or invalid: %s; see 'errors' and each "
             "certificate's 'reasons'" % (len(bad), ", ".join(bad[:10]) + (" ..." if len(bad) > 10 else "")),
             **result.facts(),
         )

@@ -132,7 +132,7 @@ class Endpoint:
         merged = {k: v for k, v in (defaults or {}).items() if v is not None}
         merged.update({k: v for k, v in options.items() if v is not None})
         where = "endpoints[%d]" % index if index is not None else "the endpoint"
-        unknown = set(options) - {f.name for f in dataclasses.fields(cls)} - {"index"}
+        unknown = set(options) - ({f.name for f in dataclasses.fields(cls)} - {"index"})
         if unknown:
             raise InputError("%s: unknown endpoint option(s) %s; see ansible-doc ghostguard.certs.endpoint_info"
                              % (where, ", ".join(sorted(unknown))))

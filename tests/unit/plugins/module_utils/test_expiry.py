@@ -257,7 +257,7 @@ def test_require_valid_fails_on_unreadable_or_invalid(ca: TestCA, tmp_path: path
     result = _expiry.scan(strict)
     with pytest.raises(CertificateError) as err:
         _expiry.require_valid(strict, result)
-    assert str(err.value).startswith("2 certificate file(s) are unreadable, corrupt or invalid: ")
+    assert str(err.value).startswith("2 certificate file(s) or directories are unreadable, corrupt or invalid: ")
     assert "junk.pem" in str(err.value) and "m.pem" in str(err.value) and "v.pem" not in str(err.value)
     # the failure carries the whole result, so a failed task still shows the report
     assert err.value.details["certificates"] == result.certificates and err.value.details["summary"]["worst"] == "invalid"
