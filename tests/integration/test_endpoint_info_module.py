@@ -153,8 +153,8 @@ def test_ghost_rollback_examples_run(first_task: str, count: int, fails: bool, t
     ghost = old.write(str(tmp_path / "served"), "ghost")  # the service never reloaded: it serves the old one
     with TLSServer(ghost, str(tmp_path / "served" / "ghost.key")) as srv:
         play = [{"name": "ghost example", "hosts": "localhost", "gather_facts": False,
-                 "module_defaults": {"ghostguard.certs.endpoint_info": {"ca_bundle": str(tmp_path / "root.pem"),
-                                                                       "timeout": 3}},
+                 "module_defaults": {"ghostguard.certs.endpoint_info": {
+                     "ca_bundle": str(tmp_path / "root.pem"), "timeout": 3}},
                  "vars": {"installed": {"certificate": {"fingerprint_sha256": fp(new.cert)}}},
                  "tasks": _point_at_lab(_example_tasks(first_task, count), srv.port, tls)}]
         (tmp_path / "play.yml").write_text(yaml.safe_dump(play))

@@ -351,8 +351,8 @@ def test_unreadable_directories_are_errors_not_empty(ca: TestCA, open_dir: pathl
                                  "with become, or grant read and search access)"}]
     walked = scan_as_nobody([str(open_dir)], recurse=True)
     assert [c["subject"] for c in walked["certificates"]] == ["CN=pub.test"]
-    assert sorted(e["path"] for e in walked["errors"]) == [str(open_dir / "private"),
-                                                          str(open_dir / "public" / "sub" / "locked")]
+    assert sorted(e["path"] for e in walked["errors"]) == [
+        str(open_dir / "private"), str(open_dir / "public" / "sub" / "locked")]
     assert walked["summary"]["errors"] == 2
     globbed = scan_as_nobody([str(open_dir / "private" / "*.pem")], ignore_missing=True)
     assert [e["path"] for e in globbed["errors"]] == [str(open_dir / "private")]

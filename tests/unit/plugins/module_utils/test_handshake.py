@@ -175,4 +175,3 @@ def test_endpoint_durations_are_checked_and_named(field: str, value: t.Any) -> N
         _handshake.Endpoint.from_options({"host": "a", field: value}, {}, 5)
     with pytest.raises(InputError, match=r"^%s[: ]" % field):
         _handshake.Endpoint.from_options({"host": "a", field: value})
-

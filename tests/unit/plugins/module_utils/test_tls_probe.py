@@ -294,4 +294,3 @@ def test_bad_ca_bundle_is_reported_on_its_entry_and_the_batch_goes_on(
     assert result.summary["errors"] == {"invalid_input": 3}
     with pytest.raises(ProbeError, match=r"endpoints\[0\] \(127.0.0.1:\d+\): ca_bundle"):
         _tls_probe.require_ok(dataclasses.replace(request, fail_on_error=True), result)
-

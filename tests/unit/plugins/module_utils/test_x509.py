@@ -264,7 +264,6 @@ def test_issued_by(ca: TestCA) -> None:
     assert _x509.issued_by(_pss_signed(rsa_key, name), root) is True
 
 
-
 def _negated(cert: x509.Certificate) -> x509.Certificate:
     """*cert* with its serial negated, DER length kept (signature left as is: only parsed)."""
     der = cert.public_bytes(serialization.Encoding.DER)
