@@ -196,7 +196,7 @@ EXAMPLES = r"""
   register: served_check
 
 - name: Roll back when the service does not serve the installed certificate
-  when: served_check.matches_expected is not true
+  when: served_check.endpoints[0].matches_expected is not true
   ghostguard.certs.deploy:
     state: rollback
     fullchain_path: /etc/nginx/tls/shop.pem
