@@ -85,6 +85,8 @@ class Endpoint:
         if not self.host:
             raise InputError("%s has no host; give host (and port) for every endpoint"
                              % ("the endpoint" if self.index is None else "endpoints[%d]" % self.index))
+        if self.host.startswith("[") and self.host.endswith("]"):  # [::1] as written in a URL
+            self.host = self.host[1:-1]
         try:
             port = int(self.port)
         except (TypeError, ValueError):

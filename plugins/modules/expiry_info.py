@@ -110,7 +110,7 @@ options:
     type: str
     default: 1h
   fail_on_invalid:
-    description: Fail the task when a file cannot be read or parsed, or a certificate is V(invalid).
+    description: Fail the task when a file cannot be read or parsed, a directory cannot be listed, or a certificate is V(invalid).
     type: bool
     default: false
 notes:

@@ -166,6 +166,9 @@ def test_endpoint_from_options_bad_values() -> None:
 def test_label_brackets_ipv6(host: str, port: int, label: str) -> None:
     assert _handshake.Endpoint(host, port).label == label
     assert _handshake.Endpoint(host, port, index=4).entry == "endpoints[4] (%s)" % label
+    checked = _handshake.Endpoint(host, port)
+    checked.check()
+    assert not checked.host.startswith("[") and checked.label == label  # the address to connect to has no brackets
 
 
 @pytest.mark.parametrize(("field", "value"), [("timeout", "nan"), ("timeout", float("inf")), ("timeout", "1e300"),
