@@ -13,7 +13,9 @@ options:
   renew_before:
     description:
       - Renew when less than this much validity is left.
-      - A duration such as C(72h), C(30d), C(1d12h), or a number of seconds.
+      - A duration such as C(72h), C(30d), C(1d12h), or a number of seconds, from 0 to C(36500d).
+      - Every duration option refuses non-finite (C(nan), C(inf)), negative and out-of-range values,
+        naming the option and its range.
       - The larger of this and O(renew_fraction) of the lifetime wins.
       - When unset only O(renew_fraction) applies.
     type: str
@@ -25,7 +27,7 @@ options:
     type: float
   leeway:
     description:
-      - Clock-skew allowance, as a duration.
+      - Clock-skew allowance, as a duration (0 to C(36500d)).
       - The certificate is treated as expiring this much sooner, and a C(not_before) up to this much
         in the future still counts as valid.
     type: str

@@ -11,6 +11,7 @@ decision.  Used by the ``expiry_info`` module and the host agent.  Read-only.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fnmatch
 import glob
 import os
@@ -28,6 +29,7 @@ DEFAULT_PATTERNS = ("*.pem", "*.crt", "*.cer", "*.cert", "*.der")
 DEFAULT_EXCLUDES = ("*.key", "privkey*.pem", "*.key.pem", "*-key.pem", "*.csr")
 KEY_PARTNERS = {"cert.pem": "privkey.pem", "fullchain.pem": "privkey.pem"}
 MAX_FILE_BYTES = 1 << 20
+STORE_DIR = ".ghostguard"  # deploy's generation stores live in <dir>/.ghostguard/<name>/
 
 
 @dataclasses.dataclass
@@ -103,19 +105,57 @@ class _Candidate:
     explicit: bool  # named directly (not found by a directory walk): always reported
 
 
-def _walk(root: str, opts: ScanRequest) -> t.Iterator[str]:
+def internal_entry(name: str) -> bool:
+    """Entries a directory walk never reads: ``deploy``'s generation stores (``.ghostguard/``) and
+    hidden switching entries named ``..<something>`` (``..data`` links, as Kubernetes uses them).
+    The service paths beside them (links into the store's current generation) are read instead."""
+    return name == STORE_DIR or name.startswith("..")
+
+
+def _in_store(path: str) -> bool:
+    """True when *path* resolves into a generation store (a service path ``deploy`` manages)."""
+    return any(internal_entry(part) for part in os.path.realpath(path).split(os.sep))
+
+
+def _unlisted(path: str, exc: OSError, errors: list[dict[str, t.Any]]) -> None:
+    """An unreadable directory is an error, never an empty directory (a clean-looking audit)."""
+    errors.append({"path": path, "error": "cannot list directory: %s; certificates in it were not read (run "
+                   "with become, or grant read and search access)" % (exc.strerror or exc), "kind": "directory"})
+
+
+def _walk(root: str, opts: ScanRequest, errors: list[dict[str, t.Any]]) -> t.Iterator[str]:
     if opts.recurse:
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-            dirnames.sort()
+        def onerror(exc: OSError) -> None:
+            _unlisted(exc.filename or root, exc, errors)
+
+        for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if not internal_entry(d))
             for name in sorted(filenames):
-                yield os.path.join(dirpath, name)
+                if not internal_entry(name):
+                    yield os.path.join(dirpath, name)
     else:
         try:
             names = sorted(os.listdir(root))
-        except OSError:
+        except OSError as exc:
+            _unlisted(root, exc, errors)
             return
         for name in names:
-            yield os.path.join(root, name)
+            if not internal_entry(name):
+                yield os.path.join(root, name)
+
+
+def _unlistable_dirs_of(pattern: str, errors: list[dict[str, t.Any]]) -> None:
+    """A glob silently skips directories it cannot list: report each one the pattern passes through."""
+    parent = os.path.dirname(pattern)
+    while parent and parent != os.path.dirname(parent):
+        for directory in sorted(glob.glob(parent)) if glob.has_magic(parent) else [parent]:
+            if os.path.isdir(directory):
+                try:
+                    os.listdir(directory)
+                except OSError as exc:
+                    if not any(e["path"] == directory for e in errors):
+                        _unlisted(directory, exc, errors)
+        parent = os.path.dirname(parent)
 
 
 def _wanted(path: str, opts: ScanRequest) -> bool:
@@ -130,6 +170,7 @@ def find_candidates(opts: ScanRequest, errors: list[dict[str, t.Any]]) -> list[_
     out: list[_Candidate] = []
 
     def add(path: str, explicit: bool) -> None:
+        path = os.path.normpath(path)
         if path not in seen:
             seen.add(path)
             out.append(_Candidate(path, explicit))
@@ -138,17 +179,18 @@ def find_candidates(opts: ScanRequest, errors: list[dict[str, t.Any]]) -> list[_
         entry = os.path.expanduser(str(raw))
         if glob.has_magic(entry):
             matches = sorted(glob.glob(entry, recursive=opts.recurse))
+            _unlistable_dirs_of(entry, errors)
             if not matches and not opts.ignore_missing:
                 errors.append({"path": entry, "error": "no file matches this pattern"})
             for match in matches:
                 if os.path.isdir(match):
-                    for path in _walk(match, opts):
+                    for path in _walk(match, opts, errors):
                         if _wanted(path, opts):
                             add(path, False)
                 else:
                     add(match, True)
         elif os.path.isdir(entry):
-            for path in _walk(entry, opts):
+            for path in _walk(entry, opts, errors):
                 if _wanted(path, opts):
                     add(path, False)
         else:
@@ -165,9 +207,15 @@ def find_candidates(opts: ScanRequest, errors: list[dict[str, t.Any]]) -> list[_
 
 
 def _read(path: str) -> bytes:
-    if os.path.islink(path) and not os.path.exists(path):
-        raise CertificateError("broken symlink (points to %s)" % os.readlink(path))
-    info = os.stat(path)
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CertificateError("symlink loop: %s leads back to itself (too many levels of symbolic links); "
+                                   "point it at the certificate file" % path) from None
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            raise CertificateError("broken symlink (points to %s, which does not exist)" % os.readlink(path)) from None
+        raise
     if not stat.S_ISREG(info.st_mode):
         raise CertificateError("not a regular file")
     if info.st_size > MAX_FILE_BYTES:
@@ -224,8 +272,8 @@ def scan(opts: ScanRequest) -> ScanResult:
     for cand in find_candidates(opts, errors):
         try:
             data = _read(cand.path)
-            if not cand.explicit and _x509.looks_like_private_key_only(data):
-                continue
+            if not cand.explicit and (_x509.looks_like_private_key_only(data) or (not data.strip() and _in_store(cand.path))):
+                continue  # a key, or deploy's empty chain file (a certificate without intermediates), found by a walk
             certs, fmt = _x509.load_certificates(data, "this file")
         except OSError as exc:
             errors.append({"path": cand.path, "error": "cannot read: %s" % (exc.strerror or exc)})
@@ -239,13 +287,14 @@ def scan(opts: ScanRequest) -> ScanResult:
         desc = _x509.describe(leaf, cand.path, policy)
         desc["format"] = fmt
         desc["chain"] = [_chain_entry(c, policy) for c in chain]
+        _served_status(desc, certs)
         if opts.key_match:
             _check_key(leaf, cand.path, desc)
         if roots is not None:
             problem = _x509.verify_chain(leaf, chain, roots, policy.now)
             desc["chain_valid"] = problem is None
             if problem:
-                desc["chain_error"] = problem
+                desc["chain_error"] = "; ".join(filter(None, (desc.get("chain_error"), problem)))
                 mark_invalid(desc, "chain_invalid")
         certificates.append(desc)
     certificates.sort(key=lambda d: (d["seconds_remaining"], d["path"]))
@@ -262,7 +311,7 @@ def require_valid(request: ScanRequest, result: ScanResult) -> None:
     bad += [c["path"] for c in result.certificates if c["status"] == "invalid"]
     if bad:
         raise CertificateError(
-            "%d certificate file(s) are unreadable, corrupt or invalid: %s; see 'errors' and each "
+            "%d certificate file(s) or directories are unreadable, corrupt or invalid: %s; see 'errors' and each "
             "certificate's 'reasons'" % (len(bad), ", ".join(bad[:10]) + (" ..." if len(bad) > 10 else "")),
             **result.facts(),
         )
@@ -270,12 +319,35 @@ def require_valid(request: ScanRequest, result: ScanResult) -> None:
 
 def _chain_entry(cert: t.Any, policy: Policy) -> dict[str, t.Any]:
     desc = _x509.describe(cert, None, policy)
-    # A CA certificate is not renewed by this policy; only its own validity matters.
-    if desc["status"] in ("due", "critical"):
+    # A CA certificate is not renewed by renew_before/renew_fraction (status ``due`` does not apply);
+    # its own validity counts: expired, not yet valid, or critical within alert_before.
+    if desc["status"] == "due":
         desc["status"] = "ok"
     desc["due"] = desc["status"] != "ok"
-    desc["reasons"] = [r for r in desc["reasons"] if r in ("expired", "not_yet_valid")]
+    desc["reasons"] = [r for r in desc["reasons"] if r in ("expired", "not_yet_valid", "alert_window")
+                       and desc["status"] != "ok"]
     return desc
+
+
+def _served_status(desc: dict[str, t.Any], certs: list[t.Any]) -> None:
+    """The status of a file is the worst of what a client is served: the leaf and every chain certificate.
+
+    An expired (or critical, or not yet valid) intermediate makes the file so, with reason
+    ``chain_<status>``.  A second leaf (a certificate that is no CA, not self-issued and issued
+    nothing in the file) makes it ``invalid`` with reason ``second_leaf`` and a ``chain_error``.
+    """
+    for index, (cert, entry) in enumerate(zip(certs[1:], desc["chain"]), start=2):
+        if entry["status"] != "ok" and STATUSES.index(entry["status"]) < STATUSES.index(desc["status"]):
+            desc["status"], desc["due"] = entry["status"], True
+        if entry["status"] != "ok" and "chain_" + entry["status"] not in desc["reasons"]:
+            desc["reasons"].append("chain_" + entry["status"])
+        if not _x509.is_ca(cert) and cert.subject != cert.issuer and not any(
+                other.issuer == cert.subject for other in certs if other is not cert):
+            problem = ("certificate #%d (%s, not after %s, %s) is a second leaf certificate, not a CA of this chain: "
+                       "clients are served it as a chain certificate; keep one leaf per file"
+                       % (index, entry["subject"], entry["not_after"], entry["status"]))
+            desc["chain_error"] = "; ".join(filter(None, (desc.get("chain_error"), problem)))
+            mark_invalid(desc, "second_leaf")
 
 
 def summarise(certificates: list[dict[str, t.Any]], errors: list[dict[str, t.Any]]) -> dict[str, t.Any]:

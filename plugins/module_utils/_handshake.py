@@ -14,13 +14,15 @@ the leaf is available.  Plain Python, no Ansible import.
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 import ssl
 import time
 import typing as t
 
 from . import _x509
-from ._errors import InputError
+from ._errors import CertsError, InputError
+from ._time import parse_duration
 
 ERROR_CLASSES = ("refused", "timeout", "unreachable", "handshake_failure", "expired", "unknown_ca", "hostname_mismatch")
 
@@ -37,6 +39,18 @@ _VERIFY_CLASSES = {
     62: "hostname_mismatch",
     64: "hostname_mismatch",
 }
+
+# What to do about a verification failure, appended to its message.
+_VERIFY_HINTS = {
+    "unknown_ca": "; the served chain does not lead to a CA this host trusts: give ca_bundle (a private CA's root), "
+                  "or make the service send its intermediate certificates",
+    "hostname_mismatch": "; set server_name to a name the certificate holds, or install a certificate for this name",
+    "expired": "; the served certificate (or one of its chain) is outside its validity window: renew and reload, "
+               "or check this host's clock",
+}
+# OpenSSL's reasons when the peer answers a ClientHello with something that is not TLS (HTTP, SSH...).
+_NOT_TLS_REASONS = ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "HTTPS_PROXY_REQUEST", "UNKNOWN_PROTOCOL",
+                    "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE")
 
 
 @dataclasses.dataclass
@@ -56,50 +70,101 @@ class Endpoint:
     retry_delay: float = 1.0
     timeout: float = 10.0
     name: str | None = None
+    index: int | None = None  # position in ``endpoints`` (None for the single ``host``)
+
+    @property
+    def entry(self) -> str:
+        """How messages name this endpoint: ``endpoints[2] (db1:443)``, or ``db1:443`` for a single host."""
+        return self.label if self.index is None else "endpoints[%d] (%s)" % (self.index, self.label)
+
+    def _option(self, name: str) -> str:
+        return name if self.index is None else "endpoints[%d].%s" % (self.index, name)
 
     def check(self) -> None:
-        """Refuse values that cannot work; normalise ``expected_fingerprint``."""
+        """Refuse values that cannot work, naming the entry; normalise ``expected_fingerprint``."""
         if not self.host:
-            raise InputError("an endpoint has no host; give host (and port) for every endpoint")
-        if not 0 < int(self.port) < 65536:
-            raise InputError("port %s of %s is not a TCP port (1-65535)" % (self.port, self.host))
-        if self.retries < 0 or self.retry_delay < 0 or self.timeout <= 0:
-            raise InputError("%s:%s: retries and retry_delay must not be negative, timeout must be positive"
-                             % (self.host, self.port))
+            raise InputError("%s has no host; give host (and port) for every endpoint"
+                             % ("the endpoint" if self.index is None else "endpoints[%d]" % self.index))
+        if self.host.startswith("[") and self.host.endswith("]"):  # [::1] as written in a URL
+            self.host = self.host[1:-1]
+        try:
+            port = int(self.port)
+        except (TypeError, ValueError):
+            port = 0
+        if not 0 < port < 65536:
+            raise InputError("%s: port %r is not a TCP port (1-65535)" % (self.entry, self.port))
+        if self.retries < 0:
+            raise InputError("%s: retries must not be negative (got %s)" % (self.entry, self.retries))
+        self.retry_delay = parse_duration(self.retry_delay, self._option("retry_delay"))
+        self.timeout = parse_duration(self.timeout, self._option("timeout"))
         if bool(self.client_key) and not self.client_cert:
-            raise InputError("%s:%s: client_key needs client_cert" % (self.host, self.port))
+            raise InputError("%s: client_key needs client_cert" % self.entry)
         if self.expected_fingerprint:
-            self.expected_fingerprint = _x509.normalize_fingerprint(self.expected_fingerprint)
+            try:
+                self.expected_fingerprint = _x509.normalize_fingerprint(self.expected_fingerprint)
+            except InputError as exc:
+                raise InputError("%s: expected_%s" % (self.entry, exc)) from None
+
+    def check_files(self) -> None:
+        """Refuse a ``ca_bundle``/``client_cert``/``client_key`` that is missing, unreadable or holds no
+        certificate, naming the entry and the file (``_tls_probe`` reports it on this endpoint alone)."""
+        for option in ("ca_bundle", "client_cert", "client_key"):
+            path = getattr(self, option)
+            if not path:
+                continue
+            if not os.path.isfile(path) or not os.access(path, os.R_OK):
+                why = "does not exist" if not os.path.lexists(path) else (
+                    "is not a regular file" if not os.path.isfile(path) else "cannot be read (permission denied)")
+                raise InputError("%s: %s %s %s; give a readable PEM file" % (self.entry, option, path, why), path=path)
+        if self.ca_bundle:
+            try:
+                with open(self.ca_bundle, "rb") as handle:
+                    _x509.load_certificates(handle.read(), "ca_bundle " + self.ca_bundle)
+            except (OSError, CertsError) as exc:
+                raise InputError("%s: %s; give a PEM file of CA certificates" % (
+                    self.entry, getattr(exc, "strerror", None) or exc), path=self.ca_bundle) from None
 
     @classmethod
-    def from_options(cls, options: t.Mapping[str, t.Any], defaults: t.Mapping[str, t.Any] | None = None) -> Endpoint:
-        """Build from module-style options; unset (None) keys fall back to *defaults*."""
+    def from_options(cls, options: t.Mapping[str, t.Any], defaults: t.Mapping[str, t.Any] | None = None,
+                     index: int | None = None) -> Endpoint:
+        """Build from module-style options; unset (None) keys fall back to *defaults*.
+
+        *index* is the entry's position in ``endpoints``: every message names it.
+        """
         merged = {k: v for k, v in (defaults or {}).items() if v is not None}
         merged.update({k: v for k, v in options.items() if v is not None})
-        unknown = set(options) - {f.name for f in dataclasses.fields(cls)}
+        where = "endpoints[%d]" % index if index is not None else "the endpoint"
+        unknown = set(options) - ({f.name for f in dataclasses.fields(cls)} - {"index"})
         if unknown:
-            raise InputError("unknown endpoint option(s) %s; see ansible-doc ghostguard.certs.endpoint_info"
-                             % ", ".join(sorted(unknown)))
+            raise InputError("%s: unknown endpoint option(s) %s; see ansible-doc ghostguard.certs.endpoint_info"
+                             % (where, ", ".join(sorted(unknown))))
         if not merged.get("host"):
-            raise InputError("every endpoint needs a host")
-        try:
-            return cls(
-                host=str(merged["host"]),
-                port=int(merged.get("port") or 443),
-                server_name=merged.get("server_name"),
-                alpn=list(merged.get("alpn") or []),
-                ca_bundle=merged.get("ca_bundle"),
-                validate_certs=bool(merged.get("validate_certs", True)),
-                client_cert=merged.get("client_cert"),
-                client_key=merged.get("client_key"),
-                expected_fingerprint=merged.get("expected_fingerprint"),
-                retries=int(merged.get("retries") or 0),
-                retry_delay=float(merged.get("retry_delay", 1.0)),
-                timeout=float(merged.get("timeout") or 10.0),
-                name=merged.get("name"),
-            )
-        except (TypeError, ValueError) as exc:
-            raise InputError("endpoint %s: %s" % (merged.get("host"), exc)) from None
+            raise InputError("%s has no host: every endpoint needs a host" % where)
+        where = "%s (host %s)" % (where, merged["host"]) if index is not None else "endpoint %s" % merged["host"]
+        numbers = {}
+        for key, default, what in (("port", 443, "a TCP port (1-65535)"), ("retries", 0, "a number of attempts")):
+            try:
+                numbers[key] = int(merged.get(key) or default)
+            except (TypeError, ValueError, OverflowError):
+                raise InputError("%s: %s %r is not %s" % (where, key, merged.get(key), what)) from None
+        endpoint = cls(
+            host=str(merged["host"]),
+            port=numbers["port"],
+            server_name=merged.get("server_name"),
+            alpn=list(merged.get("alpn") or []),
+            ca_bundle=merged.get("ca_bundle"),
+            validate_certs=bool(merged.get("validate_certs", True)),
+            client_cert=merged.get("client_cert"),
+            client_key=merged.get("client_key"),
+            expected_fingerprint=merged.get("expected_fingerprint"),
+            retries=numbers["retries"],
+            retry_delay=merged.get("retry_delay", 1.0),
+            timeout=merged.get("timeout", 10.0),
+            name=merged.get("name"),
+            index=index,
+        )
+        endpoint.check()
+        return endpoint
 
     @property
     def sni(self) -> str:
@@ -107,16 +172,21 @@ class Endpoint:
 
     @property
     def label(self) -> str:
-        return self.name or "%s:%s" % (self.host, self.port)
+        """``name``, else ``host:port`` (an IPv6 address in brackets: ``[::1]:443``)."""
+        if self.name:
+            return self.name
+        host = "[%s]" % self.host if ":" in self.host and not self.host.startswith("[") else self.host
+        return "%s:%s" % (host, self.port)
 
 
 class HandshakeFailure(Exception):
     """A failed connection or handshake: ``error`` is the error class, ``message`` says what to do."""
 
-    def __init__(self, error: str, message: str) -> None:
+    def __init__(self, error: str, message: str, certificate_refused: bool = False) -> None:
         super().__init__(message)
         self.error = error
         self.message = message
+        self.certificate_refused = certificate_refused  # the handshake happened and verification refused the chain
 
 
 # --------------------------------------------------------------------------- the handshake
@@ -124,7 +194,11 @@ class HandshakeFailure(Exception):
 
 def _context(ep: Endpoint, verify: bool) -> ssl.SSLContext:
     if verify:
-        ctx = ssl.create_default_context(cafile=ep.ca_bundle) if ep.ca_bundle else ssl.create_default_context()
+        try:
+            ctx = ssl.create_default_context(cafile=ep.ca_bundle) if ep.ca_bundle else ssl.create_default_context()
+        except (OSError, ssl.SSLError) as exc:
+            raise InputError("%s: ca_bundle %s cannot be loaded (%s); give a PEM file of CA certificates"
+                             % (ep.entry, ep.ca_bundle, getattr(exc, "strerror", None) or exc), path=ep.ca_bundle) from None
         # Python 3.13 turns on X509_STRICT by default (e.g. an Authority Key Identifier becomes
         # mandatory).  Clients of the probed services (OpenSSL, Go, gRPC C-core) do not apply it,
         # and a verdict must not depend on the managed host's Python version: verify as they do.
@@ -139,8 +213,8 @@ def _context(ep: Endpoint, verify: bool) -> ssl.SSLContext:
         try:
             ctx.load_cert_chain(ep.client_cert, ep.client_key)
         except (OSError, ssl.SSLError) as exc:
-            raise InputError("client_cert %s / client_key cannot be loaded (%s); give a matching PEM pair"
-                             % (ep.client_cert, getattr(exc, "strerror", None) or exc)) from None
+            raise InputError("%s: client_cert %s / client_key cannot be loaded (%s); give a matching PEM pair"
+                             % (ep.entry, ep.client_cert, getattr(exc, "strerror", None) or exc)) from None
     return ctx
 
 
@@ -229,14 +303,21 @@ def handshake(ep: Endpoint, verify: bool) -> Handshake:
     except ssl.SSLCertVerificationError as exc:
         code = getattr(exc, "verify_code", 0)
         error = _VERIFY_CLASSES.get(code, "handshake_failure")
-        raise HandshakeFailure(error, "%s: certificate verification failed: %s" % (
-            ep.label, getattr(exc, "verify_message", None) or exc.reason or exc)) from None
+        raise HandshakeFailure(error, "%s: certificate verification failed: %s%s" % (
+            ep.label, getattr(exc, "verify_message", None) or exc.reason or exc, _VERIFY_HINTS.get(error, "")),
+            certificate_refused=True) from None
     except socket.timeout:
         raise HandshakeFailure("timeout", "%s accepted TCP but did not finish the TLS handshake within %ss"
                                % (ep.label, ep.timeout)) from None
-    except (ssl.SSLError, ConnectionError) as exc:
+    except ssl.SSLError as exc:
+        if exc.reason in _NOT_TLS_REASONS:
+            raise HandshakeFailure("handshake_failure", "%s answered, but not with TLS (%s): not a TLS endpoint - a "
+                                   "plain-HTTP port or another protocol listens there; check the port" % (
+                                       ep.label, exc.reason)) from None
         raise HandshakeFailure("handshake_failure", "%s: TLS handshake failed (%s)" % (
-            ep.label, getattr(exc, "reason", None) or exc)) from None
+            ep.label, exc.reason or exc)) from None
+    except ConnectionError as exc:
+        raise HandshakeFailure("handshake_failure", "%s: TLS handshake failed (%s)" % (ep.label, exc)) from None
     except OSError as exc:
         raise HandshakeFailure("handshake_failure", "%s: TLS handshake failed (%s)" % (ep.label, exc.strerror or exc)) from None
     finally:

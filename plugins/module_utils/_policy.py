@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import math
 import typing as t
 
 from ._errors import InputError
@@ -68,9 +69,13 @@ class Policy:
 
         fraction = options.get("renew_fraction")
         if fraction is not None:
-            fraction = float(fraction)
-            if not 0 < fraction < 1:
-                raise InputError("renew_fraction must be between 0 and 1 (got %s); 0.33 renews with a third of the life left" % fraction)
+            try:
+                fraction = float(fraction)
+            except (TypeError, ValueError, OverflowError):
+                fraction = math.nan
+            if not 0 < fraction < 1:  # nan and inf fail this too
+                raise InputError("renew_fraction must be a number between 0 and 1 (got %r); 0.33 renews with a third "
+                                 "of the life left" % options.get("renew_fraction"))
         now = options.get("now")
         return cls(
             now=parse_time(now, "now") if now else utcnow(),

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 import typing as t
 
@@ -16,37 +17,80 @@ UTC = _dt.timezone.utc
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([wdhms])")
 
+DAY = 86400.0
+# The accepted range (seconds) of every duration option, by name; an option not listed takes
+# DEFAULT_RANGE.  Policy durations reach a century (longer than any certificate lives); waits and
+# timeouts a day.  The one table: the modules' docs and the agent name the same bounds.
+DEFAULT_RANGE = (0.0, 36500 * DAY)
+DURATION_RANGES: dict[str, tuple[float, float]] = {
+    "renew_before": DEFAULT_RANGE,
+    "alert_before": DEFAULT_RANGE,
+    "leeway": DEFAULT_RANGE,
+    "max_connection_age": DEFAULT_RANGE,
+    "connection_margin": DEFAULT_RANGE,
+    "propagation_timeout": (1.0, DAY),
+    "timeout": (0.001, DAY),
+    "retry_delay": (0.0, 3600.0),
+}
 
-def parse_duration(value: t.Any, option: str = "duration") -> float:
+
+def describe_seconds(seconds: float) -> str:
+    """A bound for a message: ``100 years``/``36500d``, ``1d``, ``1h``, ``1s``, ``0``."""
+    if seconds <= 0:
+        return "0"
+    for unit, size in (("d", DAY), ("h", 3600.0), ("m", 60.0)):
+        if seconds >= size and seconds % size == 0:
+            return "%d%s" % (seconds // size, unit)
+    return "%gs" % seconds
+
+
+def duration_range(option: str) -> tuple[float, float]:
+    """The accepted range of the duration option *option* (an endpoint's ``endpoints[2].timeout`` too)."""
+    return DURATION_RANGES.get(option.rsplit(".", 1)[-1], DEFAULT_RANGE)
+
+
+def parse_duration(value: t.Any, option: str = "duration", minimum: float | None = None,
+                   maximum: float | None = None) -> float:
     """Turn ``72h``, ``30d``, ``1d12h``, ``90m``, ``3600`` or a number into seconds.
 
-    Raises :class:`InputError` naming *option* when the value cannot be read.
+    The one parser of every duration option.  Raises :class:`InputError` naming *option* and its
+    accepted range (:data:`DURATION_RANGES`, or *minimum*/*maximum*) when the value cannot be read,
+    is not finite (``nan``, ``inf``), or lies outside the range (``1e300``, ``800000d``, negative).
     """
+    low, high = duration_range(option)
+    low = low if minimum is None else minimum
+    high = high if maximum is None else maximum
+    accepted = "a duration from %s to %s (seconds, or a number with w, d, h, m or s such as 72h, 30d, 1d12h)" % (
+        describe_seconds(low), describe_seconds(high))
     if isinstance(value, bool):
-        raise InputError("%s: %r is not a duration; use seconds or a value such as 72h, 30d, 1d12h" % (option, value))
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        text = str(value).strip().lower().replace(" ", "")
-        if not text:
-            raise InputError("%s is empty; use seconds or a value such as 72h, 30d, 1d12h" % option)
-        try:
-            seconds = float(text)
-        except ValueError:
-            pos = 0
-            seconds = 0.0
-            for match in _PART.finditer(text):
-                if match.start() != pos:
-                    break
-                seconds += float(match.group(1)) * _UNITS[match.group(2)]
-                pos = match.end()
-            if pos != len(text) or pos == 0:
-                raise InputError(
-                    "%s: %r is not a duration; use seconds or a number with w, d, h, m or s "
-                    "(for example 72h, 30d, 1d12h)" % (option, value)
-                ) from None
+        raise InputError("%s: %r is not a duration; give %s" % (option, value, accepted))
+    try:
+        if isinstance(value, (int, float)):
+            seconds = float(value)
+        else:
+            text = str(value).strip().lower().replace(" ", "")
+            if not text:
+                raise InputError("%s is empty; give %s" % (option, accepted))
+            try:
+                seconds = float(text)
+            except ValueError:
+                pos = 0
+                seconds = 0.0
+                for match in _PART.finditer(text):
+                    if match.start() != pos:
+                        break
+                    seconds += float(match.group(1)) * _UNITS[match.group(2)]
+                    pos = match.end()
+                if pos != len(text) or pos == 0:
+                    raise InputError("%s: %r is not a duration; give %s" % (option, value, accepted)) from None
+    except OverflowError:  # an integer too large for a float
+        seconds = math.inf
+    if math.isnan(seconds) or math.isinf(seconds):
+        raise InputError("%s: %r is not a finite duration; give %s" % (option, value, accepted))
     if seconds < 0:
-        raise InputError("%s must not be negative (got %r)" % (option, value))
+        raise InputError("%s must not be negative (got %r); give %s" % (option, value, accepted))
+    if not low <= seconds <= high:
+        raise InputError("%s: %r is outside the accepted range; give %s" % (option, value, accepted))
     return seconds
 
 
@@ -66,7 +110,11 @@ def parse_time(value: t.Any, option: str = "now") -> _dt.datetime:
             ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is in year 10000 in UTC
+        raise InputError("%s: %r is outside the years 1 to 9999 in UTC; write it like 2026-11-25T03:00:00Z"
+                         % (option, value)) from None
 
 
 def utcnow() -> _dt.datetime:

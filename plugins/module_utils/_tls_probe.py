@@ -62,18 +62,21 @@ def probe_once(ep: _handshake.Endpoint, policy: Policy | None = None,
     }
     shake: _handshake.Handshake | None = None
     try:
+        ep.check_files()
         shake = _handshake.handshake(ep, ep.validate_certs)
         result["verified"] = True if ep.validate_certs else None
+    except InputError as exc:  # this entry's files: reported on it, the other endpoints are probed
+        result["error"], result["error_message"] = "invalid_input", str(exc)
     except _handshake.HandshakeFailure as failure:
         result["error"], result["error_message"] = failure.error, failure.message
-        if failure.error in ("expired", "unknown_ca", "hostname_mismatch", "handshake_failure") and ep.validate_certs:
+        # verified stays null when no certificate was checked (refused, timeout, not TLS...)
+        if failure.certificate_refused and ep.validate_certs:
             result["verified"] = False
-            if failure.error != "handshake_failure":
-                # Look at what is served anyway, without verification.
-                try:
-                    shake = _handshake.handshake(ep, False)
-                except _handshake.HandshakeFailure:
-                    shake = None
+            # Look at what is served anyway, without verification.
+            try:
+                shake = _handshake.handshake(ep, False)
+            except _handshake.HandshakeFailure:
+                shake = None
     if shake is not None:
         result.update(
             tls_version=shake.tls_version,
@@ -113,6 +116,8 @@ def probe(ep: _handshake.Endpoint, policy: Policy | None = None, logs: t.Mapping
         retry = result["error"] in RETRYABLE or result["matches_expected"] is False
         if ep.expected_fingerprint and result["matches_expected"] is not True:
             retry = True
+        if result["error"] == "invalid_input":  # a missing file does not appear by waiting
+            retry = False
         if not retry or attempts > ep.retries:
             result["attempts"] = attempts
             if result["matches_expected"] is False and result["error"] is None:
@@ -181,7 +186,11 @@ class ProbeRequest:
             raise InputError("give host or endpoints, not both")
         if entries is None and options.get("host") is None:
             raise InputError("give host (one endpoint) or endpoints (a list of them)")
-        endpoints = [_handshake.Endpoint.from_options(entry, defaults) for entry in entries or [{}]]
+        if entries is None:
+            endpoints = [_handshake.Endpoint.from_options({}, defaults)]
+        else:
+            endpoints = [_handshake.Endpoint.from_options(entry or {}, defaults, index)
+                         for index, entry in enumerate(entries)]
         return cls(
             endpoints=endpoints,
             policy=Policy.from_options(options),

@@ -52,6 +52,8 @@ def load_certificates(data: bytes, source: str = "input") -> tuple[list[Certific
         blocks = PEM_CERT.findall(data)
         if not blocks:
             labels = sorted({m.decode("ascii", "replace") for m in PEM_ANY_BEGIN.findall(data)})
+            if "PKCS7" in labels:
+                raise CertificateError(_container_message(source, "pkcs7", "PEM"), path=source)
             raise CertificateError(
                 "%s holds PEM data but no CERTIFICATE block (found: %s)" % (source, ", ".join(labels) or "none"),
                 path=source,
@@ -70,12 +72,41 @@ def load_certificates(data: bytes, source: str = "input") -> tuple[list[Certific
         return certs, "pem"
     if not data.strip():
         raise CertificateError("%s is empty; expected a PEM or DER certificate" % source, path=source)
+    container = der_container(data)
+    if container:
+        raise CertificateError(_container_message(source, container, "DER"), path=source)
     try:
         return [x509.load_der_x509_certificate(data)], "der"
     except ValueError as exc:
         raise CertificateError(
             "%s is neither a PEM nor a DER certificate (%s)" % (source, _first_line(exc)), path=source
         ) from None
+
+
+# DER of the OIDs PKCS#7 signedData (a .p7b/.p7c certificate bundle) and PKCS#7 data (inside a PKCS#12 PFX).
+_OID_PKCS7_SIGNED = bytes.fromhex("06092a864886f70d010702")
+_OID_PKCS7_DATA = bytes.fromhex("06092a864886f70d010701")
+
+
+def der_container(data: bytes) -> str | None:
+    """``pkcs7`` or ``pkcs12`` when DER *data* is such a container rather than one certificate."""
+    head = data[:40]
+    if not head.startswith(b"\x30"):
+        return None
+    if _OID_PKCS7_SIGNED in head:
+        return "pkcs7"
+    if b"\x02\x01\x03" in head[:8] and _OID_PKCS7_DATA in head:  # PFX: version 3, then authSafe data
+        return "pkcs12"
+    return None
+
+
+def _container_message(source: str, container: str, encoding: str) -> str:
+    if container == "pkcs7":
+        return ("%s is a PKCS#7 certificate bundle (%s, .p7b), not a PEM or DER certificate; convert it with "
+                "'openssl pkcs7 %s-print_certs -in FILE.p7b -out FILE.pem'" % (
+                    source, encoding, "-inform DER " if encoding == "DER" else ""))
+    return ("%s is a PKCS#12 archive (.p12/.pfx: certificate and private key), not a PEM or DER certificate; "
+            "extract the certificates with 'openssl pkcs12 -in FILE.p12 -nokeys -out FILE.pem'" % source)
 
 
 def check_pem_complete(data: bytes, source: str = "input") -> None:
@@ -143,10 +174,13 @@ def not_after(cert: Certificate) -> _dt.datetime:
 
 
 def serial_hex(cert: Certificate) -> str:
-    raw = "%x" % cert.serial_number
+    """The serial as OpenSSL prints it: lowercase hex pairs joined by colons, a negative serial (which
+    RFC 5280 forbids, but old CAs issued) with a leading minus, like ``openssl x509 -serial``."""
+    number = cert.serial_number
+    raw = "%x" % abs(number)
     if len(raw) % 2:
         raw = "0" + raw
-    return ":".join(raw[i:i + 2] for i in range(0, len(raw), 2))
+    return ("-" if number < 0 else "") + ":".join(raw[i:i + 2] for i in range(0, len(raw), 2))
 
 
 def subject_alt_names(cert: Certificate) -> list[str]:

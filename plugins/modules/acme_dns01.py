@@ -214,11 +214,11 @@ options:
     type: list
     elements: str
   propagation_timeout:
-    description: Seconds to wait for every authoritative server to answer every TXT value before failing.
+    description: Seconds to wait for every authoritative server to answer every TXT value before failing (1 to 86400).
     type: int
     default: 120
   timeout:
-    description: Overall deadline in seconds for the ACME exchange (retries included).
+    description: Overall deadline in seconds for the ACME exchange (retries included), at most 86400.
     type: int
     default: 300
   allowed_domains:
@@ -497,10 +497,10 @@ def renew_request(params: t.Mapping[str, t.Any], check_mode: bool) -> RenewReque
             ),
             dns=DnsChallenge(provider=provider, settings=params.get(provider) or {},
                              nameservers=params["nameservers"] or None,
-                             propagation_timeout=float(params["propagation_timeout"])),
+                             propagation_timeout=params["propagation_timeout"]),
             csr=csr, csr_source=csr_source, key_type=params["key_type"], profile=params["profile"],
             preferred_chain=params["preferred_chain"], allowed_domains=params["allowed_domains"],
-            timeout=float(params["timeout"]), leeway=policy.leeway,
+            timeout=params["timeout"], leeway=policy.leeway,
         ),
         targets=Targets(cert=params["cert_path"], key=params["key_path"], chain=params["chain_path"],
                         fullchain=params["fullchain_path"]),

@@ -58,6 +58,7 @@ options:
   validate_certs:
     description:
       - Verify the served chain and name. When V(false), nothing is verified and RV(endpoints[].verified) is null.
+      - When verification fails with V(unknown_ca), the message suggests O(ca_bundle) (a private CA's root).
       - When verification fails the certificate is still fetched (without verification) and reported.
     type: bool
     default: true
@@ -79,11 +80,11 @@ options:
     type: int
     default: 0
   retry_delay:
-    description: Seconds between attempts.
+    description: Seconds between attempts, from 0 to 3600.
     type: float
     default: 1.0
   timeout:
-    description: Seconds allowed for the TCP connection and for the TLS handshake.
+    description: Seconds allowed for the TCP connection and for the TLS handshake, more than 0 and at most 86400.
     type: float
     default: 10.0
   endpoints:
@@ -94,7 +95,11 @@ options:
     elements: dict
     suboptions:
       name: {description: Label used in messages and results. Default C(host:port)., type: str}
-      host: {description: Host name or IP address., type: str, required: true}
+      host:
+        description:
+          - Host name or IP address (IPv6 without brackets). Every entry needs one; an entry without it fails the
+            task before anything is probed, naming the entry (C(endpoints[2])).
+        type: str
       port: {description: TCP port., type: int}
       server_name: {description: SNI and name to verify., type: str}
       alpn: {description: ALPN protocols to offer., type: list, elements: str}
@@ -134,8 +139,15 @@ options:
     default: false
 notes:
   - Error classes - V(refused) (nothing listens), V(timeout), V(unreachable) (name does not resolve,
-    no route), V(handshake_failure) (TLS alert, protocol mismatch, client certificate required),
-    V(expired) (also not yet valid), V(unknown_ca), V(hostname_mismatch).
+    no route), V(handshake_failure) (TLS alert, protocol mismatch, client certificate required, or not a TLS
+    endpoint at all such as a plain-HTTP port), V(expired) (also not yet valid), V(unknown_ca),
+    V(hostname_mismatch), V(invalid_input) (this endpoint's O(ca_bundle), O(client_cert) or O(client_key) is
+    missing, unreadable or holds no certificate; the message names the entry, for example
+    C(endpoints[2] (db1:443\)), and the file; the other endpoints are still probed).
+  - Options that cannot work anywhere (an entry without O(endpoints[].host), a port outside 1-65535, a malformed
+    O(expected_fingerprint), a non-finite or out-of-range O(timeout) or O(retry_delay)) fail the task before any
+    probe, naming the entry.
+  - Endpoints are named C(host:port), an IPv6 address in brackets (C([::1]:443)).
   - OCSP is queried only with O(ocsp=true) and only when the certificate names a responder; a stapled
     response is not read (Python's ssl module does not expose it).
 seealso:
@@ -144,16 +156,6 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Prove nginx serves the certificate just installed
-  ghostguard.certs.endpoint_info:
-    host: 127.0.0.1
-    port: 443
-    server_name: shop.example.com
-    expected_fingerprint: "{{ installed.certificate.fingerprint_sha256 }}"
-    retries: 10
-    retry_delay: 0.5
-  register: served
-
 - name: gRPC backends (ALPN h2, private CA), all at once, report only
   ghostguard.certs.endpoint_info:
     ca_bundle: /etc/ssl/internal-ca.pem
@@ -164,8 +166,37 @@ EXAMPLES = r"""
   delegate_to: localhost
   register: fleet
 
-- name: Ghost detected - roll back and stop the batch
-  when: served.failed | default(false)
+- name: Prove the new certificate is served, roll back a ghost
+  block:
+    - name: Probe the reloaded service for the installed fingerprint
+      ghostguard.certs.endpoint_info:
+        host: 127.0.0.1
+        port: 443
+        server_name: shop.example.com
+        expected_fingerprint: "{{ installed.certificate.fingerprint_sha256 }}"
+        retries: 10
+        retry_delay: 0.5
+  rescue:
+    - name: Ghost detected - roll back to the previous generation
+      ghostguard.certs.deploy:
+        state: rollback
+        fullchain_path: /etc/nginx/tls/shop.pem
+        key_path: /etc/nginx/tls/shop.key
+
+    - name: Stop the batch after the rollback (a rescued host would count as a success)
+      ansible.builtin.fail:
+        msg: "{{ ansible_failed_result.msg }}"
+
+- name: Or decide without failing - report only, then act on the result
+  ghostguard.certs.endpoint_info:
+    host: 127.0.0.1
+    server_name: shop.example.com
+    expected_fingerprint: "{{ installed.certificate.fingerprint_sha256 }}"
+    fail_on_mismatch: false
+  register: served_check
+
+- name: Roll back when the service does not serve the installed certificate
+  when: served_check.endpoints[0].matches_expected is not true
   ghostguard.certs.deploy:
     state: rollback
     fullchain_path: /etc/nginx/tls/shop.pem
@@ -227,7 +258,9 @@ endpoints:
       description: TLS handshake time in milliseconds.
       type: float
     verified:
-      description: Whether chain and name verified; null with O(validate_certs=false).
+      description:
+        - Whether chain and name verified; false when verification refused the served certificate.
+        - Null with O(validate_certs=false), and when no handshake happened (refused, timeout, not TLS, invalid input).
       type: bool
     error:
       description: Error class; null when the handshake succeeded.
@@ -294,7 +327,7 @@ def main() -> None:
             elements="dict",
             options=dict(
                 name=dict(type="str"),
-                host=dict(type="str", required=True),
+                host=dict(type="str"),  # required: checked by the engine, which names the entry
                 port=dict(type="int"),
                 server_name=dict(type="str"),
                 alpn=dict(type="list", elements="str"),

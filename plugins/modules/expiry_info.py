@@ -13,9 +13,21 @@ description:
   - Reads every certificate file named by O(paths) (files, directories, globs), describes each one,
     and applies the renewal policy to say which are due.
   - PEM files may hold a bundle (leaf first, then its chain); the leaf is reported and the chain is
-    described under RV(certificates[].chain). DER files hold one certificate.
-  - Files that cannot be read or parsed are listed in RV(errors) and do not fail the task unless
-    O(fail_on_invalid=true).
+    described under RV(certificates[].chain). DER files hold one certificate. PKCS#7 (C(.p7b)) and
+    PKCS#12 (C(.p12)/C(.pfx)) files are listed in RV(errors) with the C(openssl) command that converts them.
+  - The status of a file is the worst of what a client is served - an expired, not yet valid, or
+    critical (less than O(alert_before) left) chain certificate makes the file so, with the reason
+    V(chain_expired), V(chain_not_yet_valid) or V(chain_critical), without O(ca_bundle).
+  - A file holds one leaf. A second leaf (a certificate that is no CA, not self-issued and issued nothing in
+    the file) makes the file V(invalid) with the reason V(second_leaf); it is described in
+    RV(certificates[].chain) with its own status and named in RV(certificates[].chain_error).
+  - Files that cannot be read or parsed, and directories that cannot be listed (no permission without
+    C(become)), are listed in RV(errors) and do not fail the task unless O(fail_on_invalid=true). An
+    unreadable directory is never taken for an empty one.
+  - Directory walks never enter C(deploy)'s generation stores (C(.ghostguard/) directories) nor
+    entries named C(..<something>) (switching links such as C(..data)); each service path is read once,
+    through its link into the current generation. An empty chain file of such a service path (a
+    certificate without intermediates) is skipped. A path named directly is always read.
   - Also reports the host's clock synchronisation state, because a skewed clock makes a valid
     certificate look expired.
   - Read-only. Hundreds of files take well under a second.
@@ -70,6 +82,7 @@ options:
     description:
       - Status becomes V(critical) when less than this much validity is left (after O(leeway)).
       - The default is the 72 hours that would have prevented the incident this collection was written for.
+      - A duration from 0 to 36500d, like the other policy durations.
     type: str
     default: 72h
   key_match:
@@ -87,6 +100,7 @@ options:
     type: path
   max_connection_age:
     description:
+      - A duration from 0 to 36500d.
       - Longest time a client connection stays open (gRPC C(max_connection_age), keep-alive pools).
       - A certificate is due when its remaining life (less O(leeway)) does not exceed this plus
         O(connection_margin), because connections opened now would outlive it.
@@ -96,7 +110,7 @@ options:
     type: str
     default: 1h
   fail_on_invalid:
-    description: Fail the task when a file cannot be read or parsed, or a certificate is V(invalid).
+    description: Fail the task when a file cannot be read or parsed, a directory cannot be listed, or a certificate is V(invalid).
     type: bool
     default: false
 notes:
@@ -109,7 +123,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Report every certificate under /etc/ssl/private and /etc/nginx/tls
+- name: Report every certificate under /etc/nginx/tls and each Let's Encrypt live full chain
   ghostguard.certs.expiry_info:
     paths:
       - /etc/nginx/tls
@@ -165,7 +179,10 @@ certificates:
       returned: always
       sample: CN=R11,O=Let's Encrypt,C=US
     serial:
-      description: Serial number as lowercase hex pairs joined by colons.
+      description:
+        - Serial number as lowercase hex pairs joined by colons, as OpenSSL prints it.
+        - A negative serial (forbidden by RFC 5280, issued by some old CAs) has a leading minus, like
+          C(openssl x509 -serial) prints it (V(-30:39)).
       type: str
       returned: always
       sample: "04:a3:9f:11"
@@ -206,7 +223,9 @@ certificates:
     reasons:
       description:
         - Why it is due, any of V(forced), V(renewal_window), V(alert_window), V(connection_age),
-          V(expired), V(not_yet_valid), V(key_mismatch), V(key_unreadable), V(chain_invalid).
+          V(expired), V(not_yet_valid), V(key_mismatch), V(key_unreadable), V(chain_invalid),
+          V(chain_expired), V(chain_not_yet_valid), V(chain_critical) (a chain certificate of the file is so),
+          V(second_leaf) (the file holds a second, unrelated leaf).
       type: list
       elements: str
       returned: always
@@ -223,7 +242,10 @@ certificates:
       type: str
       returned: always
     chain:
-      description: The other certificates of a PEM bundle, described with the same keys (C(path) is null).
+      description:
+        - The other certificates of a PEM bundle, described with the same keys (C(path) is null).
+        - A CA certificate is not renewed by the policy - its status is V(ok), V(critical), V(expired) or
+          V(not_yet_valid), and it counts in the file's status.
       type: list
       elements: dict
       returned: always
@@ -244,9 +266,9 @@ certificates:
       type: bool
       returned: when O(ca_bundle) is set
     chain_error:
-      description: What is wrong with the chain.
+      description: What is wrong with the chain - it does not verify to O(ca_bundle), or the file holds a second leaf.
       type: str
-      returned: when the chain does not verify
+      returned: when the chain does not verify, or with a second leaf
 due:
   description: Paths of the certificates that are due.
   returned: always
@@ -284,11 +306,16 @@ summary:
       type: dict
       returned: always
 errors:
-  description: Files that could not be read or parsed, each with C(path) and C(error).
+  description:
+    - Files that could not be read or parsed, and directories that could not be listed, each with C(path)
+      and C(error); a directory also has C(kind=directory).
   returned: always
   type: list
   elements: dict
-  sample: [{"path": "/etc/nginx/tls/old.pem", "error": "certificate #1 of the PEM data is corrupt or truncated"}]
+  sample:
+    - {"path": "/etc/nginx/tls/old.pem", "error": "certificate #1 of the PEM data is corrupt or truncated"}
+    - {"path": "/etc/ssl/private", "kind": "directory", "error": "cannot list directory: Permission denied; certificates
+       in it were not read (run with become, or grant read and search access)"}
 clock:
   description: The host's kernel clock discipline as adjtimex(2) reports it.
   returned: always

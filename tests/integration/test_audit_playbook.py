@@ -81,3 +81,39 @@ def test_audit_now_what_if(fleet: pathlib.Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((out / "report.json").read_text())
     assert {r["status"] for r in report["certificates"]} == {"expired"}
+
+
+def test_audit_without_privileges_shows_unreadable_directories_and_reads_stores_once(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Run as root without the capabilities that bypass permissions (like an audit without become):
+    a directory it cannot list is in the report's errors and the HTML's unreadable list, never a clean
+    empty result; deploy's stores are not walked into: each service path once, current generation."""
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy
+
+    base = tmp_path_factory.mktemp("audit-blind")
+    os.chmod(str(base), 0o755)
+    ca = TestCA("audit blind CA")
+    ca.issue(["secret.test"]).write(str(base / "private"), "secret")
+    os.chown(str(base / "private"), 65534, 65534)
+    os.chmod(str(base / "private"), 0o700)
+    tls = base / "nginx" / "tls"
+    targets = _deploy.Targets(cert=str(tls / "shop.crt"), key=str(tls / "shop.key"), chain=str(tls / "chain.pem"))
+    for name in ("gen1.test", "gen2.test", "gen3.test"):
+        issued = ca.issue([name])
+        _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=_bundle.build_bundle(
+            issued.cert_pem, issued.key_pem, b"")))
+    inventory = base / "inventory.ini"
+    inventory.write_text("[local]\nsolo audit_paths='[\"%s\", \"%s\"]'\n[local:vars]\nansible_connection=local\n"
+                         "ansible_python_interpreter=%s\n" % (base / "private", base / "nginx", sys.executable))
+    out = base / "report"
+    proc = run_playbook(PLAYBOOK, {"audit_hosts": "local", "audit_report_dir": str(out)}, inventory=str(inventory),
+                        prefix=["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert [(os.path.relpath(r["path"], str(base)), r["subject"]) for r in report["certificates"]] == [
+        ("nginx/tls/shop.crt", "CN=gen3.test")]
+    assert [(e["path"], e["error"].split(";")[0]) for e in report["errors"]] == [
+        (str(base / "private"), "cannot list directory: Permission denied")]
+    html = (out / "report.html").read_text()
+    unreadable = html[html.index("Unreadable files and directories"):]
+    assert str(base / "private") in unreadable and "cannot list directory" in unreadable

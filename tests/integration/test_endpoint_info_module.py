@@ -7,10 +7,11 @@ import pathlib
 import typing as t
 
 import pytest
-from ansible_run import run_module
+import yaml
+from ansible_run import run_module, run_playbook
 from certgen import TestCA
 from deploy_lab import fp
-from services import Nginx, Site, free_port
+from services import Nginx, Site, TLSServer, free_port
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +107,63 @@ def test_embedded_scts_verified_with_a_log_list(tmp_path: pathlib.Path) -> None:
     assert len(scts) == 1
     assert scts[0]["signature_valid"] is True and scts[0]["log_description"] == "ghostguard test log"
     assert scts[0]["entry_type"] == "pre_certificate"
+
+
+def _example_tasks(first_task: str, count: int) -> list[dict[str, t.Any]]:
+    """Tasks of endpoint_info's EXAMPLES, from the one named *first_task* on."""
+    from ansible_collections.ghostguard.certs.plugins.modules import endpoint_info
+
+    tasks = yaml.safe_load(endpoint_info.EXAMPLES)
+    start = next(i for i, task in enumerate(tasks) if task["name"] == first_task)
+    return t.cast("list[dict[str, t.Any]]", tasks[start:start + count])
+
+
+def _point_at_lab(node: t.Any, port: int, tls: pathlib.Path) -> t.Any:
+    """The example's paths and port, moved to the lab (everything else as documented)."""
+    if isinstance(node, list):
+        return [_point_at_lab(n, port, tls) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _point_at_lab(v, port, tls) for k, v in node.items()}
+    if "ghostguard.certs.endpoint_info" in out:
+        out["ghostguard.certs.endpoint_info"]["port"] = port
+    if "ghostguard.certs.deploy" in out:
+        args = out["ghostguard.certs.deploy"]
+        args["fullchain_path"] = str(tls / "shop.pem")
+        args["key_path"] = str(tls / "shop.key")
+    return out
+
+
+@pytest.mark.parametrize(("first_task", "count", "fails"), [
+    ("Prove the new certificate is served, roll back a ghost", 1, True),
+    ("Or decide without failing - report only, then act on the result", 2, False),
+])
+def test_ghost_rollback_examples_run(first_task: str, count: int, fails: bool, tmp_path: pathlib.Path) -> None:
+    """The documented ghost patterns really roll back (the old example's task could never run)."""
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy
+
+    ca = TestCA("ghost example root")
+    (tmp_path / "root.pem").write_bytes(ca.root_pem)
+    tls = tmp_path / "tls"
+    old, new = ca.issue(["shop.example.com"]), ca.issue(["shop.example.com"])
+    targets = _deploy.Targets(fullchain=str(tls / "shop.pem"), key=str(tls / "shop.key"))
+    for issued in (old, new):
+        _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=_bundle.build_bundle(
+            issued.fullchain_pem, issued.key_pem, None)))
+    ghost = old.write(str(tmp_path / "served"), "ghost")  # the service never reloaded: it serves the old one
+    with TLSServer(ghost, str(tmp_path / "served" / "ghost.key")) as srv:
+        play = [{"name": "ghost example", "hosts": "localhost", "gather_facts": False,
+                 "module_defaults": {"ghostguard.certs.endpoint_info": {
+                     "ca_bundle": str(tmp_path / "root.pem"), "timeout": 3}},
+                 "vars": {"installed": {"certificate": {"fingerprint_sha256": fp(new.cert)}}},
+                 "tasks": _point_at_lab(_example_tasks(first_task, count), srv.port, tls)}]
+        (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
+        proc = run_playbook(str(tmp_path / "play.yml"))
+    out = proc.stdout + proc.stderr
+    assert (proc.returncode != 0) is fails, out
+    assert "Traceback" not in out
+    # the rollback ran: the service paths hold the old certificate again
+    served = tls.joinpath("shop.pem").read_bytes()
+    assert served.startswith(old.cert_pem), out
+    if fails:
+        assert "Stop the batch after the rollback" in out and "serves %s, expected %s" % (fp(old.cert), fp(new.cert)) in out

@@ -76,9 +76,10 @@ def run_module(module: str, args: dict[str, t.Any], check: bool = False, diff: b
 
 
 def run_playbook(playbook: str, extra_vars: dict[str, t.Any] | None = None, inventory: str | None = None,
-                 args: t.Sequence[str] = (), timeout: float = 600, **env_extra: str) -> subprocess.CompletedProcess[str]:
-    """Run ``ansible-playbook`` and return the finished process (text output)."""
-    cmd = [os.path.join(BIN, "ansible-playbook"), playbook]
+                 args: t.Sequence[str] = (), timeout: float = 600, prefix: t.Sequence[str] = (),
+                 **env_extra: str) -> subprocess.CompletedProcess[str]:
+    """Run ``ansible-playbook`` (under *prefix*, e.g. ``setpriv ... --``) and return the finished process."""
+    cmd = [*prefix, os.path.join(BIN, "ansible-playbook"), playbook]
     cmd += ["-i", inventory or "localhost,", "-c", "local"] if inventory is None else ["-i", inventory]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]

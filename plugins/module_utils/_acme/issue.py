@@ -40,7 +40,7 @@ from .._dns.zone import Lookup
 from .._durable import read_file, write_atomic
 from .._errors import CertificateError, CertsError, FileSystemError, InputError
 from .._store import Attrs, Store
-from .._time import iso, utcnow
+from .._time import iso, parse_duration, utcnow
 from . import keys as _keys
 from .ari import cert_id
 from .client import AcmeClient
@@ -73,6 +73,9 @@ class DnsChallenge:
     nameservers: list[str] | None = None
     propagation_timeout: float = 120.0
 
+    def __post_init__(self) -> None:
+        self.propagation_timeout = parse_duration(self.propagation_timeout, "propagation_timeout")
+
 
 @dataclasses.dataclass
 class IssueRequest:
@@ -91,6 +94,10 @@ class IssueRequest:
     allowed_domains: list[str] | None = None
     timeout: float = 300.0
     leeway: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.timeout = parse_duration(self.timeout, "timeout")
+        self.leeway = parse_duration(self.leeway, "leeway")
 
 
 @dataclasses.dataclass

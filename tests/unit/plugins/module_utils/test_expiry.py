@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import json
 import os
 import pathlib
@@ -14,6 +15,7 @@ import typing as t
 import pytest
 from certgen import TestCA, now
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _expiry
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertificateError, InputError
@@ -149,17 +151,17 @@ def test_globs_recurse_and_dedup(ca: TestCA, tmp_path: pathlib.Path) -> None:
     assert res["errors"][0]["error"] == "no file matches this pattern"
 
 
-def scan_as_nobody(paths: list[str]) -> dict:
+def scan_as_nobody(paths: list[str], **kw: t.Any) -> dict:
     """Run a scan with real, unprivileged permissions (root reads everything: drop to nobody in a fork)."""
     if os.geteuid() != 0:
-        return run(paths)
+        return run(paths, **kw)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         os.close(read_fd)
         os.setgid(65534)
         os.setuid(65534)
-        os.write(write_fd, json.dumps(run(paths)).encode())
+        os.write(write_fd, json.dumps(run(paths, **kw)).encode())
         os._exit(0)
     os.close(write_fd)
     chunks = []
@@ -255,9 +257,125 @@ def test_require_valid_fails_on_unreadable_or_invalid(ca: TestCA, tmp_path: path
     result = _expiry.scan(strict)
     with pytest.raises(CertificateError) as err:
         _expiry.require_valid(strict, result)
-    assert str(err.value).startswith("2 certificate file(s) are unreadable, corrupt or invalid: ")
+    assert str(err.value).startswith("2 certificate file(s) or directories are unreadable, corrupt or invalid: ")
     assert "junk.pem" in str(err.value) and "m.pem" in str(err.value) and "v.pem" not in str(err.value)
     # the failure carries the whole result, so a failed task still shows the report
     assert err.value.details["certificates"] == result.certificates and err.value.details["summary"]["worst"] == "invalid"
     only_good = _expiry.ScanRequest(paths=[good], fail_on_invalid=True)
     _expiry.require_valid(only_good, _expiry.scan(only_good))
+
+
+# ---------------------------------------------------------------- issue 10: what a client is served, containers, blind spots
+
+
+def ca_with_intermediate_until(days_left: float) -> TestCA:
+    """A CA whose intermediate ends *days_left* days from now (negative: already expired)."""
+    ca = TestCA("short-lived intermediate")
+    start = now() - dt.timedelta(days=30)
+    ca.signer = TestCA._ca_cert("short-lived intermediate intermediate", ca.signer_key, ca.root, ca.root_key,
+                                start, 30 + days_left)  # type: ignore[arg-type]
+    ca.chain = [ca.signer]
+    return ca
+
+
+@pytest.mark.parametrize(("days_left", "status", "reason"), [(-2, "expired", "chain_expired"),
+                                                             (1, "critical", "chain_critical")])
+def test_intermediate_expiring_before_the_leaf_sets_the_file_status(
+        tmp_path: pathlib.Path, days_left: int, status: str, reason: str) -> None:
+    """No ca_bundle needed: the file's status is the worst of what a client is served."""
+    path = ca_with_intermediate_until(days_left).issue(["svc.test"], days=90).write(str(tmp_path), "svc")
+    (cert,) = run([path])["certificates"]
+    assert cert["status"] == status and cert["due"] is True and reason in cert["reasons"]
+    assert cert["chain"][0]["status"] == status
+    # the leaf's own dates are still its own
+    assert cert["seconds_remaining"] > 80 * 86400
+
+
+def test_second_unrelated_leaf_makes_the_file_invalid_and_is_described(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    first = ca.issue(["one.test"], days=90)
+    second = ca.issue(["two.test"], days=30, not_before=now() - dt.timedelta(days=28))  # 48 h left
+    path = tmp_path / "two-leaves.pem"
+    path.write_bytes(first.cert_pem + first.chain_pem + second.cert_pem)
+    (cert,) = run([str(path)])["certificates"]
+    assert cert["subject"] == "CN=one.test"
+    assert cert["status"] == "invalid" and "second_leaf" in cert["reasons"] and "chain_critical" in cert["reasons"]
+    assert "certificate #3 (CN=two.test" in cert["chain_error"] and "second leaf" in cert["chain_error"]
+    assert [c["status"] for c in cert["chain"]] == ["ok", "critical"]
+    # a normal bundle and a bundle of CA certificates are not flagged
+    (normal,) = run([first.write(str(tmp_path), "normal")])["certificates"]
+    assert normal["status"] == "ok" and "chain_error" not in normal
+
+
+def test_pkcs7_and_pkcs12_say_what_they_are_and_how_to_convert(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    issued = ca.issue(["p7.test"])
+    certs = [issued.cert, *issued.chain]
+    (tmp_path / "pem.p7b.pem").write_bytes(pkcs7.serialize_certificates(certs, serialization.Encoding.PEM))
+    (tmp_path / "der.p7b.der").write_bytes(pkcs7.serialize_certificates(certs, serialization.Encoding.DER))
+    (tmp_path / "bundle.p12.der").write_bytes(pkcs12.serialize_key_and_certificates(
+        b"site", issued.key, issued.cert, issued.chain, serialization.BestAvailableEncryption(b"pw")))
+    res = run([str(tmp_path)])
+    errors = {os.path.basename(e["path"]): e["error"] for e in res["errors"]}
+    assert "is a PKCS#7 certificate bundle (PEM, .p7b)" in errors["pem.p7b.pem"]
+    assert "openssl pkcs7 -print_certs" in errors["pem.p7b.pem"]
+    assert "openssl pkcs7 -inform DER -print_certs" in errors["der.p7b.der"]
+    assert "is a PKCS#12 archive" in errors["bundle.p12.der"] and "openssl pkcs12" in errors["bundle.p12.der"]
+    assert "-nokeys" in errors["bundle.p12.der"]
+
+
+def test_symlink_loop_is_called_a_loop(tmp_path: pathlib.Path) -> None:
+    os.symlink(str(tmp_path / "b.pem"), str(tmp_path / "a.pem"))
+    os.symlink(str(tmp_path / "a.pem"), str(tmp_path / "b.pem"))
+    os.symlink(str(tmp_path / "self.pem"), str(tmp_path / "self.pem"))
+    errors = {os.path.basename(e["path"]): e["error"] for e in run([str(tmp_path)])["errors"]}
+    assert set(errors) == {"a.pem", "b.pem", "self.pem"}
+    assert all(e.startswith("symlink loop: ") and "broken" not in e for e in errors.values())
+
+
+def test_unreadable_directories_are_errors_not_empty(ca: TestCA, open_dir: pathlib.Path) -> None:
+    """Without become an audit of a private directory must not look clean: every directory the scan
+    cannot list is an error, in a plain directory entry, a recursive walk and a glob."""
+    ca.issue(["pub.test"]).write(str(open_dir / "public"), "pub")
+    ca.issue(["hidden.test"]).write(str(open_dir / "private"), "hidden")
+    ca.issue(["deep.test"]).write(str(open_dir / "public" / "sub" / "locked"), "deep")
+    os.chmod(str(open_dir / "private"), 0o700)
+    os.chmod(str(open_dir / "public" / "sub" / "locked"), 0o700)
+    for sub in ("public", "public/sub"):
+        os.chmod(str(open_dir / sub), 0o755)
+    for path in (open_dir / "public" / "pub.pem",):
+        os.chmod(str(path), 0o644)
+
+    direct = scan_as_nobody([str(open_dir / "private")])
+    assert direct["certificates"] == []
+    assert direct["errors"] == [{"path": str(open_dir / "private"), "kind": "directory", "error":
+                                 "cannot list directory: Permission denied; certificates in it were not read (run "
+                                 "with become, or grant read and search access)"}]
+    walked = scan_as_nobody([str(open_dir)], recurse=True)
+    assert [c["subject"] for c in walked["certificates"]] == ["CN=pub.test"]
+    assert sorted(e["path"] for e in walked["errors"]) == [
+        str(open_dir / "private"), str(open_dir / "public" / "sub" / "locked")]
+    assert walked["summary"]["errors"] == 2
+    globbed = scan_as_nobody([str(open_dir / "private" / "*.pem")], ignore_missing=True)
+    assert [e["path"] for e in globbed["errors"]] == [str(open_dir / "private")]
+
+
+def test_deploy_stores_are_never_walked_into(ca: TestCA, tmp_path: pathlib.Path) -> None:
+    """Each service path once, read through its link into the current generation; no store internals."""
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy
+
+    tls = tmp_path / "tls"
+    for names in (["v1.test"], ["v2.test"], ["v3.test"]):
+        issued = ca.issue(names)
+        targets = _deploy.Targets(cert=str(tls / "site.crt"), key=str(tls / "site.key"),
+                                  chain=str(tls / "chain.pem"), fullchain=str(tls / "fullchain.pem"))
+        bundle = _bundle.build_bundle(issued.cert_pem, issued.key_pem, b"")  # no intermediates: empty chain file
+        _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=bundle))
+    assert (tls / ".ghostguard").is_dir()
+    os.symlink(str(tls / ".ghostguard"), str(tls / "..data"))  # a ..data-style switching link
+    res = run([str(tmp_path)], recurse=True, include_ca=True)
+    assert sorted(os.path.relpath(c["path"], str(tmp_path)) for c in res["certificates"]) == [
+        "tls/fullchain.pem", "tls/site.crt"]
+    assert {c["subject"] for c in res["certificates"]} == {"CN=v3.test"}
+    assert res["errors"] == []
+    # named explicitly, a store file is still read
+    store_files = glob.glob(str(tls / ".ghostguard" / "*" / "gen-1" / "cert.pem"))
+    assert store_files and run(store_files)["certificates"][0]["subject"] == "CN=v1.test"

@@ -54,6 +54,7 @@ def test_verification_classes(lab: ProbeLab, tmp_path: t.Any) -> None:
         other.write_bytes(ProbeLab(tmp_path).ca.root_pem)
         unknown = failure(_handshake.Endpoint("127.0.0.1", srv.port, server_name="svc.test", ca_bundle=str(other)))
         assert unknown.error == "unknown_ca" and "certificate verification failed" in unknown.message
+        assert "give ca_bundle" in unknown.message and unknown.certificate_refused
         # without verification the same server hands over its chain
         assert _handshake.handshake(ep(srv.port, lab, server_name="other.test"), False).chain_der
 
@@ -80,14 +81,20 @@ def test_handshake_failure_on_plain_text() -> None:
         listener.listen(5)
 
         def answer() -> None:
-            conn, _a = listener.accept()
-            conn.recv(1024)
-            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
-            conn.close()
+            for _attempt in range(2):
+                conn, _a = listener.accept()
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                conn.close()
 
         threading.Thread(target=answer, daemon=True).start()
         err = failure(_handshake.Endpoint("127.0.0.1", listener.getsockname()[1], timeout=3))
-    assert err.error == "handshake_failure" and "TLS handshake failed" in err.message
+        res = _tls_probe.probe(_handshake.Endpoint("127.0.0.1", listener.getsockname()[1], timeout=3))
+    assert err.error == "handshake_failure" and "not a TLS endpoint" in err.message
+    assert not err.certificate_refused
+    # the probe: no certificate was checked, so verified is null (not false)
+    assert res["error"] == "handshake_failure" and "not a TLS endpoint" in res["error_message"]
+    assert res["verified"] is None and res["certificate"] is None
 
 
 def test_client_certificate(lab: ProbeLab, tmp_path: t.Any) -> None:
@@ -103,8 +110,10 @@ def test_client_certificate(lab: ProbeLab, tmp_path: t.Any) -> None:
         # the probe reports the same refusal as an error class, not an exception
         res = _tls_probe.probe(ep(srv.port, lab, client_cert=wrong_cert, client_key=wrong_key))
         assert res["error"] == "handshake_failure" and "client certificate" in res["error_message"]
-    with pytest.raises(InputError, match="client_cert"):
-        _tls_probe.probe(ep(1, lab, client_cert=str(tmp_path / "missing.pem")))
+    # a missing client certificate is this endpoint's input error, reported on it (no exception, no retry)
+    missing = _tls_probe.probe(ep(1, lab, client_cert=str(tmp_path / "missing.pem"), retries=3, retry_delay=30))
+    assert missing["error"] == "invalid_input" and missing["attempts"] == 1 and missing["verified"] is None
+    assert "client_cert %s does not exist" % (tmp_path / "missing.pem") in missing["error_message"]
 
 
 def test_endpoint_options_merge_and_check() -> None:
@@ -123,7 +132,7 @@ def test_endpoint_options_merge_and_check() -> None:
     [
         ({"host": ""}, "no host"),
         ({"host": "a", "retries": -1}, "must not be negative"),
-        ({"host": "a", "timeout": 0}, "timeout must be positive"),
+        ({"host": "a", "timeout": 0}, "timeout: 0 is outside the accepted range"),
         ({"host": "a", "client_key": "/k.pem"}, "client_key needs client_cert"),
     ],
 )
@@ -137,6 +146,35 @@ def test_endpoint_from_options_bad_values() -> None:
         _handshake.Endpoint.from_options({"host": "a", "port": "https"})
     with pytest.raises(InputError, match="every endpoint needs a host"):
         _handshake.Endpoint.from_options({"port": 443})
+    with pytest.raises(InputError, match=r"^endpoints\[3\] has no host"):
+        _handshake.Endpoint.from_options({"port": 443}, {}, 3)
+    with pytest.raises(InputError, match=r"^endpoints\[1\] \(host b\): .*port"):
+        _handshake.Endpoint.from_options({"host": "b", "port": "https"}, {}, 1)
+    with pytest.raises(InputError, match=r"^endpoints\[2\] \(b:443\): expected_fingerprint 'xyz' is not a SHA-256"):
+        _handshake.Endpoint.from_options({"host": "b", "expected_fingerprint": "xyz"}, {}, 2)
+    with pytest.raises(InputError, match=r"^endpoints\[0\] \(b:70000\): port 70000 is not a TCP port"):
+        _handshake.Endpoint.from_options({"host": "b", "port": 70000}, {}, 0)
     e = _handshake.Endpoint.from_options({"host": "a", "expected_fingerprint": "AB" * 32})
     e.check()
     assert e.expected_fingerprint == ":".join(["ab"] * 32)
+
+
+@pytest.mark.parametrize(("host", "port", "label"), [
+    ("::1", 443, "[::1]:443"), ("2001:db8::5", 8443, "[2001:db8::5]:8443"), ("[::1]", 443, "[::1]:443"),
+    ("127.0.0.1", 443, "127.0.0.1:443"), ("shop.test", 8443, "shop.test:8443"),
+])
+def test_label_brackets_ipv6(host: str, port: int, label: str) -> None:
+    assert _handshake.Endpoint(host, port).label == label
+    assert _handshake.Endpoint(host, port, index=4).entry == "endpoints[4] (%s)" % label
+    checked = _handshake.Endpoint(host, port)
+    checked.check()
+    assert not checked.host.startswith("[") and checked.label == label  # the address to connect to has no brackets
+
+
+@pytest.mark.parametrize(("field", "value"), [("timeout", "nan"), ("timeout", float("inf")), ("timeout", "1e300"),
+                                              ("retry_delay", "-1"), ("retry_delay", "800000d"), ("timeout", "soon")])
+def test_endpoint_durations_are_checked_and_named(field: str, value: t.Any) -> None:
+    with pytest.raises(InputError, match=r"^endpoints\[5\]\.%s[: ].*give a duration from" % field):
+        _handshake.Endpoint.from_options({"host": "a", field: value}, {}, 5)
+    with pytest.raises(InputError, match=r"^%s[: ]" % field):
+        _handshake.Endpoint.from_options({"host": "a", field: value})

@@ -10,8 +10,25 @@ import typing as t
 
 import pytest
 
+from ansible_collections.ghostguard.certs.plugins.module_utils._acme.issue import (
+    AcmeAccount,
+    DnsChallenge,
+    IssueRequest,
+)
+from ansible_collections.ghostguard.certs.plugins.module_utils._deploy import request_from_options
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import InputError
-from ansible_collections.ghostguard.certs.plugins.module_utils._time import UTC, iso, parse_duration, parse_time, utcnow
+from ansible_collections.ghostguard.certs.plugins.module_utils._expiry import ScanRequest
+from ansible_collections.ghostguard.certs.plugins.module_utils._policy import Policy
+from ansible_collections.ghostguard.certs.plugins.module_utils._time import (
+    DURATION_RANGES,
+    UTC,
+    describe_seconds,
+    iso,
+    parse_duration,
+    parse_time,
+    utcnow,
+)
+from ansible_collections.ghostguard.certs.plugins.module_utils._tls_probe import ProbeRequest
 
 
 @pytest.mark.parametrize(("value", "seconds"), [
@@ -71,3 +88,84 @@ def test_utcnow_is_aware_and_current() -> None:
     now = utcnow()
     assert now.tzinfo is not None and now.utcoffset() == dt.timedelta(0)
     assert abs((now - dt.datetime.now(dt.timezone.utc)).total_seconds()) < 5
+
+
+# ---------------------------------------------------------------- every duration option, every engine entry
+
+BAD_DURATIONS = [float("nan"), float("inf"), float("-inf"), "nan", "inf", "-inf", "NaN", 1e300, "1e300", "1e999",
+                 "800000d", 10 ** 400, -1, "-1s", "garbage", "5 parsecs"]
+
+
+@pytest.mark.parametrize("option", sorted(DURATION_RANGES))
+@pytest.mark.parametrize("value", BAD_DURATIONS, ids=repr)
+def test_parse_duration_refuses_non_finite_huge_negative_garbage(option: str, value: t.Any) -> None:
+    low, high = DURATION_RANGES[option]
+    with pytest.raises(InputError) as info:
+        parse_duration(value, option)
+    message = str(info.value)
+    assert message.startswith(option)
+    assert "give a duration from %s to %s" % (describe_seconds(low), describe_seconds(high)) in message
+
+
+@pytest.mark.parametrize(("option", "good"), [
+    ("renew_before", "36500d"), ("leeway", "5m"), ("alert_before", 0), ("propagation_timeout", "1d"),
+    ("timeout", 0.5), ("retry_delay", "1h"), ("max_connection_age", "24h"), ("connection_margin", "1h"),
+])
+def test_parse_duration_accepts_the_range(option: str, good: t.Any) -> None:
+    low, high = DURATION_RANGES[option]
+    assert low <= parse_duration(good, option) <= high
+
+
+def _policy_entry(option: str, value: t.Any) -> None:
+    Policy.from_options({option: value})
+
+
+def _scan_entry(option: str, value: t.Any) -> None:
+    ScanRequest.from_options({"paths": ["/nonexistent"], option: value})
+
+
+def _deploy_entry(option: str, value: t.Any) -> None:
+    request_from_options({"state": "rollback", "cert_path": "/nonexistent/c.pem", option: value})
+
+
+def _probe_entry(option: str, value: t.Any) -> None:
+    ProbeRequest.from_options({"endpoints": [{"host": "a"}, {"host": "b", option: value}]})
+
+
+def _dns_entry(option: str, value: t.Any) -> None:
+    DnsChallenge(provider="rfc2136", propagation_timeout=value)
+
+
+def _issue_entry(option: str, value: t.Any) -> None:
+    IssueRequest(names=["a.test"], account=AcmeAccount(directory="https://acme.test/dir"),
+                 dns=DnsChallenge(provider="rfc2136"), **{option: value})
+
+
+ENTRIES = [
+    # (engine entry point, option, how the message names it)
+    *[(_policy_entry, o, o) for o in ("renew_before", "alert_before", "leeway", "max_connection_age", "connection_margin")],
+    *[(_scan_entry, o, o) for o in ("renew_before", "alert_before", "leeway", "max_connection_age", "connection_margin")],
+    (_deploy_entry, "leeway", "leeway"),
+    (_probe_entry, "timeout", "endpoints[1].timeout"),
+    (_probe_entry, "retry_delay", "endpoints[1].retry_delay"),
+    (_dns_entry, "propagation_timeout", "propagation_timeout"),
+    (_issue_entry, "timeout", "timeout"),
+    (_issue_entry, "leeway", "leeway"),
+]
+
+
+@pytest.mark.parametrize(("entry", "option", "named"), ENTRIES, ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize("value", [float("nan"), "inf", 1e300, "800000d", "-5", "soon"], ids=repr)
+def test_every_engine_entry_refuses_bad_durations_by_name(entry: t.Callable[[str, t.Any], None], option: str,
+                                                          named: str, value: t.Any) -> None:
+    """No ValueError/OverflowError escapes: an InputError that names the option and its range."""
+    with pytest.raises(InputError) as info:
+        entry(option, value)
+    assert str(info.value).startswith(named), str(info.value)
+    assert "give a duration from" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00"])
+def test_parse_time_outside_the_calendar_is_an_input_error(value: str) -> None:
+    with pytest.raises(InputError, match=r"^now: .* is outside the years 1 to 9999"):
+        parse_time(value)

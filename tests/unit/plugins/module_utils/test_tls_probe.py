@@ -4,6 +4,7 @@ the fail decision (plugins/module_utils/_tls_probe.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import pathlib
 import time
@@ -127,6 +128,7 @@ def test_expired(lab: ProbeLab) -> None:
 def test_refused() -> None:
     res = _tls_probe.probe(_handshake.Endpoint("127.0.0.1", free_port(), timeout=2, retries=1, retry_delay=0))
     assert res["error"] == "refused" and res["attempts"] == 2 and res["certificate"] is None
+    assert res["verified"] is None  # no handshake happened: nothing was verified, nor refused
 
 
 def test_probe_many_runs_concurrently(lab: ProbeLab) -> None:
@@ -194,6 +196,11 @@ def test_request_from_options_endpoints_take_top_level_defaults() -> None:
         ({}, "give host .one endpoint. or endpoints"),
         ({"host": "a", "endpoints": [{"host": "b"}]}, "not both"),
         ({"endpoints": [{"port": 1}]}, "every endpoint needs a host"),
+        ({"endpoints": [{"host": "a"}, {"port": 1}]}, r"^endpoints\[1\] has no host"),
+        ({"endpoints": [{"host": "a"}, {"host": "b", "expected_fingerprint": "ab:cd"}]},
+         r"^endpoints\[1\] \(b:443\): expected_fingerprint 'ab:cd' is not a SHA-256 fingerprint"),
+        ({"endpoints": [{"host": "a", "timeout": "inf"}]}, r"^endpoints\[0\]\.timeout: 'inf' is not a finite duration"),
+        ({"host": "a", "retry_delay": float("nan")}, r"^retry_delay: nan is not a finite duration"),
         ({"host": "a", "renew_fraction": 2}, "renew_fraction"),
     ],
 )
@@ -254,3 +261,36 @@ def test_require_ok(fail_on_mismatch: bool, fail_on_error: bool, failed: list[st
     assert str(err.value).startswith("%d of 4 endpoint(s) failed: " % len(failed))
     assert all(name + ":" in str(err.value) for name in failed)
     assert err.value.details["endpoints"] == result.endpoints and err.value.details["summary"]["total"] == 4
+
+
+def test_bad_ca_bundle_is_reported_on_its_entry_and_the_batch_goes_on(
+        lab: ProbeLab, good: tuple[TLSServer, Issued], tmp_path: pathlib.Path) -> None:
+    """A missing ca_bundle, a key file as ca_bundle, a directory: that entry's error, naming index, host and file."""
+    srv, issued = good
+    key_file = pathlib.Path(lab.write(issued, "keyfile")[1])  # a private key, no certificate
+    missing = str(tmp_path / "missing-ca.pem")
+    request = _tls_probe.ProbeRequest.from_options({
+        "server_name": "svc.test", "ca_bundle": lab.root_file, "timeout": 3, "retries": 2, "retry_delay": 5,
+        "endpoints": [
+            {"host": "127.0.0.1", "port": srv.port, "ca_bundle": missing},
+            {"host": "127.0.0.1", "port": srv.port, "ca_bundle": str(key_file)},
+            {"host": "127.0.0.1", "port": srv.port, "ca_bundle": str(tmp_path)},
+            {"host": "127.0.0.1", "port": srv.port, "expected_fingerprint": _x509.fingerprint(issued.cert)},
+        ],
+    })
+    started = time.monotonic()
+    result = _tls_probe.probe_endpoints(request)
+    assert time.monotonic() - started < 5  # an input error is not retried
+    bad = result.endpoints[:3]
+    assert [r["error"] for r in bad] == ["invalid_input"] * 3
+    assert bad[0]["error_message"] == (
+        "endpoints[0] (127.0.0.1:%d): ca_bundle %s does not exist; give a readable PEM file" % (srv.port, missing))
+    assert bad[1]["error_message"].startswith("endpoints[1] (127.0.0.1:%d): ca_bundle %s holds PEM data but no "
+                                              "CERTIFICATE block" % (srv.port, key_file))
+    assert "give a PEM file of CA certificates" in bad[1]["error_message"]
+    assert "endpoints[2]" in bad[2]["error_message"] and "is not a regular file" in bad[2]["error_message"]
+    assert all(r["verified"] is None and r["certificate"] is None and not r["ok"] for r in bad)
+    assert result.endpoints[3]["ok"] and result.endpoints[3]["matches_expected"] is True
+    assert result.summary["errors"] == {"invalid_input": 3}
+    with pytest.raises(ProbeError, match=r"endpoints\[0\] \(127.0.0.1:\d+\): ca_bundle"):
+        _tls_probe.require_ok(dataclasses.replace(request, fail_on_error=True), result)

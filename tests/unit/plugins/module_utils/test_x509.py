@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import pathlib
+import subprocess
+import types
 import typing as t
 
 import pytest
@@ -260,3 +262,33 @@ def test_issued_by(ca: TestCA) -> None:
         .sign(rsa_key, hashes.SHA256())
     )
     assert _x509.issued_by(_pss_signed(rsa_key, name), root) is True
+
+
+def _negated(cert: x509.Certificate) -> x509.Certificate:
+    """*cert* with its serial negated, DER length kept (signature left as is: only parsed)."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    old = cert.serial_number.to_bytes((cert.serial_number.bit_length() + 8) // 8, "big", signed=True)
+    new = (-int.from_bytes(old, "big")).to_bytes(len(old), "big", signed=True)
+    at = der.index(bytes([2, len(old)]) + old)
+    with pytest.warns(Warning):  # cryptography warns about serials RFC 5280 forbids
+        return x509.load_der_x509_certificate(der[:at + 2] + new + der[at + 2 + len(old):])
+
+
+@pytest.mark.parametrize(("serial", "printed"), [
+    (12345, "30:39"), (-12345, "-30:39"), (0x0102, "01:02"), (-0x0102, "-01:02"), (0x80, "80"), (-0x80, "-80"),
+    (0, "00"), (1, "01"),
+])
+def test_serial_printed_as_openssl_does(serial: int, printed: str) -> None:
+    assert _x509.serial_hex(types.SimpleNamespace(serial_number=serial)) == printed  # type: ignore[arg-type]
+
+
+def test_negative_serial_of_a_real_certificate_matches_openssl(tmp_path: pathlib.Path) -> None:
+    cert = _negated(TestCA().issue(["serial.test"]).cert)
+    assert cert.serial_number < 0
+    printed = _x509.serial_hex(cert)
+    assert printed.startswith("-") and "-" not in printed[1:] and "0-" not in printed
+    path = tmp_path / "neg.der"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.DER))
+    out = subprocess.run(["openssl", "x509", "-inform", "DER", "-in", str(path), "-noout", "-serial"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "serial=" + printed.replace(":", "").upper()  # `openssl x509 -serial`, in colon pairs
