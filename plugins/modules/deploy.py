@@ -268,6 +268,8 @@ def argument_spec() -> dict:
         mode=dict(type="str", default="0644"),
         key_mode=dict(type="str", default="0600", no_log=False),
         from_fingerprint=dict(type="str"),
+        in_place=dict(type="bool", default=False),
+        force_mode=dict(type="bool", default=False),
     )
 
 
