@@ -293,7 +293,7 @@ def test_rollback_refuses_an_inconsistent_generation(tmp_path: pathlib.Path, ca:
     gen1 = tmp_path / "tls" / ".ghostguard" / "site" / "gen-1"
     (gen1 / "fullchain.pem").write_bytes(other.fullchain_pem)  # the store of an older release was mixed
     before = snapshot(tmp_path / "tls")
-    with pytest.raises(_errors.CertificateError, match="generation 1 .* not one consistent certificate"):
+    with pytest.raises(_errors.CertificateError, match=r"generation 1 .* not one consistent certificate"):
         _deploy.rollback(request(tmp_path, None))
     assert snapshot(tmp_path / "tls") == before
 
