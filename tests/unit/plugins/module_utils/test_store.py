@@ -11,7 +11,6 @@ import pytest
 from certgen import TestCA
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _durable, _store
-from ansible_collections.ghostguard.certs.plugins.module_utils._errors import InputError
 
 
 @pytest.fixture(scope="module")
