@@ -38,9 +38,6 @@ class Survey:
 
 def survey(store: Store, paths: t.Mapping[str, str]) -> Survey:
     known: dict[str, set[bytes]] = {}
-    for number in store.generations():
-        for role in store.roles(number):
-            known.setdefault(role, set()).add(store.read(number, role) or b"")
     disk: dict[str, bytes] = {}
     foreign = []
     for role, path in paths.items():
@@ -48,8 +45,13 @@ def survey(store: Store, paths: t.Mapping[str, str]) -> Survey:
         if data is None:
             continue
         disk[role] = data
-        ours = os.path.islink(path) and os.readlink(path) == store.link_target(path, role)
-        if not ours and data not in known.get(role, set()):
+        if os.path.islink(path) and os.readlink(path) == store.link_target(path, role):
+            continue
+        if not known:  # read the kept generations only when a path is not a link of ours
+            for number in store.generations():
+                for have in store.roles(number):
+                    known.setdefault(have, set()).add(store.read(number, have) or b"")
+        if data not in known.get(role, set()):
             foreign.append(role)
     return Survey(disk, foreign)
 

@@ -124,12 +124,17 @@ class Store:
         current = self.current()
         return [g for g in self.generations() if current is None or g > current]
 
-    @staticmethod
-    def _rel(path: str, start: str) -> str:
+    def _rel(self, path: str, start: str) -> str:
         """*path* relative to the directory *start*, directories resolved, the last name kept (a link)."""
         path = os.path.abspath(path)
-        real = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
-        return os.path.relpath(real, os.path.realpath(start))
+        real = os.path.join(self._realdir(os.path.dirname(path)), os.path.basename(path))
+        return os.path.relpath(real, self._realdir(start))
+
+    def _realdir(self, directory: str) -> str:
+        cache: dict[str, str] = self.__dict__.setdefault("_realdirs", {})
+        if directory not in cache:
+            cache[directory] = os.path.realpath(directory)
+        return cache[directory]
 
     def roles(self, number: int) -> list[str]:
         """The roles generation *number* holds (no ``key``/``combined`` for one issued for a CSR)."""
