@@ -398,3 +398,74 @@ def test_request_from_options_refuses(tmp_path: pathlib.Path, ca: TestCA, change
     with pytest.raises((InputError, _errors.CertificateError), match=message):
         _deploy.request_from_options({**options, **change})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_in_place_rewrites_the_same_inodes_and_keeps_generations(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
+    res = _deploy.deploy(request(tmp_path, first, in_place=True))
+    tls = tmp_path / "tls"
+    assert res.generation == 1 and not (tls / "site.key").is_symlink()
+    assert stat.S_IMODE(os.stat(tls / "site.key").st_mode) == 0o600
+    inodes = {name: os.stat(tls / name).st_ino for name in ("site.crt", "site.key", "fullchain.pem")}
+    again = _deploy.deploy(request(tmp_path, first, in_place=True))
+    assert not again.changed and again.actions == []
+    steps: list[str] = []
+    _durable.set_step_hook(steps.append)
+    try:
+        res = _deploy.deploy(request(tmp_path, second, in_place=True))
+    finally:
+        _durable.set_step_hook(None)
+    assert res.generation == 2 and res.generations == [1, 2] and not [a for a in res.actions if "adopt" in a]
+    assert {name: os.stat(tls / name).st_ino for name in inodes} == inodes  # same inodes: Write events
+    assert served_fingerprint(tmp_path) == _x509.fingerprint(second.cert)
+    written = [s for s in steps if s.startswith("in place ")]
+    # key first, certificate files last; the chain (the same intermediate) is left alone
+    assert written == ["in place key", "in place combined", "in place cert", "in place fullchain"]
+    back = _deploy.rollback(request(tmp_path, None, in_place=True))
+    assert back.generation == 1 and served_fingerprint(tmp_path) == _x509.fingerprint(first.cert)
+    assert {name: os.stat(tls / name).st_ino for name in inodes} == inodes
+
+
+def test_in_place_and_links_switch_both_ways(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
+    _deploy.deploy(request(tmp_path, first))
+    key = tmp_path / "tls" / "site.key"
+    assert key.is_symlink()
+    check = _deploy.deploy(request(tmp_path, first, in_place=True, check_mode=True))
+    res = _deploy.deploy(request(tmp_path, first, in_place=True))
+    assert check.changed and res.changed and res.actions == check.actions and res.generation == 1
+    assert not key.is_symlink() and key.read_bytes() == first.key_pem
+    assert (tmp_path / "tls" / ".ghostguard" / "site" / "gen-1" / "key.pem").read_bytes() == first.key_pem
+    res = _deploy.deploy(request(tmp_path, second))
+    assert res.generations == [1, 2] and key.is_symlink() and served_fingerprint(tmp_path) == _x509.fingerprint(second.cert)
+
+
+def test_older_store_layout_is_migrated_by_the_next_deploy(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
+    req = request(tmp_path, first)
+    old = _store.Store(req.targets.store_dir())  # no switching link: the layout of older releases
+    old.ensure_root()
+    old.switch(old.write_generation(bundle_of(first).files(), _store.Attrs()))
+    old.link_service_paths(req.targets.paths())
+    key = tmp_path / "tls" / "site.key"
+    assert os.readlink(key) == ".ghostguard/site/current/key.pem"
+    res = _deploy.deploy(request(tmp_path, second))
+    assert res.generations == [1, 2] and res.previous_generation == 1
+    assert os.readlink(key) == "..site.data/key.pem"
+    assert os.readlink(tmp_path / "tls" / "..site.data") == ".ghostguard/site/gen-2"
+    assert os.readlink(tmp_path / "tls" / ".ghostguard" / "site" / "current") == "../../..site.data"
+    assert _store.Store(req.targets.store_dir()).current() == 2  # readers of `current` follow the new link
+    _deploy.rollback(request(tmp_path, None))
+    assert served_fingerprint(tmp_path) == _x509.fingerprint(first.cert)
+
+
+def test_paths_in_other_directories_get_an_event_of_their_own(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    """A watcher of the key's directory is told too: its link is renamed onto itself after the switch."""
+    first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
+    targets = _deploy.Targets(cert=str(tmp_path / "certs" / "site.pem"), key=str(tmp_path / "private" / "site.key"))
+    _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=bundle_of(first)))
+    key = tmp_path / "private" / "site.key"
+    before = os.lstat(key).st_ino
+    _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=bundle_of(second)))
+    assert os.readlink(key) == "../certs/..site.data/key.pem" and os.lstat(key).st_ino != before
+    assert key.read_bytes() == second.key_pem
