@@ -191,7 +191,8 @@ def request_from_options(options: t.Mapping[str, t.Any], check_mode: bool = Fals
                    for role in ("cert", "key", "chain")}
         bundle = build_bundle(cert, key, chain, sources)
         roots = _x509.load_ca_file(options["ca_bundle"]) if options.get("ca_bundle") else None
-        validate_bundle(bundle, roots, options.get("expected_names") or (), policy.now, policy.leeway)
+        validate_bundle(bundle, roots, options.get("expected_names") or (), policy.now, policy.leeway,
+                        "ca_bundle %s" % options.get("ca_bundle"))
         request.bundle = bundle
     return request
 

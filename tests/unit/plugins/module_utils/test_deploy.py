@@ -386,7 +386,7 @@ def test_request_from_options_builds_and_validates(tmp_path: pathlib.Path, ca: T
     ({"cert_content": None, "cert_src": "/x.pem"}, "the action plugin did not read it"),
     ({"key_content": None}, "state=present needs the certificate and the key"),
     ({"expected_names": ["other.test"]}, r"does not cover other\.test"),
-    ({"leeway": "400d"}, "expired"),
+    ({"leeway": "400d"}, "within the leeway of 400d"),
     ({"mode": "rw"}, "not an octal mode"),
     ({"cert_content": None, "cert_src": "/nonexistent/x.pem", "remote_src": True}, "cannot be read"),
 ])
