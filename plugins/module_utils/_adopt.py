@@ -131,10 +131,10 @@ def check_file_set(files: t.Mapping[str, bytes], labels: t.Mapping[str, str]) ->
                                    % labels[role])
         key = _x509.load_private_key(part, labels[role])
         if not _x509.public_key_matches(leaf, key):
+            first = next(iter(leaves))
             raise CertificateError(
                 "%s holds a private key that does not belong to the certificate %s (%s); put back the key of "
-                "that certificate and run again - nothing was changed" % (labels[role], leaves[next(iter(leaves))],
-                                                                         labels[next(iter(leaves))]))
+                "that certificate and run again - nothing was changed" % (labels[role], leaves[first], labels[first]))
 
 
 def adoption_set(disk: t.Mapping[str, bytes], base: t.Mapping[str, bytes],

@@ -136,10 +136,10 @@ def validate_bundle(
             "the certificate %s expired at %s; renew it before deploying" % (subject, _x509.iso(end))
         )
     if end <= moment + _dt.timedelta(seconds=leeway):
+        left = _span((end - moment).total_seconds())
         raise CertificateError(
             "the certificate %s expires at %s, %s from now, within the leeway of %s allowed for clock skew; "
-            "renew it before deploying, or lower leeway" % (subject, _x509.iso(end), _span((end - moment).total_seconds()),
-                                                           _span(leeway))
+            "renew it before deploying, or lower leeway" % (subject, _x509.iso(end), left, _span(leeway))
         )
     if start > moment + _dt.timedelta(seconds=leeway):
         raise CertificateError(
