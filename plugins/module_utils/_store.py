@@ -53,6 +53,23 @@ __all__ = ["Attrs", "Store", "link_name", "parse_mode", "resolve_attrs"]
 INPLACE_SUFFIX = ".ghostguard-new"
 
 
+def _ensure_dir(directory: str) -> None:
+    if not os.path.isdir(directory):
+        step("mkdir service dir")
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+
+
+def _file_ok(path: str, data: bytes | None, mode: int, attrs: Attrs) -> bool:
+    """Whether *path* is a regular file (not a link) holding *data* with *mode* and the owner/group of *attrs*."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != mode:
+        return False
+    return attrs.uid in (-1, st.st_uid) and attrs.gid in (-1, st.st_gid) and read_file(path) == data
+
+
 def link_name(store_root: str) -> str:
     """File name of the switching link of the store at *store_root*: ``..<store name>.data``."""
     return "..%s.data" % os.path.basename(os.path.normpath(store_root))
@@ -322,9 +339,7 @@ class Store:
             if have == want:
                 continue
             directory = os.path.dirname(path)
-            if not os.path.isdir(directory):
-                step("mkdir service dir")
-                os.makedirs(directory, mode=0o755, exist_ok=True)
+            _ensure_dir(directory)
             step("link " + role)
             replace_symlink(want, path)
             fsync_dir(directory)
@@ -347,18 +362,9 @@ class Store:
             data = self.read(number, role)
             if data is None:
                 continue
-            try:
-                st = os.lstat(path)
-                same = stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == attrs.mode_for(role) \
-                    and attrs.uid in (-1, st.st_uid) and attrs.gid in (-1, st.st_gid) and read_file(path) == data
-            except FileNotFoundError:
-                same = False
-            if same:
+            if _file_ok(path, data, attrs.mode_for(role), attrs):
                 continue
-            directory = os.path.dirname(path)
-            if not os.path.isdir(directory):
-                step("mkdir service dir")
-                os.makedirs(directory, mode=0o755, exist_ok=True)
+            _ensure_dir(os.path.dirname(path))
             step("in place " + role)
             write_in_place(path, data, attrs.mode_for(role), attrs.uid, attrs.gid)
             written.append(path)
@@ -366,18 +372,7 @@ class Store:
 
     def files_ok(self, number: int, targets: t.Mapping[str, str], attrs: Attrs) -> bool:
         """Whether every service path is a regular file holding generation *number*'s bytes and attributes."""
-        for role, path in targets.items():
-            try:
-                st = os.lstat(path)
-            except FileNotFoundError:
-                return False
-            if not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != attrs.mode_for(role):
-                return False
-            if attrs.uid not in (-1, st.st_uid) or attrs.gid not in (-1, st.st_gid):
-                return False
-            if read_file(path) != self.read(number, role):
-                return False
-        return True
+        return all(_file_ok(path, self.read(number, role), attrs.mode_for(role), attrs) for role, path in targets.items())
 
     def prune(self, keep: int, protect: t.Iterable[int]) -> list[int]:
         gens = self.generations()

@@ -228,13 +228,11 @@ EXAMPLES = r"""
 
 - name: A Go service watches tls.crt and tls.key for Write events (fsnotify) - no signal, no reload
   ghostguard.certs.deploy:
-    cert_src: /var/lib/acme/orders/cert.pem
-    key_src: /var/lib/acme/orders/privkey.pem
-    chain_src: /var/lib/acme/orders/chain.pem
-    remote_src: true
     cert_path: /srv/orders/tls/tls.crt
     key_path: /srv/orders/tls/tls.key
     in_place: true
+    cert_content: "{{ lookup('ansible.builtin.file', 'certs/orders.crt') }}"
+    key_content: "{{ lookup('ansible.builtin.file', 'keys/orders.key') }}"
 
 - name: The service still serves the old certificate - roll back
   ghostguard.certs.deploy:
