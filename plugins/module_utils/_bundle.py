@@ -103,14 +103,25 @@ def build_bundle(cert_data: bytes, key_data: bytes | None, chain_data: bytes | N
     )
 
 
+def _span(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return "%g%s" % (round(seconds / size, 2), unit)
+    return "%gs" % seconds
+
+
 def validate_bundle(
     bundle: Bundle,
     ca_bundle: t.Sequence[Certificate] | None = None,
     expected_names: t.Sequence[str] = (),
     now: _dt.datetime | None = None,
     leeway: float = 0.0,
+    ca_label: str = "ca_bundle",
 ) -> None:
-    """Refuse a bundle no service should load: key mismatch, broken chain, missing names, expired."""
+    """Refuse a bundle no service should load: key mismatch, broken chain, missing names, expired.
+
+    *ca_label* names the trusted roots in messages (``ca_bundle /etc/ssl/roots.pem``).
+    """
     moment = now or utcnow()
     leaf = bundle.cert
     subject = leaf.subject.rfc4514_string() or "<empty subject>"
@@ -120,29 +131,43 @@ def validate_bundle(
             "certificate was issued for" % (subject, _x509.fingerprint(leaf))
         )
     end, start = _x509.not_after(leaf), _x509.not_before(leaf)
-    if end <= moment + _dt.timedelta(seconds=leeway):
+    if end <= moment:
         raise CertificateError(
             "the certificate %s expired at %s; renew it before deploying" % (subject, _x509.iso(end))
+        )
+    if end <= moment + _dt.timedelta(seconds=leeway):
+        left = _span((end - moment).total_seconds())
+        raise CertificateError(
+            "the certificate %s expires at %s, %s from now, within the leeway of %s allowed for clock skew; "
+            "renew it before deploying, or lower leeway" % (subject, _x509.iso(end), left, _span(leeway))
         )
     if start > moment + _dt.timedelta(seconds=leeway):
         raise CertificateError(
             "the certificate %s is not valid before %s (host clock %s); check the clock or wait"
             % (subject, _x509.iso(start), _x509.iso(moment))
         )
+    for child, parent in zip([leaf, *bundle.chain], bundle.chain):
+        if not _x509.issued_by(child, parent):
+            raise CertificateError(
+                "the chain does not link: %s was not issued by %s; give the chain the CA issued with "
+                "this certificate" % (child.subject.rfc4514_string(), parent.subject.rfc4514_string())
+            )
     if ca_bundle:
         problem = _x509.verify_chain(leaf, bundle.chain, ca_bundle, moment)
+        top = ([leaf, *bundle.chain])[-1]
+        anchored = any(_x509.fingerprint(r) == _x509.fingerprint(top) or _x509.issued_by(top, r) for r in ca_bundle)
+        if problem and not anchored:
+            raise CertificateError(
+                "the chain of %s is whole, but it leads to %s, which %s does not hold (it holds %s); give the "
+                "ca_bundle of the CA that issued this certificate" % (
+                    subject, top.issuer.rfc4514_string(), ca_label,
+                    "; ".join(r.subject.rfc4514_string() for r in ca_bundle[:5]) + (" ..." if len(ca_bundle) > 5 else ""))
+            )
         if problem:
             raise CertificateError(
-                "the chain of %s does not verify against ca_bundle: %s; give the chain the CA issued "
-                "with this certificate" % (subject, problem)
+                "the chain of %s does not verify against %s: %s; give the chain the CA issued "
+                "with this certificate" % (subject, ca_label, problem)
             )
-    else:
-        for child, parent in zip([leaf, *bundle.chain], bundle.chain):
-            if not _x509.issued_by(child, parent):
-                raise CertificateError(
-                    "the chain does not link: %s was not issued by %s; give the chain the CA issued with "
-                    "this certificate" % (child.subject.rfc4514_string(), parent.subject.rfc4514_string())
-                )
     missing = _x509.names_cover(leaf, expected_names)
     if missing:
         raise CertificateError(

@@ -3,38 +3,45 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Install a bundle through the generation store, adopt what services read today, roll back.
 
-Service paths (``cert_path``, ``key_path``, ...) become symlinks through the store's ``current`` link,
-created once::
+Service paths (``cert_path``, ``key_path``, ...) become symlinks through the store's switching link,
+a Kubernetes-style ``..<name>.data`` link beside the anchor path (``cert_path``, else ``fullchain_path``
+or ``combined_path``)::
 
-    cert_path -> <store>/current/cert.pem
-    key_path  -> <store>/current/key.pem
+    tls/..site.data -> .ghostguard/site/gen-4     switched with one rename(2): the commit point
+    tls/site.crt    -> ..site.data/cert.pem
+    tls/site.key    -> ..site.data/key.pem
+    private/site.key -> ../tls/..site.data/key.pem   (a path in another directory)
 
-(``store`` defaults to ``<dir of cert_path>/.ghostguard/<name>``.)  Every service path resolves through
-the single ``current`` link, so at any instant all of them name files of the same generation: a reader
-never finds a new certificate beside an old key, nor a half-written file, even when the process is
-killed at any point.
+(``store`` defaults to ``<dir of the anchor>/.ghostguard/<name>``.)  Every service path resolves
+through the one switching link, so at any instant all of them name files of the same generation, even
+when the process is killed at any point; and the rename is an event in the service directory, which a
+directory-watching service sees.  After the switch each service link is renamed onto itself (same
+target): an event in every other directory and under every service file name, with nothing changed
+for readers.  A store of the older layout (service paths through ``<store>/current``) is migrated by
+the next deploy or rollback, before anything else, without changing what a reader sees.
 
-One limit no scheme with two files can lift: a reader that opens the certificate and then the key
-*while* ``current`` is being switched may get one of each generation (it then fails to load them;
-nginx keeps its old configuration).  Services normally read only after the deploy, when they are
-reloaded.  For readers that must be safe even during the switch, ``combined.pem`` (full chain + key
-in one file, key mode) is one file: a single open sees one generation, always.
+With ``in_place`` the service paths are regular files rewritten in their own inodes (for services
+that watch the files), key first, certificate last (see :meth:`._store.Store.write_in_place`); the
+generations are kept all the same, for rollback.  Files at service paths the store does not account
+for are read as they are on disk and kept as a generation of their own - only when they form one
+certificate with its key and chain (:mod:`._adopt`); rollback never restores an inconsistent one.
 
-Plain Python, no Ansible import: used by the ``deploy`` and ``acme_dns01`` modules and the host agent.
+A reader opening the certificate and then the key *while* the link is switched may get one of each
+generation; ``combined.pem`` (one file) cannot.  Plain Python, no Ansible import: used by the ``deploy`` and ``acme_dns01`` modules and the host agent.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import typing as t
 
-from . import _policy, _x509
-from ._bundle import MAX_INPUT_BYTES, ROLES, Bundle, build_bundle, diff_view, read_input, validate_bundle
-from ._durable import locked, os_error, read_file
+from . import _adopt, _policy, _x509
+from ._attrs import Attrs, resolve_attrs
+from ._bundle import ROLES, Bundle, build_bundle, diff_view, read_input, validate_bundle
+from ._durable import locked, os_error
 from ._errors import CertificateError, FileSystemError, InputError
-from ._store import Attrs, Store, resolve_attrs
+from ._store import FILE_NAMES, Store, link_name
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from cryptography.x509 import Certificate
@@ -71,6 +78,13 @@ class Targets:
         name = self.name or os.path.splitext(os.path.basename(anchor))[0] or "cert"
         return os.path.join(os.path.dirname(anchor), ".ghostguard", name)
 
+    def link_path(self) -> str:
+        """The switching link: ``..<store name>.data`` in the directory of the anchor path."""
+        return os.path.join(os.path.dirname(os.path.abspath(self.anchor())), link_name(self.store_dir()))
+
+    def new_store(self) -> Store:
+        return Store(self.store_dir(), self.link_path())
+
     def check(self) -> None:
         paths = self.paths()
         self.anchor()
@@ -95,6 +109,7 @@ class DeployRequest:
     check_mode: bool = False
     policy: _policy.Policy = dataclasses.field(default_factory=_policy.Policy)
     from_fingerprint: str | None = None
+    in_place: bool = False
 
 
 @dataclasses.dataclass
@@ -160,11 +175,13 @@ def request_from_options(options: t.Mapping[str, t.Any], check_mode: bool = Fals
     keep = options.get("keep")
     request = DeployRequest(
         targets=targets,
-        attrs=resolve_attrs(options.get("owner"), options.get("group"), options.get("mode"), options.get("key_mode")),
+        attrs=resolve_attrs(options.get("owner"), options.get("group"), options.get("mode"), options.get("key_mode"),
+                            bool(options.get("force_mode"))),
         keep=DEFAULT_KEEP if keep is None else int(keep),
         check_mode=check_mode,
         policy=policy,
         from_fingerprint=options.get("from_fingerprint"),
+        in_place=bool(options.get("in_place")),
     )
     if (options.get("state") or "present") == "present":
         cert, key, chain = _input(options, "cert"), _input(options, "key"), _input(options, "chain")
@@ -174,7 +191,8 @@ def request_from_options(options: t.Mapping[str, t.Any], check_mode: bool = Fals
                    for role in ("cert", "key", "chain")}
         bundle = build_bundle(cert, key, chain, sources)
         roots = _x509.load_ca_file(options["ca_bundle"]) if options.get("ca_bundle") else None
-        validate_bundle(bundle, roots, options.get("expected_names") or (), policy.now, policy.leeway)
+        validate_bundle(bundle, roots, options.get("expected_names") or (), policy.now, policy.leeway,
+                        "ca_bundle %s" % options.get("ca_bundle"))
         request.bundle = bundle
     return request
 
@@ -186,23 +204,31 @@ def _describe(cert: Certificate | None, path: str | None, policy: _policy.Policy
     return None if cert is None else _x509.describe(cert, path, policy)
 
 
-def _adopt_files(store: Store, paths: t.Mapping[str, str]) -> dict[str, bytes] | None:
-    """Content at service paths that are not yet ours (first deploy over existing files)."""
-    found: dict[str, bytes] = {}
-    for role, path in paths.items():
-        if os.path.islink(path) and os.readlink(path) == store.link_target(path, role):
-            continue
-        data = read_file(path, MAX_INPUT_BYTES + 1)
-        if data is not None:
-            found[role] = data
-    return found or None
-
-
-def _recover(req: DeployRequest, store: Store) -> None:
+def _recover(req: DeployRequest, store: Store, paths: t.Mapping[str, str]) -> None:
     """Clean what a killed earlier run left in *store* (not in check mode)."""
     if not req.check_mode and store.exists():
         with locked(store.lock_path):
-            store.recover()
+            store.recover(paths.values())
+
+
+def _publish(req: DeployRequest, store: Store, number: int, paths: t.Mapping[str, str]) -> list[str]:
+    """Make the service paths show generation *number* (current already): links, or bytes in place."""
+    if req.in_place:
+        return store.write_in_place(number, paths, req.attrs)
+    linked = store.link_service_paths(paths)
+    store.announce({role: path for role, path in paths.items() if path not in linked})
+    return linked
+
+
+def plan(existing: t.Sequence[int], current: int | None, adopting: bool, keep: int) -> tuple[int | None, int, list[int]]:
+    """Numbers a deploy gives: (adopted generation or None, new generation, generations kept after)."""
+    top = max(existing, default=0)
+    adopt = top + 1 if adopting else None
+    number = (adopt or top) + 1
+    gens = sorted(list(existing) + ([adopt] if adopt else []) + [number])
+    protected = {number, adopt if adopt else current}
+    victims = [g for g in gens[:-keep] if g not in protected]
+    return adopt, number, [g for g in gens if g not in victims]
 
 
 def _check_roles(bundle: Bundle, paths: t.Mapping[str, str]) -> None:
@@ -225,87 +251,79 @@ def deploy(req: DeployRequest) -> DeployResult:
     req.targets.check()
     paths = req.targets.paths()
     _check_roles(req.bundle, paths)
-    store = Store(req.targets.store_dir())
+    store = req.targets.new_store()
     files = req.bundle.files()
     policy = req.policy
     new_cert_path = req.targets.cert or req.targets.fullchain or req.targets.combined
     try:
-        _recover(req, store)
+        _recover(req, store, paths)
         current = store.current()
-        current_cert = store.certificate(current)
-        adopted = _adopt_files(store, paths)
-        previous_cert = current_cert
-        if adopted is not None and previous_cert is None:
-            data = adopted.get("cert") or adopted.get("fullchain") or adopted.get("combined")
-            if data:
-                with contextlib.suppress(CertificateError):
-                    previous_cert = _x509.load_certificates(data, "existing file")[0][0]
+        found = _adopt.survey(store, paths)
+        adopted = None
+        if found.foreign:  # what services read today is kept as a generation - if it is one pair
+            base = {role: store.read(current, role) or b"" for role in store.roles(current)} if current else {}
+            adopted = _adopt.adoption_set(found.disk, base, _adopt.labels(paths))
+        previous_cert = _adopt.served_certificate(found.disk) or store.certificate(current)
         same_content = (
             current is not None
             and adopted is None
             and store.roles(current) == list(files)
             and all(store.read(current, role) == files[role] for role in files)
         )
-        same = same_content and store.links_ok(paths)
+        if req.in_place:
+            published = current is not None and store.files_ok(current, paths, req.attrs)
+        else:
+            published = store.links_ok(paths) and store.linked()
         diff = {"before": diff_view(previous_cert), "after": diff_view(req.bundle.cert)}
         previous = _describe(previous_cert, new_cert_path, policy)
         certificate = _describe(req.bundle.cert, new_cert_path, policy)
-        if same and current is not None:
+        if same_content and current is not None:
             actions = []
-            changed = False
+            if not published:
+                actions.append(("rewrote the service files in place from generation %d" if req.in_place else
+                                "relinked service paths to generation %d") % current)
             if not store.attrs_ok(current, req.attrs):
                 actions.append("fixed owner/group/mode of generation %d" % current)
-                changed = True
-                if not req.check_mode:
-                    with locked(store.lock_path):
-                        store.fix_attrs(current, req.attrs)
-            return DeployResult(changed, current, current, certificate, certificate, store.root,
-                                store.generations(), actions, {"before": diff["before"], "after": diff["before"]})
-        actions = []
-        if same_content and current is not None:
-            actions.append("relinked service paths to generation %d" % current)
-            if not req.check_mode:
+            if actions and not req.check_mode:
                 with locked(store.lock_path):
-                    store.link_service_paths(paths)
                     if not store.attrs_ok(current, req.attrs):
                         store.fix_attrs(current, req.attrs)
-            return DeployResult(True, current, current, certificate, certificate, store.root,
-                                store.generations(), actions, {"before": diff["before"], "after": diff["before"]})
+                    if not published:
+                        store.attach_link()
+                        _publish(req, store, current, paths)
+            return DeployResult(bool(actions), current, current, certificate, previous, store.root,
+                                store.generations(), actions, {"before": diff["before"], "after": diff["after"]})
+        stale = store.stale() if current is not None else []
+        existing = [g for g in store.generations() if g not in stale]
+        adopt_number, number, kept = plan(existing, current, adopted is not None, req.keep)
         if req.check_mode:
-            number = max(store.generations(), default=0) + 1
+            actions = []
             if adopted:
-                actions.append("adopt existing files at %s as the previous generation" % ", ".join(sorted(adopted)))
+                actions.append("adopt the files at %s as generation %s" % (", ".join(sorted(found.foreign)), adopt_number))
             actions.append("write generation %d and make it current" % number)
-            return DeployResult(True, number, current, certificate, previous, store.root, store.generations(),
+            return DeployResult(True, number, adopt_number or current, certificate, previous, store.root, kept,
                                 actions, diff)
         store.ensure_root()
+        actions = []
         with locked(store.lock_path):
-            store.recover()
+            store.recover(paths.values())
             current = store.current()
+            store.attach_link()
             if adopted:
                 # Keep what services read today as a generation of its own, switch to it and only
-                # then replace the plain files by links: readers see the same bytes throughout.
-                # Paths that are still ours keep showing the current generation's files.
-                old = {role: (store.read(current, role) or b"") if current is not None else b"" for role in files}
-                old.update(adopted)
-                if current is None:
-                    if "fullchain" not in adopted and "cert" in adopted:
-                        old["fullchain"] = adopted["cert"] + adopted.get("chain", b"")
-                    if "cert" not in adopted and "fullchain" in adopted:
-                        old["cert"] = adopted["fullchain"]
-                    if "combined" not in adopted and "key" in adopted:
-                        old["combined"] = old["fullchain"] + adopted["key"]
-                adopt_number = store.write_generation(old, req.attrs)
-                store.switch(adopt_number)
-                store.link_service_paths(paths)
-                current = adopt_number
-                actions.append("adopted existing files as generation %d" % adopt_number)
+                # then replace foreign files by links: readers see the same bytes throughout.
+                current = store.write_generation(adopted, req.attrs)
+                store.switch(current)
+                if not req.in_place:
+                    store.link_service_paths(paths)
+                actions.append("adopted existing files as generation %d" % current)
             number = store.write_generation(files, req.attrs)
             store.switch(number)
             actions.append("wrote generation %d and made it current" % number)
-            linked = store.link_service_paths(paths)
-            if linked:
-                actions.append("linked %s through %s" % (", ".join(linked), store.current_link))
+            changed_paths = _publish(req, store, number, paths)
+            if changed_paths:
+                actions.append(("rewrote %s in place" if req.in_place else "linked %s through " + str(store.link))
+                               % ", ".join(changed_paths))
             pruned = store.prune(req.keep, protect=[number] + ([current] if current is not None else []))
             if pruned:
                 actions.append("removed generation(s) %s" % ", ".join(str(p) for p in pruned))
@@ -319,11 +337,11 @@ def rollback(req: DeployRequest) -> DeployResult:
     """Make the generation before the current one current again; the abandoned one is removed."""
     req.targets.check()
     paths = req.targets.paths()
-    store = Store(req.targets.store_dir())
+    store = req.targets.new_store()
     policy = req.policy
     cert_path = req.targets.cert or req.targets.fullchain or req.targets.combined
     try:
-        _recover(req, store)
+        _recover(req, store, paths)
         current = store.current()
         if current is None:
             raise FileSystemError(
@@ -354,6 +372,13 @@ def rollback(req: DeployRequest) -> DeployResult:
                 % (target, store.root, ", ".join(lacking), ", ".join(r + "_path" for r in lacking)),
                 path=store.root,
             )
+        try:
+            _adopt.check_file_set({role: store.read(target, role) or b"" for role in store.roles(target)},
+                                  {role: os.path.join(store.gen_dir(target), FILE_NAMES[role]) for role in ROLES})
+        except CertificateError as exc:
+            raise CertificateError("generation %d in %s is not one consistent certificate, so it is not restored "
+                                   "(%s); deploy the certificate you want with state=present" % (target, store.root, exc),
+                                   path=store.gen_dir(target)) from None
         target_cert = store.certificate(target)
         diff = {"before": diff_view(current_cert), "after": diff_view(target_cert)}
         desc = _describe(target_cert, cert_path, policy)
@@ -361,8 +386,9 @@ def rollback(req: DeployRequest) -> DeployResult:
         if req.check_mode:
             return DeployResult(True, target, current, desc, current_desc, store.root, store.generations(), actions, diff)
         with locked(store.lock_path):
+            store.attach_link()
             store.switch(target)
-            store.link_service_paths(paths)
+            _publish(req, store, target, paths)
             store.remove(current)
         return DeployResult(True, target, current, desc, current_desc, store.root, store.generations(), actions, diff)
     except OSError as exc:

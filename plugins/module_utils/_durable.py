@@ -10,6 +10,7 @@ Every writer of the collection (the generation store, the ACME account key) goes
 * :func:`write_atomic` replaces a file: :func:`write_file` on a temporary name in the same directory,
   rename(2) over the target, fsync of the directory - a reader sees the old file or the new one;
 * :func:`replace_symlink` points a link elsewhere with one rename;
+* :func:`write_in_place` rewrites an existing file's inode (for services that watch that inode);
 * :func:`read_file` (``None`` when missing), :func:`fsync_dir`, :func:`locked` and :func:`os_error` (an ``OSError`` as a message naming the fix).
 
 A test seam, :func:`set_step_hook`, is called with a step name before every filesystem step of the
@@ -97,6 +98,46 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644, uid: int = -1, gid: 
                               path=path) from None
     with contextlib.suppress(OSError):
         fsync_dir(directory)
+
+
+def write_in_place(path: str, data: bytes, mode: int, uid: int = -1, gid: int = -1) -> str:
+    """Rewrite the regular file *path* in its own inode; return ``updated`` or ``created``.
+
+    Owner and mode are set first (a key never becomes readable with the new bytes in it), the bytes
+    are written from offset 0 and only then is the file cut to their length, so the file is never
+    empty or truncated while a reader looks; fsynced.  A missing path or one that is not a regular
+    file (a link into a generation store) is replaced by a new file with one rename instead: writing
+    through a link would change the store.
+    """
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode):
+        tmp = path + ".ghostguard-new"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        write_file(tmp, data, mode, uid, gid)
+        step("rename in place " + os.path.basename(path))
+        os.rename(tmp, path)
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
+        return "created"
+    fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        if uid != -1 or gid != -1:
+            os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
+        offset = 0
+        while offset < len(data):
+            offset += os.pwrite(fd, data[offset:], offset)
+        if st.st_size > len(data):
+            os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return "updated"
 
 
 def replace_symlink(target: str, link: str) -> None:

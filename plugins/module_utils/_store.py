@@ -1,26 +1,32 @@
 # Copyright (c) 2026 ghostguard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The generation store: numbered generations of one bundle under one directory, one ``current`` link.
+"""The generation store: numbered generations of one bundle under one directory, one switching link.
 
-Layout::
+Layout (``deploy`` places the store and its link; ``tls/`` is the directory of the service paths)::
 
-    <store>/gen-1/{cert.pem,key.pem,chain.pem,fullchain.pem,combined.pem}
-    <store>/gen-2/...
-    <store>/current -> gen-2                      one symlink, replaced with rename(2)
-    <store>/.lock                                 flock: one writer at a time
+    tls/.ghostguard/site/gen-1/{cert.pem,key.pem,chain.pem,fullchain.pem,combined.pem}
+    tls/.ghostguard/site/gen-2/...
+    tls/..site.data -> .ghostguard/site/gen-2     THE switching link, replaced with rename(2)
+    tls/.ghostguard/site/current -> ../../..site.data   fixed; resolves through the switching link
+    tls/.ghostguard/site/.lock                    flock: one writer at a time
+
+The switching link lives in the directory of the service paths (as Kubernetes swaps ``..data`` in a
+mounted secret), so the one rename that commits a deploy or a rollback is an event in the directory a
+file-watching service watches.  A store made without a switching link (older releases, or
+``Store(root)`` alone) is switched through ``current`` itself; :meth:`Store.attach_link` migrates it.
 
 A new generation is written into ``.gen-N.partial`` (every file and the directory fsynced through
-:mod:`._durable`), renamed to ``gen-N``, and made current with one rename of ``current``.  Left-overs
-of a killed run (``*.partial``, ``*.ghostguard-tmp``, generations newer than ``current``) are removed by
-:meth:`Store.recover`.  A generation issued for a CSR has no ``key.pem`` and no ``combined.pem``.
+:mod:`._durable`), renamed to ``gen-N``, and made current with one rename of the switching link.
+Left-overs of a killed run (``*.partial``, ``*.ghostguard-tmp``, generations newer than the current
+one) are removed by :meth:`Store.recover`.  A generation issued for a CSR has no ``key.pem`` and no
+``combined.pem``.
 
-File attributes (:class:`Attrs`: owner, group, modes) are applied to every generation written.
+File attributes (:class:`._attrs.Attrs`: owner, group, modes) are applied to every generation written.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shutil
@@ -28,9 +34,10 @@ import stat
 import typing as t
 
 from . import _x509
-from ._bundle import ROLES, SECRET_ROLES
-from ._durable import fsync_dir, replace_symlink, step, write_file
-from ._errors import CertificateError, InputError
+from ._attrs import Attrs, parse_mode, resolve_attrs
+from ._bundle import ROLES
+from ._durable import fsync_dir, read_file, replace_symlink, step, write_file, write_in_place
+from ._errors import CertificateError
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from cryptography.x509 import Certificate
@@ -40,59 +47,44 @@ FILE_NAMES = {"cert": "cert.pem", "key": "key.pem", "chain": "chain.pem", "fullc
 GEN_RE = re.compile(r"^gen-(\d+)$")
 CURRENT = "current"
 LOCK = ".lock"
+TMP_SUFFIX = ".ghostguard-tmp"
+IN_PLACE_ORDER = ("key", "chain", "combined", "cert", "fullchain")
+__all__ = ["Attrs", "Store", "link_name", "parse_mode", "resolve_attrs"]
+INPLACE_SUFFIX = ".ghostguard-new"
 
 
-@dataclasses.dataclass
-class Attrs:
-    uid: int = -1
-    gid: int = -1
-    mode: int = 0o644
-    key_mode: int = 0o600
-    dir_mode: int = 0o755
-
-    def mode_for(self, role: str) -> int:
-        return self.key_mode if role in SECRET_ROLES else self.mode
+def _ensure_dir(directory: str) -> None:
+    if not os.path.isdir(directory):
+        step("mkdir service dir")
+        os.makedirs(directory, mode=0o755, exist_ok=True)
 
 
-def parse_mode(value: t.Any, option: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = str(value).strip()
-    if not re.fullmatch(r"0?[0-7]{3,4}", text):
-        raise InputError("%s %r is not an octal mode; write it as a quoted string such as '0644'" % (option, value))
-    return int(text, 8)
+def _file_ok(path: str, data: bytes | None, mode: int, attrs: Attrs) -> bool:
+    """Whether *path* is a regular file (not a link) holding *data* with *mode* and the owner/group of *attrs*."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != mode:
+        return False
+    return attrs.uid in (-1, st.st_uid) and attrs.gid in (-1, st.st_gid) and read_file(path) == data
 
 
-def resolve_attrs(owner: str | None = None, group: str | None = None, mode: t.Any = None,
-                  key_mode: t.Any = None) -> Attrs:
-    import grp
-    import pwd
-
-    attrs = Attrs()
-    if owner not in (None, ""):
-        try:
-            attrs.uid = int(owner) if str(owner).isdigit() else pwd.getpwnam(str(owner)).pw_uid
-        except KeyError:
-            raise InputError("owner %r is not a user on this host; create it first or give another owner" % owner) from None
-    if group not in (None, ""):
-        try:
-            attrs.gid = int(group) if str(group).isdigit() else grp.getgrnam(str(group)).gr_gid
-        except KeyError:
-            raise InputError("group %r is not a group on this host; create it first or give another group" % group) from None
-    if mode not in (None, ""):
-        attrs.mode = parse_mode(mode, "mode")
-    if key_mode not in (None, ""):
-        attrs.key_mode = parse_mode(key_mode, "key_mode")
-    if attrs.key_mode & 0o007:
-        raise InputError("key_mode %s would let every user read the private key; use '0600' or '0640'" % oct(attrs.key_mode))
-    return attrs
+def link_name(store_root: str) -> str:
+    """File name of the switching link of the store at *store_root*: ``..<store name>.data``."""
+    return "..%s.data" % os.path.basename(os.path.normpath(store_root))
 
 
 class Store:
-    """Generations of one certificate bundle under one directory."""
+    """Generations of one certificate bundle under one directory.
 
-    def __init__(self, root: str) -> None:
+    *link* is the absolute path of the switching link (``<service dir>/..<name>.data``); ``None``
+    switches ``current`` inside the store (the layout of older releases).
+    """
+
+    def __init__(self, root: str, link: str | None = None) -> None:
         self.root = root
+        self.link = link
 
     def gen_dir(self, number: int) -> str:
         return os.path.join(self.root, "gen-%d" % number)
@@ -120,15 +112,46 @@ class Store:
                 out.append(int(match.group(1)))
         return sorted(out)
 
-    def current(self) -> int | None:
-        try:
-            target = os.readlink(self.current_link)
-        except OSError:
+    def _generation_of(self, link: str) -> int | None:
+        if not os.path.islink(link):
             return None
-        match = GEN_RE.match(os.path.basename(target.rstrip("/")))
-        if not match or not os.path.isdir(os.path.join(self.root, target)):
+        real = os.path.realpath(link)
+        match = GEN_RE.match(os.path.basename(real))
+        if not match or not os.path.isdir(real) or os.path.dirname(real) != os.path.realpath(self.root):
             return None
         return int(match.group(1))
+
+    def current(self) -> int | None:
+        """The current generation: where the switching link (else ``current``) leads."""
+        if self.link is not None and os.path.islink(self.link):
+            return self._generation_of(self.link)
+        return self._generation_of(self.current_link)
+
+    def linked(self) -> bool:
+        """Whether ``current`` already resolves through the switching link (no migration needed)."""
+        if self.link is None:
+            return True
+        try:
+            return os.readlink(self.current_link) == self._rel(self.link, self.root) and os.path.islink(self.link)
+        except OSError:
+            return False
+
+    def stale(self) -> list[int]:
+        """Generations a killed run wrote but never made current (what :meth:`recover` removes)."""
+        current = self.current()
+        return [g for g in self.generations() if current is None or g > current]
+
+    def _rel(self, path: str, start: str) -> str:
+        """*path* relative to the directory *start*, directories resolved, the last name kept (a link)."""
+        path = os.path.abspath(path)
+        real = os.path.join(self._realdir(os.path.dirname(path)), os.path.basename(path))
+        return os.path.relpath(real, self._realdir(start))
+
+    def _realdir(self, directory: str) -> str:
+        cache: dict[str, str] = self.__dict__.setdefault("_realdirs", {})
+        if directory not in cache:
+            cache[directory] = os.path.realpath(directory)
+        return cache[directory]
 
     def roles(self, number: int) -> list[str]:
         """The roles generation *number* holds (no ``key``/``combined`` for one issued for a CSR)."""
@@ -153,9 +176,11 @@ class Store:
             return None
 
     def link_target(self, path: str, role: str) -> str:
-        """What the service path *path* of *role* links to: a relative path through ``current``."""
-        base = os.path.realpath(os.path.dirname(os.path.abspath(path)))
-        return os.path.join(os.path.relpath(os.path.realpath(self.root), base), CURRENT, FILE_NAMES[role])
+        """What the service path *path* of *role* links to: a relative path through the switching link."""
+        base = os.path.dirname(os.path.abspath(path))
+        if self.link is None:
+            return os.path.normpath(os.path.join(self._rel(self.root, base), CURRENT, FILE_NAMES[role]))
+        return os.path.normpath(os.path.join(self._rel(self.link, base), FILE_NAMES[role]))
 
     def links_ok(self, paths: t.Mapping[str, str]) -> bool:
         for role, path in paths.items():
@@ -191,18 +216,26 @@ class Store:
             os.chmod(path, attrs.mode_for(role))
 
     def ensure_root(self) -> None:
+        """Create the store (and the directory of the switching link) when missing."""
         parent = os.path.dirname(self.root)
-        for directory in (parent, self.root):
+        for directory in ([os.path.dirname(self.link)] if self.link else []) + [parent, self.root]:
             if not os.path.isdir(directory):
                 step("mkdir " + os.path.basename(directory))
                 os.makedirs(directory, mode=0o755, exist_ok=True)
                 fsync_dir(os.path.dirname(directory))
 
-    def recover(self) -> list[str]:
-        """Remove what a killed run left behind; return what was removed."""
+    def recover(self, paths: t.Iterable[str] = ()) -> list[str]:
+        """Remove what a killed run left behind (in the store, and beside the switching link and the
+        service *paths*); return what was removed."""
         removed: list[str] = []
         if not self.exists():
             return removed
+        for path in ([self.link] if self.link else []) + list(paths):
+            for leftover in (path + TMP_SUFFIX, path + INPLACE_SUFFIX):
+                if os.path.lexists(leftover):
+                    step("recover " + os.path.basename(leftover))
+                    os.unlink(leftover)
+                    removed.append(os.path.basename(leftover))
         current = self.current()
         for name in sorted(os.listdir(self.root)):
             path = os.path.join(self.root, name)
@@ -246,10 +279,49 @@ class Store:
 
     def switch(self, number: int) -> None:
         """Make generation *number* current with one rename (the commit point)."""
-        step("link current.tmp")
-        replace_symlink("gen-%d" % number, self.current_link)
-        step("fsync store after switch")
-        fsync_dir(self.root)
+        if self.link is None:
+            step("link current.tmp")
+            replace_symlink("gen-%d" % number, self.current_link)
+            step("fsync store after switch")
+            fsync_dir(self.root)
+            return
+        directory = os.path.dirname(self.link)
+        step("link data.tmp")
+        replace_symlink(os.path.normpath(self._rel(self.gen_dir(number), directory)), self.link)
+        step("fsync service dir after switch")
+        fsync_dir(directory)
+        if not self.linked():
+            step("link current through data")
+            replace_symlink(self._rel(self.link, self.root), self.current_link)
+            fsync_dir(self.root)
+
+    def attach_link(self) -> None:
+        """Point the switching link at the current generation and ``current`` through it.
+
+        Migrates a store of the older layout (``current`` -> ``gen-N``) without changing what any reader
+        sees: both names lead to the same generation at every instant.  Service paths are relinked
+        through the switching link afterwards (:meth:`link_service_paths`).
+        """
+        if self.link is None or self.linked():
+            return
+        number = self.current()
+        if number is not None:
+            self.switch(number)
+
+    def announce(self, paths: t.Mapping[str, str]) -> list[str]:
+        """Rename each service link onto itself (same target): an event in every service directory.
+
+        Readers see no change (the target is the same); a service watching a directory other than the
+        switching link's, or filtering events by its own file names, is told that its files changed.
+        """
+        done = []
+        for role, path in paths.items():
+            if not os.path.islink(path):
+                continue
+            step("announce " + role)
+            replace_symlink(os.readlink(path), path)
+            done.append(path)
+        return done
 
     def link_service_paths(self, targets: t.Mapping[str, str]) -> list[str]:
         """Make each service path a symlink through ``current``; return the paths that changed.
@@ -267,14 +339,40 @@ class Store:
             if have == want:
                 continue
             directory = os.path.dirname(path)
-            if not os.path.isdir(directory):
-                step("mkdir service dir")
-                os.makedirs(directory, mode=0o755, exist_ok=True)
+            _ensure_dir(directory)
             step("link " + role)
             replace_symlink(want, path)
             fsync_dir(directory)
             changed.append(path)
         return changed
+
+    def write_in_place(self, number: int, targets: t.Mapping[str, str], attrs: Attrs) -> list[str]:
+        """Write generation *number*'s files into the service paths' own inodes; return the paths written.
+
+        Order: key first, chain, then the files holding the certificate.  A watcher that validates the
+        pair may see the new key beside the old certificate (and refuse it, keeping the old pair), but
+        the last change it is told about comes after every file is new, so it ends on the new pair -
+        whether it watches the certificate and the key, or only the certificate.
+        """
+        written = []
+        for role in IN_PLACE_ORDER:
+            path = targets.get(role)
+            if path is None:
+                continue
+            data = self.read(number, role)
+            if data is None:
+                continue
+            if _file_ok(path, data, attrs.mode_for(role), attrs):
+                continue
+            _ensure_dir(os.path.dirname(path))
+            step("in place " + role)
+            write_in_place(path, data, attrs.mode_for(role), attrs.uid, attrs.gid)
+            written.append(path)
+        return written
+
+    def files_ok(self, number: int, targets: t.Mapping[str, str], attrs: Attrs) -> bool:
+        """Whether every service path is a regular file holding generation *number*'s bytes and attributes."""
+        return all(_file_ok(path, self.read(number, role), attrs.mode_for(role), attrs) for role, path in targets.items())
 
     def prune(self, keep: int, protect: t.Iterable[int]) -> list[int]:
         gens = self.generations()

@@ -14,15 +14,27 @@ description:
     certificate, chain links and verifies against O(ca_bundle), names cover O(expected_names), not
     expired). Any failure changes nothing and says what is wrong.
   - Writes the bundle as a new generation C(<store>/gen-N/{cert,key,chain,fullchain,combined}.pem), fsyncs
-    every file and directory, and switches one C(current) symlink with a single rename(2).
-  - O(cert_path), O(key_path), O(chain_path) and O(fullchain_path) stay the paths services read.
-    They become symlinks through C(current), so at every instant all of them name files of the same
-    generation - a reader never finds a new certificate beside an old key or a half-written file,
-    even if the task is killed at any point.
-  - Plain files already at those paths are kept as a generation of their own before the first switch,
-    so O(state=rollback) can return to them.
+    every file and directory, and switches one symlink, C(<dir>/..<name>.data), with a single rename(2)
+    in the directory of the first of O(cert_path), O(fullchain_path), O(combined_path) (as Kubernetes
+    swaps C(..data) in a mounted secret). A service that watches that directory sees the switch.
+  - O(cert_path), O(key_path), O(chain_path), O(fullchain_path) and O(combined_path) stay the paths
+    services read. They become symlinks through C(..<name>.data) (from another directory, too), so at
+    every instant all of them name files of the same generation - a reader never finds a new
+    certificate beside an old key or a half-written file, even if the task is killed at any point.
+    After the switch each service link is renamed onto itself (same target), an event in every
+    service directory.
+  - With O(in_place=true) the service paths are instead regular files rewritten in their own inodes,
+    for services that watch the files themselves (see O(in_place)).
+  - Missing target directories (of the service paths and of the store) are created with mode 0755.
+  - Files at those paths that the store does not know (plain files, files replaced by hand, links
+    elsewhere) are read as they are on disk and kept as a generation of their own before the switch,
+    so O(state=rollback) can return to them - only when they form one certificate with its key and
+    chain. Otherwise the task fails naming each file and what it holds, and changes nothing.
+  - A store written by an earlier release (C(<store>/current) switched) is migrated by the next run,
+    without a moment where a reader sees anything but the current generation.
   - Keeps O(keep) generations. O(state=rollback) makes the previous generation current again and
-    removes the abandoned one.
+    removes the abandoned one; it refuses to restore a generation whose files do not form one
+    certificate with its key and chain.
   - Idempotent - the same content again reports RV(ignore:changed=false).
 author:
   - ghostguard developers (@ghostguard)
@@ -130,19 +142,48 @@ options:
     description: Group (name or gid) of the installed files.
     type: str
   mode:
-    description: Mode of the certificate, chain and fullchain files.
+    description:
+      - Mode of the certificate, chain and fullchain files.
+      - A world-writable mode is refused unless O(force_mode=true).
     type: str
     default: "0644"
   key_mode:
-    description: Mode of the private key and combined files. Modes readable by others are refused.
+    description:
+      - Mode of the private key and combined files.
+      - Refused unless O(force_mode=true) - a mode that lets every user read or change the key; a
+        group-readable mode without O(group) (name the group that may read it, such as C(www-data));
+        a group-writable mode.
     type: str
     default: "0600"
+  force_mode:
+    description: Accept the modes that O(mode) and O(key_mode) refuse otherwise.
+    type: bool
+    default: false
+  in_place:
+    description:
+      - Update the service paths as regular files in their own inodes (open, write, cut to length,
+        fsync) instead of switching links, for services that watch the files themselves (inotify or
+        fsnotify Write events on C(tls.crt) and C(tls.key)) and never see a rename elsewhere.
+      - Order - the key, the chain, then the certificate files (O(combined_path), O(cert_path),
+        O(fullchain_path)). A service that validates the pair (loads certificate and key together and
+        keeps the old pair when they do not match) ends on the new pair; on the way it may refuse the
+        new key beside the old certificate. A reader that does not validate can load that mixed pair,
+        or a file in the middle of its write; that is why the default stays atomic.
+      - Generations are kept in the store as usual; O(state=rollback) with O(in_place=true) writes the
+        older generation back into the same files. Switching from links to O(in_place=true) (or back)
+        replaces the paths once, without a new generation.
+      - A crash during an in-place update may leave a mixed pair at the service paths until the next run.
+    type: bool
+    default: false
   from_fingerprint:
     description:
       - With O(state=rollback), roll back only when the current generation has this SHA-256 fingerprint
         (any case, colons optional), so a rerun of the same rollback task changes nothing.
     type: str
 notes:
+  - Which to choose - services reloaded by a signal or systemd (nginx, haproxy) and services that watch
+    their directory (Envoy SDS C(watched_directory), Kubernetes-style consumers, most Go services) use
+    the default; a service watching the two files for Write events needs O(in_place=true).
   - The switch is atomic for readers that open the files after it (services reloaded after the task).
     A service that opens the certificate and then the key B(during) the one rename could get one of each
     generation; it then fails to load them (nginx refuses the reload and keeps serving the old pair).
@@ -185,6 +226,14 @@ EXAMPLES = r"""
     cert_path: /srv/grpc/tls/server.crt
     key_path: /srv/grpc/tls/server.key
 
+- name: A Go service watches tls.crt and tls.key for Write events (fsnotify) - no signal, no reload
+  ghostguard.certs.deploy:
+    cert_path: /srv/orders/tls/tls.crt
+    key_path: /srv/orders/tls/tls.key
+    in_place: true
+    cert_content: "{{ lookup('ansible.builtin.file', 'certs/orders.crt') }}"
+    key_content: "{{ lookup('ansible.builtin.file', 'keys/orders.key') }}"
+
 - name: The service still serves the old certificate - roll back
   ghostguard.certs.deploy:
     state: rollback
@@ -203,7 +252,8 @@ certificate:
   type: dict
   sample: {subject: CN=shop.example.com, fingerprint_sha256: "3a:1f:...", not_after: "2027-02-23T10:00:00Z", status: ok}
 previous:
-  description: The certificate that was current before the task, same keys; null on a first install.
+  description:
+    - The certificate the service paths held before the task (as read from disk), same keys; null on a first install.
   returned: always
   type: dict
 generation:
@@ -221,7 +271,7 @@ store:
   type: str
   sample: /etc/nginx/tls/.ghostguard/shop
 generations:
-  description: Generation numbers kept in the store.
+  description: Generation numbers kept in the store after the task (would be, in check mode).
   returned: always
   type: list
   elements: int
@@ -268,6 +318,8 @@ def argument_spec() -> dict:
         mode=dict(type="str", default="0644"),
         key_mode=dict(type="str", default="0600", no_log=False),
         from_fingerprint=dict(type="str"),
+        in_place=dict(type="bool", default=False),
+        force_mode=dict(type="bool", default=False),
     )
 
 

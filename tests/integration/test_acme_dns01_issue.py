@@ -58,7 +58,7 @@ def test_rfc2136_issue_then_not_due_then_force(quiet_lab: LabHandle, tmp_path: p
     # installed like deploy installs: service paths link into the generation store
     assert res["store"] == str(tmp_path / ".ghostguard" / "cert") and res["generation"] == 1
     for name in ("cert", "key", "chain", "fullchain"):
-        assert os.readlink(tmp_path / (name + ".pem")) == ".ghostguard/cert/current/%s.pem" % name
+        assert os.readlink(tmp_path / (name + ".pem")) == "..cert.data/%s.pem" % name
 
     # not due: nothing ordered, files untouched
     orders_before = lab.proxy_count("newOrder")
@@ -84,7 +84,7 @@ def test_rfc2136_issue_then_not_due_then_force(quiet_lab: LabHandle, tmp_path: p
     assert forced.result["previous"]["serial"] == res["certificate"]["serial"]
     new_leaf = assert_installed(lab, tmp_path, names)
     assert new_leaf.public_key().public_numbers() != leaf.public_key().public_numbers()
-    assert forced.result["generation"] == 2 and os.readlink(tmp_path / ".ghostguard" / "cert" / "current") == "gen-2"
+    assert forced.result["generation"] == 2 and os.readlink(tmp_path / "..cert.data") == ".ghostguard/cert/gen-2"
     last_order = lab.proxy_stats()["orders"][-1]
     assert last_order["replaces"] == again.result["ari"]["cert_id"]
 

@@ -65,7 +65,7 @@ def test_bad_input_refused_and_nothing_changes(site: tuple[DeployLab, Nginx, str
     expect = {
         "mismatched_key": "does not belong",
         "expired": "expired",
-        "other_ca_chain": "does not verify against ca_bundle",
+        "other_ca_chain": "which ca_bundle %s does not hold" % lab.root_file,
         "truncated_pem": "truncated",
         "missing_name": "does not cover",
     }[case]

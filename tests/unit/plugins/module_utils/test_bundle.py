@@ -48,9 +48,30 @@ def test_chain_from_other_ca_refused(ca: TestCA) -> None:
     bundle = _bundle.build_bundle(leaf.cert_pem, leaf.key_pem, other.issue(["x.test"]).chain_pem)
     with pytest.raises(CertificateError, match="does not link"):
         _bundle.validate_bundle(bundle)
-    with pytest.raises(CertificateError, match="does not verify against ca_bundle"):
-        _bundle.validate_bundle(bundle_of(leaf), ca_bundle=[other.root])
+    with pytest.raises(CertificateError, match="does not link"):  # a broken chain is blamed, ca_bundle or not
+        _bundle.validate_bundle(bundle, ca_bundle=[ca.root])
     _bundle.validate_bundle(bundle_of(leaf), ca_bundle=[ca.root])
+
+
+def test_wrong_ca_bundle_names_the_ca_bundle_not_the_chain(ca: TestCA) -> None:
+    """Issue 10 item 8: a good chain checked against another CA's roots blamed the chain."""
+    other = TestCA("other root")
+    with pytest.raises(CertificateError) as info:
+        _bundle.validate_bundle(bundle_of(ca.issue(["site.test"])), ca_bundle=[other.root],
+                                ca_label="ca_bundle /etc/ssl/other.pem")
+    message = str(info.value)
+    assert "ca_bundle /etc/ssl/other.pem" in message and "CN=bundle unit root" in message
+    assert "CN=other root" in message and "give the chain" not in message
+
+
+def test_leeway_beyond_remaining_validity_does_not_say_expired(ca: TestCA) -> None:
+    """Issue 10 item 8: with leeway larger than what is left the message said "expired at <a future date>"."""
+    short = ca.issue(["site.test"], days=2, not_before=now() - dt.timedelta(days=1))
+    with pytest.raises(CertificateError) as info:
+        _bundle.validate_bundle(bundle_of(short), leeway=3 * 86400)
+    message = str(info.value)
+    assert "expired" not in message
+    assert "expires at" in message and "leeway" in message and "3d" in message
 
 
 def test_names_checked(ca: TestCA) -> None:

@@ -60,8 +60,9 @@ def test_first_deploy_writes_generation_and_links(tmp_path: pathlib.Path, ca: Te
     assert result.changed and result.generation == 1 and result.previous is None
     store = tmp_path / "tls" / ".ghostguard" / "site"
     assert result.store == str(store)
-    assert os.readlink(store / "current") == "gen-1"
-    assert os.readlink(tmp_path / "tls" / "site.key") == ".ghostguard/site/current/key.pem"
+    assert os.readlink(store / "current") == "../../..site.data"
+    assert os.readlink(tmp_path / "tls" / "..site.data") == ".ghostguard/site/gen-1"
+    assert os.readlink(tmp_path / "tls" / "site.key") == "..site.data/key.pem"
     assert (tmp_path / "tls" / "fullchain.pem").read_bytes() == issued.fullchain_pem
     assert (tmp_path / "tls" / "chain.pem").read_bytes() == issued.chain_pem
     assert stat.S_IMODE(os.stat(store / "gen-1" / "key.pem").st_mode) == 0o600
@@ -169,8 +170,8 @@ def test_step_hook_sees_every_step(tmp_path: pathlib.Path, ca: TestCA) -> None:
         _deploy.deploy(request(tmp_path, ca.issue(["site.test"])))
     finally:
         _durable.set_step_hook(None)
-    assert "rename generation" in steps and "link current.tmp" in steps
-    assert steps.index("rename generation") < steps.index("link current.tmp") < steps.index("link key")
+    assert "rename generation" in steps and "link data.tmp" in steps
+    assert steps.index("rename generation") < steps.index("link data.tmp") < steps.index("link key")
 
 
 def test_targets_checked(tmp_path: pathlib.Path) -> None:
@@ -214,7 +215,8 @@ def test_separate_directories_and_explicit_store(tmp_path: pathlib.Path, ca: Tes
     res = _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=bundle_of(issued)))
     assert res.store == str(tmp_path / "store")
     assert (tmp_path / "private" / "site.key").read_bytes() == issued.key_pem
-    assert os.readlink(tmp_path / "private" / "site.key") == "../store/current/key.pem"
+    assert os.readlink(tmp_path / "private" / "site.key") == "../certs/..store.data/key.pem"
+    assert os.readlink(tmp_path / "certs" / "..store.data") == "../store/gen-1"
 
 
 def test_unwritable_directory_names_the_fix(tmp_path: pathlib.Path, ca: TestCA) -> None:
@@ -222,23 +224,89 @@ def test_unwritable_directory_names_the_fix(tmp_path: pathlib.Path, ca: TestCA) 
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     targets = _deploy.Targets(cert=str(blocker / "site.pem"), key=str(blocker / "site.key"))
-    with pytest.raises(FileSystemError, match=r"site\.pem \(Not a directory\); check that the directory exists"):
+    with pytest.raises(FileSystemError, match=r"file/\S* \(Not a directory\); check that the directory exists"):
         _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=bundle_of(issued)))
 
 
-def test_plain_file_dropped_over_one_link_is_adopted_without_blanking_the_others(
+def test_plain_file_with_bytes_already_in_the_store_is_not_adopted_again(
         tmp_path: pathlib.Path, ca: TestCA) -> None:
     first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
     _deploy.deploy(request(tmp_path, first))
     key_path = tmp_path / "tls" / "site.key"
     key_path.unlink()
-    key_path.write_bytes(first.key_pem)  # someone copied the key back by hand
+    key_path.write_bytes(first.key_pem)  # someone copied the key back by hand: generation 1 holds it
     res = _deploy.deploy(request(tmp_path, second))
-    assert res.generation == 3 and "adopted existing files as generation 2" in res.actions
-    adopted = tmp_path / "tls" / ".ghostguard" / "site" / "gen-2"
-    assert (adopted / "cert.pem").read_bytes() == first.cert_pem
-    assert (adopted / "key.pem").read_bytes() == first.key_pem
-    assert served_fingerprint(tmp_path) == _x509.fingerprint(second.cert)
+    assert res.generation == 2 and res.generations == [1, 2] and not [a for a in res.actions if "adopt" in a]
+    assert os.path.islink(key_path) and served_fingerprint(tmp_path) == _x509.fingerprint(second.cert)
+    _deploy.rollback(request(tmp_path, None))
+    assert served_fingerprint(tmp_path) == _x509.fingerprint(first.cert)
+
+
+def snapshot(root: pathlib.Path) -> dict[str, t.Any]:
+    out: dict[str, t.Any] = {}
+    for path in sorted(root.rglob("*")):
+        st = os.lstat(path)
+        out[str(path)] = os.readlink(path) if path.is_symlink() else (st.st_mode, st.st_ino, path.is_file()
+                                                                      and path.read_bytes())
+    return out
+
+
+@pytest.mark.parametrize("role, name", [("cert", "site.crt"), ("fullchain", "fullchain.pem"), ("key", "site.key")])
+def test_hand_replaced_file_of_another_certificate_is_refused_changing_nothing(
+        tmp_path: pathlib.Path, ca: TestCA, role: str, name: str) -> None:
+    """Issue 10 item 1: never a generation mixing the old cert, a new fullchain and the old key."""
+    first, second, third = (ca.issue(["site.test"]) for _unused in range(3))
+    _deploy.deploy(request(tmp_path, first))
+    path = tmp_path / "tls" / name
+    path.unlink()
+    path.write_bytes({"cert": second.cert_pem, "fullchain": second.fullchain_pem, "key": second.key_pem}[role])
+    before = snapshot(tmp_path / "tls")
+    for check_mode in (True, False):
+        with pytest.raises(_errors.CertificateError) as info:
+            _deploy.deploy(request(tmp_path, third, check_mode=check_mode))
+        assert "%s_path %s" % (role, path) in str(info.value) and "nothing was changed" in str(info.value)
+    assert snapshot(tmp_path / "tls") == before
+
+
+def test_hand_replaced_consistent_set_is_adopted_from_disk(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    """Every service path replaced by the files of one other certificate: kept as it is on disk."""
+    first, second, third = (ca.issue(["site.test"]) for _unused in range(3))
+    _deploy.deploy(request(tmp_path, first))
+    tls = tmp_path / "tls"
+    for name, data in (("site.crt", second.cert_pem), ("site.key", second.key_pem), ("chain.pem", second.chain_pem),
+                       ("fullchain.pem", second.fullchain_pem), ("combined.pem", second.fullchain_pem + second.key_pem)):
+        (tls / name).unlink()
+        (tls / name).write_bytes(data)
+    check = _deploy.deploy(request(tmp_path, third, check_mode=True))
+    res = _deploy.deploy(request(tmp_path, third))
+    assert res.previous is not None and res.previous["fingerprint_sha256"] == _x509.fingerprint(second.cert)
+    assert res.diff["before"]["fingerprint_sha256"] == _x509.fingerprint(second.cert)
+    assert (check.generation, check.generations, check.previous) == (res.generation, res.generations, res.previous)
+    back = _deploy.rollback(request(tmp_path, None))
+    assert back.generation == 2 and served_fingerprint(tmp_path) == _x509.fingerprint(second.cert)
+
+
+def test_rollback_refuses_an_inconsistent_generation(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    first, second, other = (ca.issue(["site.test"]) for _unused in range(3))
+    _deploy.deploy(request(tmp_path, first))
+    _deploy.deploy(request(tmp_path, second))
+    gen1 = tmp_path / "tls" / ".ghostguard" / "site" / "gen-1"
+    (gen1 / "fullchain.pem").write_bytes(other.fullchain_pem)  # the store of an older release was mixed
+    before = snapshot(tmp_path / "tls")
+    with pytest.raises(_errors.CertificateError, match=r"generation 1 .* not one consistent certificate"):
+        _deploy.rollback(request(tmp_path, None))
+    assert snapshot(tmp_path / "tls") == before
+
+
+def test_check_mode_predicts_first_adoption_exactly(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    """Issue 10 item 2: check mode said generation 1, generations []; the run made 2 and [1, 2]."""
+    old, new = ca.issue(["site.test"]), ca.issue(["site.test"])
+    plant(tmp_path / "tls", old, ("site.crt", "site.key", "fullchain.pem"))
+    check = _deploy.deploy(request(tmp_path, new, check_mode=True))
+    res = _deploy.deploy(request(tmp_path, new))
+    assert (res.generation, res.generations, res.previous_generation) == (2, [1, 2], 1)
+    assert (check.generation, check.generations, check.previous_generation) == (2, [1, 2], 1)
+    assert check.previous == res.previous and check.diff == res.diff
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
@@ -318,7 +386,7 @@ def test_request_from_options_builds_and_validates(tmp_path: pathlib.Path, ca: T
     ({"cert_content": None, "cert_src": "/x.pem"}, "the action plugin did not read it"),
     ({"key_content": None}, "state=present needs the certificate and the key"),
     ({"expected_names": ["other.test"]}, r"does not cover other\.test"),
-    ({"leeway": "400d"}, "expired"),
+    ({"leeway": "400d"}, "within the leeway of 400d"),
     ({"mode": "rw"}, "not an octal mode"),
     ({"cert_content": None, "cert_src": "/nonexistent/x.pem", "remote_src": True}, "cannot be read"),
 ])
@@ -330,3 +398,74 @@ def test_request_from_options_refuses(tmp_path: pathlib.Path, ca: TestCA, change
     with pytest.raises((InputError, _errors.CertificateError), match=message):
         _deploy.request_from_options({**options, **change})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_in_place_rewrites_the_same_inodes_and_keeps_generations(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
+    res = _deploy.deploy(request(tmp_path, first, in_place=True))
+    tls = tmp_path / "tls"
+    assert res.generation == 1 and not (tls / "site.key").is_symlink()
+    assert stat.S_IMODE(os.stat(tls / "site.key").st_mode) == 0o600
+    inodes = {name: os.stat(tls / name).st_ino for name in ("site.crt", "site.key", "fullchain.pem")}
+    again = _deploy.deploy(request(tmp_path, first, in_place=True))
+    assert not again.changed and again.actions == []
+    steps: list[str] = []
+    _durable.set_step_hook(steps.append)
+    try:
+        res = _deploy.deploy(request(tmp_path, second, in_place=True))
+    finally:
+        _durable.set_step_hook(None)
+    assert res.generation == 2 and res.generations == [1, 2] and not [a for a in res.actions if "adopt" in a]
+    assert {name: os.stat(tls / name).st_ino for name in inodes} == inodes  # same inodes: Write events
+    assert served_fingerprint(tmp_path) == _x509.fingerprint(second.cert)
+    written = [s for s in steps if s.startswith("in place ")]
+    # key first, certificate files last; the chain (the same intermediate) is left alone
+    assert written == ["in place key", "in place combined", "in place cert", "in place fullchain"]
+    back = _deploy.rollback(request(tmp_path, None, in_place=True))
+    assert back.generation == 1 and served_fingerprint(tmp_path) == _x509.fingerprint(first.cert)
+    assert {name: os.stat(tls / name).st_ino for name in inodes} == inodes
+
+
+def test_in_place_and_links_switch_both_ways(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
+    _deploy.deploy(request(tmp_path, first))
+    key = tmp_path / "tls" / "site.key"
+    assert key.is_symlink()
+    check = _deploy.deploy(request(tmp_path, first, in_place=True, check_mode=True))
+    res = _deploy.deploy(request(tmp_path, first, in_place=True))
+    assert check.changed and res.changed and res.actions == check.actions and res.generation == 1
+    assert not key.is_symlink() and key.read_bytes() == first.key_pem
+    assert (tmp_path / "tls" / ".ghostguard" / "site" / "gen-1" / "key.pem").read_bytes() == first.key_pem
+    res = _deploy.deploy(request(tmp_path, second))
+    assert res.generations == [1, 2] and key.is_symlink() and served_fingerprint(tmp_path) == _x509.fingerprint(second.cert)
+
+
+def test_older_store_layout_is_migrated_by_the_next_deploy(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
+    req = request(tmp_path, first)
+    old = _store.Store(req.targets.store_dir())  # no switching link: the layout of older releases
+    old.ensure_root()
+    old.switch(old.write_generation(bundle_of(first).files(), _store.Attrs()))
+    old.link_service_paths(req.targets.paths())
+    key = tmp_path / "tls" / "site.key"
+    assert os.readlink(key) == ".ghostguard/site/current/key.pem"
+    res = _deploy.deploy(request(tmp_path, second))
+    assert res.generations == [1, 2] and res.previous_generation == 1
+    assert os.readlink(key) == "..site.data/key.pem"
+    assert os.readlink(tmp_path / "tls" / "..site.data") == ".ghostguard/site/gen-2"
+    assert os.readlink(tmp_path / "tls" / ".ghostguard" / "site" / "current") == "../../..site.data"
+    assert _store.Store(req.targets.store_dir()).current() == 2  # readers of `current` follow the new link
+    _deploy.rollback(request(tmp_path, None))
+    assert served_fingerprint(tmp_path) == _x509.fingerprint(first.cert)
+
+
+def test_paths_in_other_directories_get_an_event_of_their_own(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    """A watcher of the key's directory is told too: its link is renamed onto itself after the switch."""
+    first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
+    targets = _deploy.Targets(cert=str(tmp_path / "certs" / "site.pem"), key=str(tmp_path / "private" / "site.key"))
+    _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=bundle_of(first)))
+    key = tmp_path / "private" / "site.key"
+    before = os.lstat(key).st_ino
+    _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=bundle_of(second)))
+    assert os.readlink(key) == "../certs/..site.data/key.pem" and os.lstat(key).st_ino != before
+    assert key.read_bytes() == second.key_pem

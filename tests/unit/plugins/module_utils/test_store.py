@@ -11,7 +11,6 @@ import pytest
 from certgen import TestCA
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _durable, _store
-from ansible_collections.ghostguard.certs.plugins.module_utils._errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -93,22 +92,3 @@ def test_step_hook_sees_each_step_of_a_generation(tmp_path: pathlib.Path, ca: Te
     assert steps == ["mkdir partial", "write cert", "write chain", "write fullchain", "chmod partial",
                      "fsync partial", "rename generation", "fsync store", "link current.tmp", "rename current",
                      "fsync store after switch"]
-
-
-@pytest.mark.parametrize(("value", "expected"), [("0644", 0o644), ("640", 0o640), (0o600, 0o600)])
-def test_parse_mode(value: object, expected: int) -> None:
-    assert _store.parse_mode(value, "mode") == expected
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"mode": "rw"}, "not an octal mode"),
-        ({"key_mode": "0644"}, "every user"),
-        ({"owner": "no-such-user-gg"}, "not a user"),
-        ({"group": "no-such-group-gg"}, "not a group"),
-    ],
-)
-def test_bad_attrs(kwargs: dict[str, str], message: str) -> None:
-    with pytest.raises(InputError, match=message):
-        _store.resolve_attrs(**kwargs)
