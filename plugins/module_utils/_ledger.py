@@ -13,6 +13,8 @@ import os
 import time
 import typing as t
 
+from . import _time
+from ._durable import locked, write_atomic
 from ._errors import FileSystemError, InputError
 
 DEFAULT_LIMITS = {"per_registered_domain_week": 50, "per_name_set_week": 5, "orders_per_3h": 300}
@@ -35,12 +37,16 @@ def registered_domain(name: str) -> str:
 
 
 def parse_time(value: str) -> float:
-    moment = _dt.datetime.strptime(value.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
-    return moment.timestamp()
+    """Seconds since the epoch of an ISO 8601 UTC time (the ledger's format); ValueError when it is not one."""
+    try:
+        return _time.parse_time(value, "ledger time").timestamp()
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def iso(epoch: float) -> str:
-    return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The ledger's time format for *epoch* seconds (ISO 8601, UTC, whole seconds)."""
+    return _time.iso(_dt.datetime.fromtimestamp(int(epoch), _time.UTC))
 
 
 def load_ledger(path: str) -> list[dict[str, t.Any]]:
@@ -117,12 +123,9 @@ def budget(planned: t.Sequence[t.Sequence[str]], ledger: t.Sequence[t.Mapping[st
 
 def record_orders(path: str, entries: t.Sequence[t.Mapping[str, t.Any]]) -> list[dict[str, t.Any]]:
     """Append *entries* to the ledger under an exclusive lock (concurrent slices); drop entries older than a week."""
-    import fcntl
-
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    with open(path + ".lock", "a") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    with locked(path + ".lock"):
         current = load_ledger(path)
         now = time.time()
         kept = []
@@ -133,13 +136,7 @@ def record_orders(path: str, entries: t.Sequence[t.Mapping[str, t.Any]]) -> list
             except (KeyError, ValueError):
                 continue
         kept.extend(dict(e) for e in entries)
-        tmp = "%s.%d.tmp" % (path, os.getpid())
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(kept, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(kept, indent=1).encode("utf-8"), 0o600)
     return kept
 
 

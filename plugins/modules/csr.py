@@ -93,21 +93,19 @@ reused:
 
 import hashlib
 import os
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme import keys as _keys
-from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, FileSystemError
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
+from ansible_collections.ghostguard.certs.plugins.module_utils._durable import os_error, read_file, write_atomic
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 try:
     from cryptography.hazmat.primitives import serialization
-except ImportError:
+except ImportError:  # reported by _deps.require("cryptography")
     serialization = None
-    CRYPTOGRAPHY_ERROR = traceback.format_exc()
-else:
-    CRYPTOGRAPHY_ERROR = None
 
 
 def _public_sha256(key) -> str:
@@ -119,16 +117,9 @@ def _write_key(path: str, data: bytes) -> None:
     folder = os.path.dirname(path)
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        tmp = path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except OSError as exc:
-        raise FileSystemError("cannot write the key %s: %s; check the directory and its permissions"
-                              % (path, exc.strerror)) from None
+        raise os_error("create the key directory", folder, exc) from None
+    write_atomic(path, data, 0o600)
 
 
 def main() -> None:
@@ -141,16 +132,15 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    if serialization is None:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_ERROR)
     params = module.params
     path = params["key_path"]
     names = [n.lower().rstrip(".") for n in params["names"]]
     try:
+        require("cryptography")
         key = None
-        if not params["regenerate"] and os.path.exists(path):
-            with open(path, "rb") as handle:
-                key = _x509.load_private_key(handle.read(), path)
+        existing = None if params["regenerate"] else read_file(path)
+        if existing is not None:
+            key = _x509.load_private_key(existing, path)
         reused = key is not None
         if key is None and module.check_mode:
             module.exit_json(changed=True, csr="", key_path=path, public_key_sha256="", reused=False)
