@@ -11,31 +11,9 @@ import time
 import typing as t
 
 import pytest
+from renew_data import NOW
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _errors, _ledger
-
-NOW = _ledger.parse_time("2026-11-29T12:00:00Z")
-
-
-def host(certs: list[dict[str, t.Any]], **extra: t.Any) -> dict[str, t.Any]:
-    hv: dict[str, t.Any] = {
-        "certwatch_cert_dir": "/etc/tls",
-        "certwatch_acme": {"directory": "https://acme.test/dir", "email": "ops@example.com", "terms_agreed": True},
-        "certwatch_dns": {"provider": "rfc2136", "rfc2136": {"server": "ns1.example.com"}},
-        "certwatch_allowed_domains": ["*.example.com"],
-        "certwatch_certificates": certs,
-    }
-    hv.update(extra)
-    return hv
-
-
-def cert(name: str, *domains: str, **extra: t.Any) -> dict[str, t.Any]:
-    out: dict[str, t.Any] = {"name": name, "domains": list(domains), "reload": {"systemd": "nginx.service"},
-                             "probe": {"port": 443}}
-    out.update(extra)
-    return out
-
-
 
 # ------------------------------------------------------------------------------------------ budget and ledger
 
