@@ -68,5 +68,3 @@ def test_a_valid_host_and_run_have_no_problems() -> None:
 )
 def test_run_variable_mistakes(options: dict[str, t.Any], message: str) -> None:
     assert any(message in p for p in _inventory.validate_run(options))
-
-

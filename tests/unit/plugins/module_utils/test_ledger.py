@@ -86,5 +86,3 @@ def test_issue_lock_waits_for_its_holder_and_takes_over_a_stale_one(tmp_path: pa
     got = _ledger.acquire_lock(lock, "slice-2", 1, 3600)
     assert got["broke_stale"] == "slice-1"
     assert _ledger.release_lock(lock, "slice-2") and not os.path.exists(lock)
-
-

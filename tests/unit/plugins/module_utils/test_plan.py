@@ -58,5 +58,3 @@ def test_key_per_host_orders_per_host_and_nothing_due_orders_nothing() -> None:
     assert [(o["mode"], o["host"]) for o in plan["orders"]] == [("per_host", "api-1"), ("per_host", "api-2")]
     quiet = _plan.build_plan(fleet(dict.fromkeys(("api-1", "api-2", "solo", "idle"), False)), {"store": "/s"}, [], NOW)
     assert quiet["orders"] == [] and quiet["roll"] == [] and quiet["budget"]["ok"]
-
-
