@@ -58,7 +58,7 @@ def simulate(hosts: int, seed: int = 7) -> dict[str, t.Any]:
         replicas = min(hosts - index, rng.choice([1, 1, 2, 3, 3, 4, 6, 8, 12]))
         due = rng.random() < 1 / 6
         domains = ["svc%d.example%d.com" % (service, service % 40)]
-        for _ in range(replicas):
+        for _replica in range(replicas):
             name = "host-%05d" % index
             certs = _inventory.normalize_certificates(name, {"certwatch_cert_dir": "/etc/tls", "certwatch_certificates": [
                 {"name": "svc", "domains": domains}, {"name": "self", "domains": ["%s.node.example.net" % name]}]})
