@@ -261,8 +261,6 @@ def validate_inventory(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.
 # ----------------------------------------------------------------------------- normalisation
 
 
-
-
 def set_slug(key: str) -> str:
     """A directory name for a name set: its first name and a short hash of the whole set."""
     first = key.split(",")[0].replace("*", "_wildcard")

@@ -16,7 +16,7 @@ def test_demo_end_to_end(tmp_path: pathlib.Path) -> None:
     out = tmp_path / "demo"
     env = ansible_env(VENV=os.path.dirname(os.path.dirname(sys.executable)), DEMO_OUT=str(out))
     proc = subprocess.run(["bash", os.path.join(ROOT, "demo", "run.sh")], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=300, check=False)
+                          env=env, cwd=ROOT, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     text = proc.stdout
     # part 1: the audit table, soonest expiry first

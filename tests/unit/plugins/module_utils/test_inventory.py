@@ -6,31 +6,9 @@ from __future__ import annotations
 import typing as t
 
 import pytest
+from renew_data import cert, host
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _ledger
-
-NOW = _ledger.parse_time("2026-11-29T12:00:00Z")
-
-
-def host(certs: list[dict[str, t.Any]], **extra: t.Any) -> dict[str, t.Any]:
-    hv: dict[str, t.Any] = {
-        "certwatch_cert_dir": "/etc/tls",
-        "certwatch_acme": {"directory": "https://acme.test/dir", "email": "ops@example.com", "terms_agreed": True},
-        "certwatch_dns": {"provider": "rfc2136", "rfc2136": {"server": "ns1.example.com"}},
-        "certwatch_allowed_domains": ["*.example.com"],
-        "certwatch_certificates": certs,
-    }
-    hv.update(extra)
-    return hv
-
-
-def cert(name: str, *domains: str, **extra: t.Any) -> dict[str, t.Any]:
-    out: dict[str, t.Any] = {"name": name, "domains": list(domains), "reload": {"systemd": "nginx.service"},
-                             "probe": {"port": 443}}
-    out.update(extra)
-    return out
-
-
+from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory
 
 # ------------------------------------------------------------------------------------------ validation
 
@@ -90,5 +68,3 @@ def test_a_valid_host_and_run_have_no_problems() -> None:
 )
 def test_run_variable_mistakes(options: dict[str, t.Any], message: str) -> None:
     assert any(message in p for p in _inventory.validate_run(options))
-
-

@@ -11,31 +11,9 @@ import time
 import typing as t
 
 import pytest
+from renew_data import NOW
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _errors, _ledger
-
-NOW = _ledger.parse_time("2026-11-29T12:00:00Z")
-
-
-def host(certs: list[dict[str, t.Any]], **extra: t.Any) -> dict[str, t.Any]:
-    hv: dict[str, t.Any] = {
-        "certwatch_cert_dir": "/etc/tls",
-        "certwatch_acme": {"directory": "https://acme.test/dir", "email": "ops@example.com", "terms_agreed": True},
-        "certwatch_dns": {"provider": "rfc2136", "rfc2136": {"server": "ns1.example.com"}},
-        "certwatch_allowed_domains": ["*.example.com"],
-        "certwatch_certificates": certs,
-    }
-    hv.update(extra)
-    return hv
-
-
-def cert(name: str, *domains: str, **extra: t.Any) -> dict[str, t.Any]:
-    out: dict[str, t.Any] = {"name": name, "domains": list(domains), "reload": {"systemd": "nginx.service"},
-                             "probe": {"port": 443}}
-    out.update(extra)
-    return out
-
-
 
 # ------------------------------------------------------------------------------------------ budget and ledger
 
@@ -108,5 +86,3 @@ def test_issue_lock_waits_for_its_holder_and_takes_over_a_stale_one(tmp_path: pa
     got = _ledger.acquire_lock(lock, "slice-2", 1, 3600)
     assert got["broke_stale"] == "slice-1"
     assert _ledger.release_lock(lock, "slice-2") and not os.path.exists(lock)
-
-

@@ -6,31 +6,9 @@ from __future__ import annotations
 import typing as t
 
 import pytest
+from renew_data import NOW, cert, fleet, host
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _ledger, _plan
-
-NOW = _ledger.parse_time("2026-11-29T12:00:00Z")
-
-
-def host(certs: list[dict[str, t.Any]], **extra: t.Any) -> dict[str, t.Any]:
-    hv: dict[str, t.Any] = {
-        "certwatch_cert_dir": "/etc/tls",
-        "certwatch_acme": {"directory": "https://acme.test/dir", "email": "ops@example.com", "terms_agreed": True},
-        "certwatch_dns": {"provider": "rfc2136", "rfc2136": {"server": "ns1.example.com"}},
-        "certwatch_allowed_domains": ["*.example.com"],
-        "certwatch_certificates": certs,
-    }
-    hv.update(extra)
-    return hv
-
-
-def cert(name: str, *domains: str, **extra: t.Any) -> dict[str, t.Any]:
-    out: dict[str, t.Any] = {"name": name, "domains": list(domains), "reload": {"systemd": "nginx.service"},
-                             "probe": {"port": 443}}
-    out.update(extra)
-    return out
-
-
+from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _plan
 
 # ------------------------------------------------------------------------------------------ batches
 
@@ -54,23 +32,6 @@ def test_batches_mirror_ansible_serial(count: int, canary: int, batch: t.Any, si
 
 
 # ------------------------------------------------------------------------------------------ plan and report
-
-
-def described(path: str, domains: list[str], due: bool) -> dict[str, t.Any]:
-    return {"path": path, "sans": ["DNS:" + d for d in domains], "due": due, "status": "critical" if due else "ok",
-            "reasons": ["alert_window"] if due else [], "not_after": "2026-12-01T00:00:00Z",
-            "renew_at": "2026-11-01T00:00:00Z", "fingerprint_sha256": "aa:bb"}
-
-
-def fleet(due: dict[str, bool]) -> dict[str, dict[str, t.Any]]:
-    spec = {"api-1": ("api", ["api.example.com"]), "api-2": ("api", ["API.example.com."]),
-            "solo": ("solo", ["solo.example.com", "www.solo.example.com"]), "idle": ("idle", ["idle.example.com"])}
-    out = {}
-    for name, (cname, domains) in spec.items():
-        certs = _inventory.normalize_certificates(name, host([cert(cname, *domains)]))
-        out[name] = {"certificates": certs, "unreachable": False,
-                     "expiry": {"certificates": [described(certs[0]["cert_path"], certs[0]["domains"], due[name])]}}
-    return out
 
 
 def test_plan_orders_once_per_name_set_and_keeps_single_host_keys_on_the_host() -> None:
@@ -97,5 +58,3 @@ def test_key_per_host_orders_per_host_and_nothing_due_orders_nothing() -> None:
     assert [(o["mode"], o["host"]) for o in plan["orders"]] == [("per_host", "api-1"), ("per_host", "api-2")]
     quiet = _plan.build_plan(fleet(dict.fromkeys(("api-1", "api-2", "solo", "idle"), False)), {"store": "/s"}, [], NOW)
     assert quiet["orders"] == [] and quiet["roll"] == [] and quiet["budget"]["ok"]
-
-
