@@ -22,6 +22,8 @@ import tempfile
 import time
 import typing as t
 
+from services import stop_process
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.join(os.path.dirname(HERE), "lab", "reloader")
 CACHE = os.environ.get("GHOSTGUARD_BUILD_CACHE", "/var/cache/ghostguard-certs")
@@ -108,17 +110,8 @@ class GoReloader:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
+        if self.proc is not None:
+            stop_process(self.proc)
         self.proc = None
 
     def __enter__(self) -> GoReloader:

@@ -53,6 +53,20 @@ def wait_port(port: int, host: str = LOOPBACK, timeout: float = 10.0) -> None:
             time.sleep(0.02)
 
 
+def stop_process(proc: subprocess.Popen[t.Any], sig: int = signal.SIGTERM) -> None:
+    """Stop *proc* with *sig*, kill it after 10 s, and close its pipes."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
 # --------------------------------------------------------------------------- in-process TLS server
 
 
@@ -227,17 +241,8 @@ class Nginx:
             return ""
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGQUIT)
         self.proc = None
 
     def __enter__(self) -> Nginx:
@@ -314,17 +319,8 @@ class GrpcServer:
             return bytes(call(b"ping", timeout=5)).decode()
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        if self.proc is not None:
+            stop_process(self.proc)
         self.proc = None
 
     def __enter__(self) -> GrpcServer:
