@@ -31,6 +31,8 @@ def test_demo_end_to_end(tmp_path: pathlib.Path) -> None:
     assert all(r["proved"] for r in report["rows"] if r["outcome"] == "renewed")
     assert "gRPC call to edge-1 over its new certificate: pong" in text
     # then the audit over the same fleet: everything fine
-    assert "6 certificates on 6 hosts: expired 0, invalid 0, not_yet_valid 0, critical 0, due 0, ok 6" in text
+    audit = text[text.index("6 certificates on 6 hosts:"):].splitlines()[0]
+    for status in ("expired 0", "invalid 0", "not_yet_valid 0", "critical 0", "due 0", "ok 6"):
+        assert status in audit, audit
     # nothing the demo started is left running
     assert (out / "lab").is_dir() and not (out / "lab" / "info.json").exists()
