@@ -50,6 +50,14 @@ class _Timex(ctypes.Structure):
     ]
 
 
+def _libc() -> t.Any:
+    """The C library: glibc's soname first (no ``ldconfig`` subprocess), then whatever find_library names."""
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
 def clock_state() -> dict[str, t.Any]:
     """Return ``synchronized``, ``state``, ``estimated_error_seconds``, ``max_error_seconds``.
 
@@ -66,7 +74,7 @@ def clock_state() -> dict[str, t.Any]:
         result["error"] = "adjtimex is Linux only; clock state unknown on %s" % sys.platform
         return result
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = _libc()
         timex = _Timex()  # modes = 0: read only, never adjusts the clock
         code = libc.adjtimex(ctypes.byref(timex))
     except (OSError, AttributeError) as exc:

@@ -45,7 +45,10 @@ def test_other_platforms_say_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unloadable_libc_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_clock.ctypes.util, "find_library", lambda name: "libghostguard-none.so.0")
+    def unloadable(name: str, **_kwargs: object) -> None:
+        raise OSError("%s: cannot open shared object file" % name)
+
+    monkeypatch.setattr(_clock.ctypes, "CDLL", unloadable)
     state = _clock.clock_state()
     assert state["synchronized"] is None and state["state"] == "unknown"
     assert state["error"].startswith("adjtimex unavailable: ")
