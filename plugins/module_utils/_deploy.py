@@ -254,7 +254,7 @@ def deploy(req: DeployRequest) -> DeployResult:
     store = req.targets.new_store()
     files = req.bundle.files()
     policy = req.policy
-    new_cert_path = req.targets.cert or req.targets.fullchain or req.targets.combined
+    new_cert_path = req.targets.anchor()
     try:
         _recover(req, store, paths)
         current = store.current()
@@ -339,7 +339,7 @@ def rollback(req: DeployRequest) -> DeployResult:
     paths = req.targets.paths()
     store = req.targets.new_store()
     policy = req.policy
-    cert_path = req.targets.cert or req.targets.fullchain or req.targets.combined
+    cert_path = req.targets.anchor()
     try:
         _recover(req, store, paths)
         current = store.current()
