@@ -195,6 +195,14 @@ class Fleet:
         host.ghost = ghost
         self._start_service(host)
 
+    def reload_of(self, name: str) -> str:
+        """How the host's service is told about a new certificate, as the inventory says it (for printing)."""
+        host = self.host(name)
+        if not self.with_services:
+            return "none"
+        kind = next(iter(self._reload(host)))
+        return "watch (%s watcher%s)" % (host.watch, ", in_place" if host.in_place else "") if kind == "watch" else kind
+
     def _reload(self, host: HostSpec) -> dict[str, t.Any]:
         if host.reload == "watch":
             return {"watch": True}
