@@ -17,7 +17,7 @@ description:
   - Compares the served certificate with O(expected_fingerprint) - the proof that a reloaded service
     serves the newly installed certificate and not a ghost of the old one. With O(retries) it waits
     for the reload to take effect; with O(retry_backoff) the waits grow (bounded by O(retry_max_delay)),
-    for services that reload themselves when they notice the new files (C(reload: {watch: true})).
+    for services that reload themselves when they notice the new files (inventory C(reload.watch=true)).
   - O(endpoints) probes many endpoints concurrently in one task; options given at the top level are
     defaults for every entry.
   - Counts and parses the Signed Certificate Timestamps embedded in the leaf; with O(ct_log_list)
@@ -90,7 +90,7 @@ options:
         O(retry_delay) times O(retry_backoff) to the power n-1, never more than O(retry_max_delay).
       - V(1.0) keeps the wait constant. The number of attempts stays bounded at 1 + O(retries);
         RV(endpoints[].waited) tells how long was spent waiting.
-      - For a service that reloads itself when it sees the new files (C(reload: {watch: true})),
+      - For a service that reloads itself when it sees the new files (inventory C(reload.watch=true)),
         for example O(retries=10), O(retry_delay=0.5), O(retry_backoff=2), O(retry_max_delay=8) waits at most
         55.5 seconds (0.5, 1, 2, 4, then 8 each time) before calling it a ghost.
     type: float
