@@ -78,8 +78,7 @@ def test_mismatch_retries_then_reports(lab: ProbeLab, good: tuple[TLSServer, Iss
     assert "still serves another certificate" in res["error_message"]
 
 
-def test_backoff_waits_grow_to_the_cap_and_stop_after_the_retries(lab: ProbeLab,
-                                                                    good: tuple[TLSServer, Issued]) -> None:
+def test_backoff_waits_grow_to_the_cap_and_stop_after_retries(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
     srv, _issued = good
     sleeps: list[float] = []
     res = _tls_probe.probe(ep(srv.port, lab, expected_fingerprint="ab" * 32, retries=6, retry_delay=0.5,
