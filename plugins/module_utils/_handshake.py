@@ -178,7 +178,7 @@ class Endpoint:
         one times ``retry_backoff``, none above ``retry_max_delay`` (without it, none above 1h)."""
         cap = 3600.0 if self.retry_max_delay is None else min(float(self.retry_max_delay), 3600.0)
         wait = float(self.retry_delay)
-        for _ in range(int(self.retries)):
+        for _wait in range(int(self.retries)):
             yield min(wait, cap)
             wait = min(wait * float(self.retry_backoff), cap)
 
