@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import pathlib
 import ssl
+import subprocess
 import typing as t
 
 import pytest
@@ -86,7 +87,7 @@ def on_disk(fleet: Fleet, host: str) -> str:
 
 def test_renew_watch_services_without_a_signal(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
     before = fleet.snapshot()
-    pids = {h.name: fleet.go(h.name).proc.pid for h in fleet.spec}  # type: ignore[union-attr]
+    pids = {h.name: t.cast("subprocess.Popen[bytes]", fleet.go(h.name).proc).pid for h in fleet.spec}
     inodes = {k: os.stat(p).st_ino for k, p in fleet.files("wfile-2").items()}
     orders_before = len(new_orders(lab))
     run = renew(fleet, tmp, **FAST)
