@@ -119,6 +119,7 @@ def test_renew_watch_services_without_a_signal(fleet: Fleet, lab: LabHandle, tmp
     assert ghost["outcome"] == "rolled_back" and ghost["previous_served"] is True, ghost
     assert "Prove every probe serves the new certificate" in ghost["reason"]
     assert "previous certificate served again" in ghost["reason"]
+    assert "serves %s, expected %s" % (before["wfile-1"], ghost["attempted_fingerprint"].lower()) in ghost["reason"].lower()
     assert ghost["fingerprint"].lower() == before["wfile-1"] != ghost["attempted_fingerprint"].lower()
     assert reloads(fleet, "wfile-1") == []               # it never saw the new pair
     assert fleet.served("wfile-1") == before["wfile-1"] == on_disk(fleet, "wfile-1")
