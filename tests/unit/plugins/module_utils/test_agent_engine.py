@@ -107,8 +107,10 @@ def _go_probe(svc: GoReloader) -> dict[str, t.Any]:
             "timeout": 3}
 
 
-def _renew_watcher(host: Host, monkeypatch: pytest.MonkeyPatch, watch: str) -> tuple[int, dict[str, t.Any], str,
-                                                                                    list[dict[str, t.Any]], str]:
+WatchRun = tuple[int, dict[str, t.Any], str, list[dict[str, t.Any]], str]
+
+
+def _renew_watcher(host: Host, monkeypatch: pytest.MonkeyPatch, watch: str) -> WatchRun:
     """`certwatch renew` of a due certificate served by a Go service watching its files in the *watch* style:
     (exit code, log record, stderr, the service's events, the old fingerprint)."""
     old = host.ca.issue(["web.test"], days=10, not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=9))
