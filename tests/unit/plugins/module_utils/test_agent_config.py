@@ -43,14 +43,14 @@ BAD_CONFIGS: list[tuple[dict[str, t.Any], str]] = [
     ({"certificates": [{"name": "a", "domains": ["a.test"], "probe": {"host": "h", "port": 70000}}]}, "is not a TCP port"),
     ({"certificates": [{"name": "a", "domains": ["a.test"], "probe": {"host": "h", "sni": "x"}}]}, "unknown key(s) sni"),
     ({"certificates": [{"name": "a", "domains": ["a.test"], "colour": "red"}]}, "unknown key(s) colour"),
-    ({"prove": {"watch_retries": -1}}, "prove.watch_retries: -1 is not a number of extra probes; give a whole number "
-                                        "from 0 to 1000"),
+    ({"prove": {"watch_retries": -1}},
+     "prove.watch_retries: -1 is not a number of extra probes; give a whole number from 0 to 1000"),
     ({"prove": {"watch_retries": "ten"}}, "prove.watch_retries: 'ten' is not a number of extra probes"),
     ({"prove": {"retries": True}}, "prove.retries: True is not a number of extra probes"),
     ({"prove": {"watch_backoff": 0.5}}, "prove.watch_backoff: 0.5 is outside the accepted range; give a number from 1 to 10"),
     ({"prove": {"watch_backoff": "fast"}}, "prove.watch_backoff: 'fast' is not a number; give a number from 1 to 10"),
-    ({"prove": {"watch_max_delay": 0}}, "prove.watch_max_delay: 0 is outside the accepted range; give a duration from "
-                                        "0.01s to 1h"),
+    ({"prove": {"watch_max_delay": 0}},
+     "prove.watch_max_delay: 0 is outside the accepted range; give a duration from 0.01s to 1h"),
     ({"prove": {"watch_retry_delay": "2h"}}, "prove.watch_retry_delay: '2h' is outside the accepted range"),
     ({"prove": {"retry_delay": "soon"}}, "prove.retry_delay: 'soon' is not a duration"),
     ({"prove": {"watch_tries": 3}}, "prove: unknown key(s) watch_tries; allowed: retries, retry_delay, watch_retries"),

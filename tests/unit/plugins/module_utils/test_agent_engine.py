@@ -107,20 +107,31 @@ def _go_probe(svc: GoReloader) -> dict[str, t.Any]:
             "timeout": 3}
 
 
-def test_renew_a_directory_watcher_with_no_signal(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+WatchRun = tuple[int, dict[str, t.Any], str, list[dict[str, t.Any]], str]
+
+
+def _renew_watcher(host: Host, monkeypatch: pytest.MonkeyPatch, watch: str) -> WatchRun:
+    """`certwatch renew` of a due certificate served by a Go service watching its files in the *watch* style:
+    (exit code, log record, stderr, the service's events, the old fingerprint)."""
     old = host.ca.issue(["web.test"], days=10, not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=9))
     host.install("web", old)
     cert_dir = host.certs / "web"
     with GoReloader(str(host.root / "svc"), str(cert_dir / "fullchain.pem"), str(cert_dir / "key.pem"),
-                    watch="dir") as svc:
+                    watch=watch) as svc:
         svc.wait_for("loaded", fingerprint=_x509.fingerprint(old.cert))
         renew_host(host, monkeypatch, None, {"watch": True}, probe=_go_probe(svc), prove=WATCH_PROVE)
         code, out, err = host.main("renew")
         record = json.loads(out.splitlines()[0])
-        svc.wait_for("reloaded", fingerprint=record["fingerprint"], previous=_x509.fingerprint(old.cert))
+        if code == 0:
+            svc.wait_for("reloaded", fingerprint=record["fingerprint"], previous=_x509.fingerprint(old.cert))
+        return code, record, err, svc.events(), _x509.fingerprint(old.cert)
+
+
+def test_renew_a_directory_watcher_with_no_signal(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, record, err, _events, old_fp = _renew_watcher(host, monkeypatch, "dir")
     assert code == 0, err
     assert record["outcome"] == "renewed" and record["failure"] is None and record["ghost"] is False
-    assert record["fingerprint"] != _x509.fingerprint(old.cert)
+    assert record["fingerprint"] != old_fp
     assert record["served_fingerprint"] == record["fingerprint"]
     (probe,) = record["probes"]
     # proved within the bounded, growing waits (0.1, 0.2, 0.3, 0.3): what was waited is their sum so far
@@ -131,25 +142,16 @@ def test_renew_a_directory_watcher_with_no_signal(host: Host, monkeypatch: pytes
 
 def test_a_file_watcher_that_never_sees_the_install_is_a_ghost_rolled_back(host: Host,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    old = host.ca.issue(["web.test"], days=10, not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=9))
-    host.install("web", old)
-    cert_dir = host.certs / "web"
-    with GoReloader(str(host.root / "svc"), str(cert_dir / "fullchain.pem"), str(cert_dir / "key.pem"),
-                    watch="file") as svc:
-        svc.wait_for("loaded", fingerprint=_x509.fingerprint(old.cert))
-        renew_host(host, monkeypatch, None, {"watch": True}, probe=_go_probe(svc), prove=WATCH_PROVE)
-        code, out, err = host.main("renew")
-        events = svc.events()
+    code, record, err, events, old_fp = _renew_watcher(host, monkeypatch, "file")
     assert code == _agent_report.EXIT_FAILED, err
-    record = json.loads(out.splitlines()[0])
     assert record["outcome"] == "rolled_back" and record["failure"] == "ghost"
     assert "did not pick up the new certificate after 5 attempts and 0.9s of waiting" in record["error"]
     assert "ghost failed after install" in err and "rolling back" in err
     # the previous generation is current again, and proved: the service serves it
-    assert record["fingerprint"] == _x509.fingerprint(old.cert)
-    assert record["served_fingerprint"] == _x509.fingerprint(old.cert) and record["ghost"] is False
-    served = _x509.load_certificates((cert_dir / "fullchain.pem").read_bytes())[0][0]
-    assert _x509.fingerprint(served) == _x509.fingerprint(old.cert)
+    assert record["fingerprint"] == old_fp
+    assert record["served_fingerprint"] == old_fp and record["ghost"] is False
+    served = _x509.load_certificates((host.certs / "web" / "fullchain.pem").read_bytes())[0][0]
+    assert _x509.fingerprint(served) == old_fp
     assert [e["event"] for e in events].count("reloaded") == 0, events  # it never saw anything: no signal sent
     failed = samples(host.prom(), "ghostguard_renewal_attempts_failed_total")
     assert failed['{name="web",reason="ghost"}'] == 1 and failed['{name="web",reason="proof"}'] == 0

@@ -88,24 +88,6 @@ def test_backoff_waits_grow_to_the_cap_and_stop_after_retries(lab: ProbeLab, goo
     assert res["matches_expected"] is False and "still serves another certificate" in res["error_message"]
 
 
-def test_backoff_waits_until_the_service_picks_it_up(lab: ProbeLab) -> None:
-    old, new = lab.ca.issue(["svc.test"]), lab.ca.issue(["svc.test"])
-    cert, key = lab.write(old, "backoff")
-    with TLSServer(cert, key) as srv:
-        lab.write(new, "backoff")
-        sleeps: list[float] = []
-
-        def sleep(delay: float) -> None:
-            sleeps.append(delay)
-            if len(sleeps) == 3:  # the service reloads during the third wait
-                srv.reload()
-
-        res = _tls_probe.probe(ep(srv.port, lab, expected_fingerprint=_x509.fingerprint(new.cert), retries=10,
-                                  retry_delay=0.1, retry_backoff=3), sleep=sleep)
-    assert res["matches_expected"] is True and res["ok"]
-    assert res["attempts"] == 4 and sleeps == pytest.approx([0.1, 0.3, 0.9]) and res["waited"] == 1.3
-
-
 def test_no_wait_when_served_at_once(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
     srv, issued = good
     sleeps: list[float] = []
@@ -114,7 +96,11 @@ def test_no_wait_when_served_at_once(lab: ProbeLab, good: tuple[TLSServer, Issue
     assert res["ok"] and res["attempts"] == 1 and res["waited"] == 0 and sleeps == []
 
 
-def test_retry_waits_for_reload(lab: ProbeLab) -> None:
+@pytest.mark.parametrize(("kw", "reload_at", "waits"), [
+    ({"retries": 5}, 2, [1.0, 1.0]),  # constant waits (retry_delay 1.0)
+    ({"retries": 10, "retry_delay": 0.1, "retry_backoff": 3}, 3, [0.1, 0.3, 0.9]),  # growing waits
+], ids=["constant", "backoff"])
+def test_retry_waits_for_reload(lab: ProbeLab, kw: dict[str, t.Any], reload_at: int, waits: list[float]) -> None:
     old, new = lab.ca.issue(["svc.test"]), lab.ca.issue(["svc.test"])
     cert, key = lab.write(old, "reload")
     with TLSServer(cert, key) as srv:
@@ -123,12 +109,13 @@ def test_retry_waits_for_reload(lab: ProbeLab) -> None:
 
         def sleep(delay: float) -> None:
             calls.append(delay)
-            if len(calls) == 2:
+            if len(calls) == reload_at:  # the service reloads during this wait
                 srv.reload()
 
-        res = _tls_probe.probe(ep(srv.port, lab, expected_fingerprint=_x509.fingerprint(new.cert), retries=5),
-                               sleep=sleep)
-    assert res["matches_expected"] is True and res["attempts"] == 3
+        res = _tls_probe.probe(ep(srv.port, lab, expected_fingerprint=_x509.fingerprint(new.cert), **kw), sleep=sleep)
+    assert res["matches_expected"] is True and res["ok"]
+    assert res["attempts"] == reload_at + 1 and calls == pytest.approx(waits)
+    assert res["waited"] == pytest.approx(sum(waits))
 
 
 def test_hostname_mismatch(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
