@@ -77,12 +77,12 @@ $(VENV313)/.stamp: requirements-compat.txt
 	touch $@
 
 # Unit and integration tests again on the newest ansible-core (Python 3.13), then ansible-test
-# sanity there too. The fleet runs (renew.yml over 6 hosts, AWX runner and EE builds, the certwatch
+# sanity there too. The fleet runs (renew.yml over 6 hosts and over the Go watchers, AWX runner and EE builds, the certwatch
 # role, the demo), the crash trials and the plain-venv engine run are not repeated there: they drive
 # the same modules, filters and engine that the remaining tests cover here (and run in full on
 # ansible-core 2.19 in `integration`), and repeating them would double
 # the CI time.
-COMPAT_SKIP := $(foreach f,test_renew_playbook test_renew_awx test_execution_environment test_certwatch_role \
+COMPAT_SKIP := $(foreach f,test_renew_playbook test_renew_watch test_renew_awx test_execution_environment test_certwatch_role \
 	test_demo test_deploy_crash_safety test_engine_plain_venv,--ignore=tests/integration/$(f).py)
 compat: deps $(VENV313)/.stamp
 	$(VENV313)/bin/python -c "import ansible.release as r, sys; print('compat: ansible-core', r.__version__, 'on Python', sys.version.split()[0])"

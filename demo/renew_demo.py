@@ -1,12 +1,13 @@
 """make demo, part 2: `ansible-playbook ghostguard.certs.renew` over a fleet of local hosts, then
 `ghostguard.certs.audit` over the same fleet.
 
-Starts the lab (Pebble behind the ACME proxy, BIND9, the Alidns stand-in) and 6 local hosts in 2
+Starts the lab (Pebble behind the ACME proxy, BIND9, the Alidns stand-in) and 7 local hosts in 2
 groups, each with its own directories and its own service on its own loopback port: 3 gRPC edge hosts
-with their own names (2 about to expire) and 3 nginx replicas sharing one name set (all about to
-expire). Writes the inventory in the documented model (groups, host_vars, a vault-encrypted
-group_vars file), runs renew.yml (plan, canary, batches, report: every renewal proved by handshake),
-then audit.yml, prints both, and stops everything it started.
+with their own names (2 about to expire), 3 nginx replicas sharing one name set (all about to
+expire), and edge-4, a self-reloading Go gRPC service (fsnotify on its certificate directory,
+``reload: {watch: true}``: never signalled). Writes the inventory in the documented model (groups,
+host_vars, a vault-encrypted group_vars file), runs renew.yml (plan, canary, batches, report: every
+renewal proved by handshake), then audit.yml, prints both, and stops everything it started.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from lab import Lab  # noqa: E402
 from services import GrpcServer  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
+WATCHER = "edge-4"      # the self-reloading Go service
 
 
 def section(text: str, start: str, end: str | None = None) -> str:
@@ -49,6 +51,37 @@ def debug_lines(block: str) -> str:
     return "\n".join(msg) if isinstance(msg, list) else str(msg)
 
 
+def self_reloading_summary(fleet: Fleet, report_json: str, pid: int) -> bool:
+    """Print what happened to the self-reloading Go service, from the report JSON, the service's own log
+    and a handshake now; False when any of it does not hold."""
+    with open(report_json) as handle:
+        row = next(r for r in json.load(handle)["rows"] if r["host"] == WATCHER)
+    go = fleet.go(WATCHER)
+    installed = str(row.get("fingerprint") or "").lower()
+    reloaded = [e for e in go.events() if e["event"] == "reloaded" and e.get("fingerprint") == installed]
+    alive = go.proc is not None and go.proc.poll() is None and go.proc.pid == pid
+    served = fleet.served(WATCHER)
+    print("-- self-reloading service %s (Go, fsnotify on its certificate directory), its log: %s"
+          % (WATCHER, go.log_file))
+    checks = [
+        (row["outcome"] == "renewed", "renewed (report outcome: %s)" % row["outcome"]),
+        (row.get("reload") == "watch" and alive,
+         "no signal sent (reload: %s; same process, pid %d, still running)" % (row.get("reload"), pid)),
+        (bool(reloaded), "the service reloaded by itself on the file event %r"
+         % (reloaded[0]["cause"] if reloaded else None)),
+        (row.get("proved") is True and served == installed,
+         "proved by handshake (served fingerprint = installed one: %s...)" % served[:23]),
+    ]
+    for ok, text in checks:
+        print("   %s %s" % ("ok " if ok else "NOT", text))
+    if not all(ok for ok, _ in checks):
+        print("the self-reloading service was not renewed as expected; installed %s, served %s" % (installed, served))
+        return False
+    print("   %s: renewed, no signal sent (reload: watch), proved by handshake (served fingerprint = installed one)"
+          % WATCHER)
+    return True
+
+
 def main(out: str) -> int:
     started = time.monotonic()
     lab_dir = os.path.join(out, "lab")
@@ -56,13 +89,15 @@ def main(out: str) -> int:
     info = Lab.start(lab_dir)
     fleet = None
     try:
-        fleet = Fleet(os.path.join(out, "fleet"), info, default_spec()).start()
-        print("== fleet: 6 local hosts, each with its own service and certificate directory")
+        fleet = Fleet(os.path.join(out, "fleet"), info, default_spec(self_reloading=True)).start()
+        print("== fleet: %d local hosts, each with its own service and certificate directory" % len(fleet.spec))
         for host in fleet.spec:
-            print("   %-7s group %-5s %-5s on 127.0.0.1:%-5d %-22s %s" % (
+            print("   %-7s group %-5s %-5s on 127.0.0.1:%-5d %-22s %-22s reload: %s" % (
                 host.name, host.group, host.service, fleet.ports[host.name], ",".join(host.cert.domains),
-                "expires in %.1f days" % (host.cert.days - host.cert.age)))
+                "expires in %.1f days" % (host.cert.days - host.cert.age), fleet.reload_of(host.name)))
         print("   inventory: %s (group_vars/all/vault.yml is ansible-vault encrypted)" % fleet.inventory)
+        proc_before = fleet.go(WATCHER).proc
+        pid = proc_before.pid if proc_before is not None else 0
         env = ansible_env(ANSIBLE_FORKS="10")
         report_dir = os.path.join(out, "renew-report")
         cmd = [os.path.join(BIN, "ansible-playbook"), "-i", fleet.inventory, *fleet.vault_args,
@@ -92,6 +127,8 @@ def main(out: str) -> int:
         grpc = fleet.services["edge-1"]
         assert isinstance(grpc, GrpcServer)
         print("gRPC call to edge-1 over its new certificate: %s" % grpc.ping(fleet.trust, "edge1.example.test"))
+        if not self_reloading_summary(fleet, os.path.join(report_dir, "report.json"), pid):
+            return 1
 
         print("\n== ansible-playbook ghostguard.certs.audit over the same fleet")
         audit_dir = os.path.join(out, "fleet-audit")

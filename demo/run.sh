@@ -15,5 +15,6 @@ cat "$out/report/report.txt"
 echo
 echo "Full run: $out/audit.log   Reports: $out/report/report.json  $out/report/report.html  $out/report/report.txt"
 echo
-# Part 2: ansible-playbook ghostguard.certs.renew over 6 local hosts in 2 groups, then the audit.
+# Part 2: ansible-playbook ghostguard.certs.renew over 7 local hosts in 2 groups (one a self-reloading
+# Go service, reload: {watch: true}), then the audit.
 "$venv/bin/python" "$root/demo/renew_demo.py" "$out"

@@ -68,7 +68,19 @@ def _describe_all(cfg: dict[str, t.Any], policy: t.Any) -> list[CertResult]:
     return results
 
 
-def _probe(cert: dict[str, t.Any], result: CertResult, retries: int = 0, delay: float = 1.0) -> None:
+def _proving(cfg: t.Mapping[str, t.Any], cert: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """How to prove *cert* after an install or a reload: constant waits (``prove.retries`` x ``retry_delay``),
+    or for a service that watches its own files (``reload: {watch: true}``, no signal) growing waits
+    (``prove.watch_*``), bounded, after which it is a ghost."""
+    prove = cfg["prove"]
+    if "watch" in (cert.get("reload") or {}):
+        return {"retries": int(prove["watch_retries"]), "delay": float(prove["watch_retry_delay"]),
+                "backoff": float(prove["watch_backoff"]), "max_delay": float(prove["watch_max_delay"])}
+    return {"retries": int(prove["retries"]), "delay": float(prove["retry_delay"])}
+
+
+def _probe(cert: dict[str, t.Any], result: CertResult, retries: int = 0, delay: float = 1.0, backoff: float = 1.0,
+           max_delay: float | None = None) -> None:
     if not cert["probe"]:
         result.probes = []
         return
@@ -78,7 +90,7 @@ def _probe(cert: dict[str, t.Any], result: CertResult, retries: int = 0, delay: 
         entry.setdefault("timeout", 5.0)
         if retries:
             entry["retries"] = max(int(entry.get("retries") or 0), retries)
-            entry["retry_delay"] = delay
+            entry.update(retry_delay=delay, retry_backoff=backoff, retry_max_delay=max_delay)
         endpoints.append(entry)
     expected = result.fingerprint
     plain = [] if retries or expected is None else [_plain_handshake(ep, expected) for ep in endpoints]
@@ -95,6 +107,8 @@ def _probe(cert: dict[str, t.Any], result: CertResult, retries: int = 0, delay: 
             "error": res.get("error"),
             "error_message": res.get("error_message"),
             "handshake_ms": res.get("handshake_ms"),
+            "attempts": res.get("attempts", 1),
+            "waited": res.get("waited", 0.0),
         })
     result.probes = probes
 
@@ -172,17 +186,22 @@ def _renew(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, count
         res.outcome, res.failure, res.error = "renewal_failed", step, str(exc)
         log("certwatch: %s: renewal failed at %s: %s" % (cert["name"], step, exc))
         return
-    error = _reload(cert)
+    error = _reload(cert)  # nothing to do for a service that watches its files: it is waited for
+    watch = "watch" in (cert.get("reload") or {})
     if error is None:
-        _probe(cert, res, retries=int(cfg["prove"]["retries"]), delay=float(cfg["prove"]["retry_delay"]))
+        _probe(cert, res, **_proving(cfg, cert))
         bad = [p for p in res.probes if p["served_matches"] is not True]
         if not bad:
             res.outcome = "renewed"
             log("certwatch: %s: renewed, serves %s" % (cert["name"], res.fingerprint))
             return
-        step = "proof"
+        # A watching service that kept serving the old certificate through every bounded wait is a ghost.
+        step = "ghost" if watch and all(p["served_matches"] is False for p in bad) else "proof"
         error = "; ".join("%s serves %s (%s)" % (p["endpoint"], p["served_fingerprint"], p["error_message"] or "mismatch")
                           for p in bad)
+        if step == "ghost":
+            error = "%s; the service watches its files (reload: {watch: true}) and did not pick up the new certificate " \
+                    "after %d attempts and %ss of waiting" % (error, bad[0]["attempts"], bad[0]["waited"])
     else:
         step = "reload"
     counters.inc("ghostguard_renewal_attempts_failed_total", name=cert["name"], reason=step)
@@ -193,7 +212,7 @@ def _renew(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, count
         _reload(cert)
         rescanned = _describe_all({**cfg, "certificates": [cert]}, policy)[0]
         res.description, res.status = rescanned.description, rescanned.status
-        _probe(cert, res, retries=int(cfg["prove"]["retries"]), delay=float(cfg["prove"]["retry_delay"]))
+        _probe(cert, res, **_proving(cfg, cert))
         res.outcome = "rolled_back"
         if old_fingerprint and res.fingerprint != old_fingerprint:
             res.outcome = "rollback_incomplete"
@@ -284,7 +303,7 @@ def _reload_command(cfg: dict[str, t.Any], names: list[str], changed: bool, poli
                 continue
         error = _reload(cert)
         if error is None:
-            _probe(cert, res, retries=int(cfg["prove"]["retries"]), delay=float(cfg["prove"]["retry_delay"]))
+            _probe(cert, res, **_proving(cfg, cert))
             if res.ghosts or any(p["served_matches"] is not True for p in res.probes):
                 error = "after the reload %s still does not serve %s" % (cert["name"], res.fingerprint)
         err.write("certwatch: %s: %s\n" % (cert["name"], error or "reloaded"))

@@ -11,7 +11,7 @@ import signal
 import typing as t
 
 from ._errors import CertsError, InputError
-from ._time import parse_duration
+from ._time import parse_duration, parse_number
 
 DEFAULT_CONFIG = "/etc/ghostguard/certwatch.json"
 CONFIG_VERSION = 1
@@ -21,7 +21,7 @@ STATUSES = ("ok", "due", "critical", "expired", "not_yet_valid", "invalid", "mis
 ATTENTION = ("due", "critical", "expired", "not_yet_valid", "invalid", "missing")
 HANDSHAKE_ERRORS = ("refused", "timeout", "unreachable", "handshake_failure", "expired", "unknown_ca",
                     "hostname_mismatch")
-FAIL_REASONS = ("issue", "install", "reload", "proof")
+FAIL_REASONS = ("issue", "install", "reload", "proof", "ghost")
 RELOAD_KINDS = ("systemd", "signal", "command", "watch")
 PROBE_KEYS = ("host", "port", "server_name", "alpn", "ca_bundle", "validate_certs", "timeout", "retries",
               "retry_delay", "name", "client_cert", "client_key")
@@ -29,6 +29,10 @@ CERT_KEYS = ("name", "domains", "cert_path", "key_path", "chain_path", "fullchai
              "reload", "probe", "issue_on", "store", "keep")
 TOP_KEYS = ("version", "host", "mode", "state_dir", "metrics_dir", "metrics_name", "cert_dir", "policy",
             "allowed_domains", "acme", "dns", "secrets", "prove", "certificates")
+# How a renewal is proved: after a reload (constant waits), and for a service that watches its own files
+# (reload {watch: true}: no signal; growing waits, bounded, before it is called a ghost and rolled back).
+PROVE_DEFAULTS: dict[str, t.Any] = {"retries": 10, "retry_delay": 1.0, "watch_retries": 10, "watch_retry_delay": 0.5,
+                                    "watch_backoff": 2.0, "watch_max_delay": 8.0}
 POLICY_KEYS = ("renew_before", "renew_fraction", "leeway", "alert_before", "max_connection_age", "connection_margin")
 
 
@@ -64,6 +68,25 @@ def _check_probe(probe: t.Any, where: str) -> list[dict[str, t.Any]]:
         port = entry.get("port", 443)
         _require(isinstance(port, int) and 0 < port < 65536, "%s: port %r is not a TCP port (1-65535)" % (here, port))
         out.append(dict(entry))
+    return out
+
+
+def _check_prove(prove: t.Any) -> dict[str, t.Any]:
+    """The ``prove`` section with its defaults (:data:`PROVE_DEFAULTS`); each value checked and named."""
+    _require(isinstance(prove, dict), "prove must be a mapping (retries, retry_delay, watch_retries, ...)")
+    unknown = sorted(set(prove) - set(PROVE_DEFAULTS))
+    _require(not unknown, "prove: unknown key(s) %s; allowed: %s" % (", ".join(unknown), ", ".join(PROVE_DEFAULTS)))
+    out = {**PROVE_DEFAULTS, **{k: v for k, v in prove.items() if v is not None}}
+    for key in ("retries", "watch_retries"):
+        value = out[key]
+        _require(isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1000,
+                 "prove.%s: %r is not a number of extra probes; give a whole number from 0 to 1000" % (key, value))
+    try:
+        for key in ("retry_delay", "watch_retry_delay", "watch_max_delay"):
+            out[key] = parse_duration(out[key], "prove." + key)
+        out["watch_backoff"] = parse_number(out["watch_backoff"], "prove.watch_backoff")
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     return out
 
 
@@ -167,10 +190,7 @@ def validate(config: t.Any, check_files: bool = True) -> dict[str, t.Any]:
                 if path:
                     _require(os.path.isfile(path), "secret file %s (%s) does not exist; run the certwatch role "
                                                    "with the vault variables set" % (path, key))
-    prove = cfg.setdefault("prove", {}) or {}
-    prove.setdefault("retries", 10)
-    prove.setdefault("retry_delay", 1.0)
-    cfg["prove"] = prove
+    cfg["prove"] = _check_prove(cfg.get("prove") or {})
     return cfg
 
 

@@ -22,7 +22,7 @@ STATUSES = ("ok", "due", "critical", "expired", "not_yet_valid", "invalid", "mis
 ATTENTION = ("due", "critical", "expired", "not_yet_valid", "invalid", "missing")
 HANDSHAKE_ERRORS = ("refused", "timeout", "unreachable", "handshake_failure", "expired", "unknown_ca",
                     "hostname_mismatch")
-FAIL_REASONS = ("issue", "install", "reload", "proof")
+FAIL_REASONS = ("issue", "install", "reload", "proof", "ghost")
 
 
 @dataclasses.dataclass
@@ -63,7 +63,7 @@ class CertResult:
             "served_fingerprint": served[0] if len(served) == 1 else served,
             "ghost": bool(self.ghosts),
             "probes": [{k: p.get(k) for k in ("endpoint", "served_fingerprint", "served_matches", "error",
-                                              "handshake_ms")} for p in self.probes],
+                                              "handshake_ms", "attempts", "waited")} for p in self.probes],
             "error": self.error,
         }
 
@@ -92,7 +92,8 @@ def _counters_declare(counters: _metrics.Counters, cfg: dict[str, t.Any]) -> Non
                              name=cert["name"])
             for reason in FAIL_REASONS:
                 counters.declare("ghostguard_renewal_attempts_failed_total",
-                                 "Renewals that failed, by the step that failed (issue, install, reload, proof)",
+                                 "Renewals that failed, by the step that failed (issue, install, reload, proof; "
+                                 "ghost: a service that watches its files never served the new certificate)",
                                  name=cert["name"], reason=reason)
 
 

@@ -22,7 +22,7 @@ import typing as t
 
 from . import _x509
 from ._errors import CertsError, InputError
-from ._time import parse_duration
+from ._time import parse_duration, parse_number
 
 ERROR_CLASSES = ("refused", "timeout", "unreachable", "handshake_failure", "expired", "unknown_ca", "hostname_mismatch")
 
@@ -68,6 +68,8 @@ class Endpoint:
     expected_fingerprint: str | None = None
     retries: int = 0
     retry_delay: float = 1.0
+    retry_backoff: float = 1.0  # each wait is the previous one times this (1.0: constant)
+    retry_max_delay: float | None = None  # cap on any single wait (None: up to 1h, the range's top)
     timeout: float = 10.0
     name: str | None = None
     index: int | None = None  # position in ``endpoints`` (None for the single ``host``)
@@ -96,6 +98,9 @@ class Endpoint:
         if self.retries < 0:
             raise InputError("%s: retries must not be negative (got %s)" % (self.entry, self.retries))
         self.retry_delay = parse_duration(self.retry_delay, self._option("retry_delay"))
+        self.retry_backoff = parse_number(self.retry_backoff, self._option("retry_backoff"))
+        if self.retry_max_delay is not None:
+            self.retry_max_delay = parse_duration(self.retry_max_delay, self._option("retry_max_delay"))
         self.timeout = parse_duration(self.timeout, self._option("timeout"))
         if bool(self.client_key) and not self.client_cert:
             raise InputError("%s: client_key needs client_cert" % self.entry)
@@ -159,12 +164,23 @@ class Endpoint:
             expected_fingerprint=merged.get("expected_fingerprint"),
             retries=numbers["retries"],
             retry_delay=merged.get("retry_delay", 1.0),
+            retry_backoff=merged.get("retry_backoff", 1.0),
+            retry_max_delay=merged.get("retry_max_delay"),
             timeout=merged.get("timeout", 10.0),
             name=merged.get("name"),
             index=index,
         )
         endpoint.check()
         return endpoint
+
+    def waits(self) -> t.Iterator[float]:
+        """The waits between attempts, in order (``retries`` of them): ``retry_delay``, then each the previous
+        one times ``retry_backoff``, none above ``retry_max_delay`` (without it, none above 1h)."""
+        cap = 3600.0 if self.retry_max_delay is None else min(float(self.retry_max_delay), 3600.0)
+        wait = float(self.retry_delay)
+        for _wait in range(int(self.retries)):
+            yield min(wait, cap)
+            wait = min(wait * float(self.retry_backoff), cap)
 
     @property
     def sni(self) -> str:

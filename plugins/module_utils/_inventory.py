@@ -18,7 +18,7 @@ from ._ledger import DEFAULT_LIMITS, set_key
 # ----------------------------------------------------------------------------- the inventory model
 
 CERT_FIELDS = ("name", "domains", "cert_path", "key_path", "chain_path", "fullchain_path", "owner", "group",
-               "mode", "reload", "probe", "issue_on")
+               "mode", "reload", "probe", "issue_on", "in_place")
 ACME_FIELDS = ("directory", "ca_bundle", "email", "terms_agreed", "account_key_content", "account_key_path",
                "eab_kid", "eab_hmac_key", "profile", "preferred_chain", "ari", "key_type", "timeout")
 DNS_FIELDS = ("provider", "alidns", "rfc2136", "nameservers", "propagation_timeout")
@@ -181,6 +181,9 @@ def validate_host(host: str, hv: t.Mapping[str, t.Any], shared: bool = True) -> 
             _check_reload(host, label, cert["reload"], problems)
         if "probe" in cert:
             _check_probe(host, label, cert["probe"], problems)
+        if "in_place" in cert and not isinstance(cert["in_place"], bool):
+            problems.append("%s: must be true or false (true: deploy rewrites the files in place, for a service "
+                            "watching the files themselves), got %r" % (_where(host, label, "in_place"), cert["in_place"]))
         issue_on = cert.get("issue_on", "controller")
         if issue_on not in ("controller", "host"):
             problems.append("%s: must be controller or host, got %r" % (_where(host, label, "issue_on"), issue_on))
@@ -299,6 +302,7 @@ def normalize_certificates(host: str, hv: t.Mapping[str, t.Any]) -> list[dict[st
             "reload": dict(cert["reload"]) if cert.get("reload") else None,
             "probes": [_probe(p, name, cert["domains"]) for p in probes],
             "issue_on": cert.get("issue_on", "controller"),
+            "in_place": bool(cert.get("in_place", False)),
         }
         entry["staging"] = os.path.join(os.path.dirname(entry["cert_path"]), ".ghostguard-next", name)
         out.append(entry)

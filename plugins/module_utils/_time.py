@@ -31,6 +31,15 @@ DURATION_RANGES: dict[str, tuple[float, float]] = {
     "propagation_timeout": (1.0, DAY),
     "timeout": (0.001, DAY),
     "retry_delay": (0.0, 3600.0),
+    "retry_max_delay": (0.01, 3600.0),
+    "watch_retry_delay": (0.0, 3600.0),
+    "watch_max_delay": (0.01, 3600.0),
+}
+# The accepted range of every plain number option (a multiplier, no unit), by name: the same table
+# role as DURATION_RANGES, read by :func:`parse_number`.
+NUMBER_RANGES: dict[str, tuple[float, float]] = {
+    "retry_backoff": (1.0, 10.0),
+    "watch_backoff": (1.0, 10.0),
 }
 
 
@@ -92,6 +101,22 @@ def parse_duration(value: t.Any, option: str = "duration", minimum: float | None
     if not low <= seconds <= high:
         raise InputError("%s: %r is outside the accepted range; give %s" % (option, value, accepted))
     return seconds
+
+
+def parse_number(value: t.Any, option: str) -> float:
+    """Read the plain number option *option* (``retry_backoff``: a multiplier) within its
+    :data:`NUMBER_RANGES` range; :class:`InputError` naming the option and the range otherwise."""
+    low, high = NUMBER_RANGES[option.rsplit(".", 1)[-1]]
+    accepted = "give a number from %g to %g" % (low, high)
+    if isinstance(value, bool):
+        raise InputError("%s: %r is not a number; %s" % (option, value, accepted))
+    try:
+        number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError("%s: %r is not a number; %s" % (option, value, accepted)) from None
+    if not low <= number <= high:  # nan fails both comparisons
+        raise InputError("%s: %r is outside the accepted range; %s" % (option, value, accepted))
+    return number
 
 
 def parse_time(value: t.Any, option: str = "now") -> _dt.datetime:

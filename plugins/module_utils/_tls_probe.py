@@ -107,9 +107,13 @@ def probe_once(ep: _handshake.Endpoint, policy: Policy | None = None,
 
 def probe(ep: _handshake.Endpoint, policy: Policy | None = None, logs: t.Mapping[bytes, _ct.CTLog] | None = None,
           sleep: t.Callable[[float], None] = time.sleep, ocsp: bool = False) -> dict[str, t.Any]:
-    """Probe with retries: retry connection failures, and a fingerprint mismatch while waiting for a reload."""
+    """Probe with retries: retry connection failures, and a fingerprint mismatch while waiting for a reload.
+
+    At most ``1 + retries`` attempts; the waits between them are :meth:`_handshake.Endpoint.waits`
+    (constant, or growing by ``retry_backoff`` up to ``retry_max_delay``).  The result has ``attempts``
+    and ``waited`` (seconds slept between attempts)."""
     ep.check()
-    attempts = 0
+    attempts, waited, waits = 0, 0.0, ep.waits()
     while True:
         attempts += 1
         result = probe_once(ep, policy, logs, ocsp)
@@ -119,14 +123,16 @@ def probe(ep: _handshake.Endpoint, policy: Policy | None = None, logs: t.Mapping
         if result["error"] == "invalid_input":  # a missing file does not appear by waiting
             retry = False
         if not retry or attempts > ep.retries:
-            result["attempts"] = attempts
+            result["attempts"], result["waited"] = attempts, round(waited, 3)
             if result["matches_expected"] is False and result["error"] is None:
                 result["error_message"] = (
                     "%s serves %s, expected %s: the service still serves another certificate (reload it, or "
                     "roll back)" % (ep.label, result["certificate"]["fingerprint_sha256"], ep.expected_fingerprint)
                 )
             return result
-        sleep(ep.retry_delay)
+        wait = next(waits)
+        sleep(wait)
+        waited += wait
 
 
 def probe_many(endpoints: t.Sequence[_handshake.Endpoint], policy: Policy | None = None,
@@ -160,7 +166,8 @@ def summarize(results: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, t.Any]:
 
 # Top-level options of endpoint_info that are defaults for every entry of ``endpoints``.
 ENDPOINT_DEFAULT_KEYS = ("host", "port", "server_name", "alpn", "ca_bundle", "validate_certs", "client_cert",
-                         "client_key", "expected_fingerprint", "retries", "retry_delay", "timeout")
+                         "client_key", "expected_fingerprint", "retries", "retry_delay", "retry_backoff",
+                         "retry_max_delay", "timeout")
 
 
 @dataclasses.dataclass

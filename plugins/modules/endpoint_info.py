@@ -16,7 +16,8 @@ description:
     class when something failed.
   - Compares the served certificate with O(expected_fingerprint) - the proof that a reloaded service
     serves the newly installed certificate and not a ghost of the old one. With O(retries) it waits
-    for the reload to take effect.
+    for the reload to take effect; with O(retry_backoff) the waits grow (bounded by O(retry_max_delay)),
+    for services that reload themselves when they notice the new files (inventory C(reload.watch=true)).
   - O(endpoints) probes many endpoints concurrently in one task; options given at the top level are
     defaults for every entry.
   - Counts and parses the Signed Certificate Timestamps embedded in the leaf; with O(ct_log_list)
@@ -80,9 +81,25 @@ options:
     type: int
     default: 0
   retry_delay:
-    description: Seconds between attempts, from 0 to 3600.
+    description: Seconds between attempts (the first wait with O(retry_backoff)), from 0 to 3600.
     type: float
     default: 1.0
+  retry_backoff:
+    description:
+      - Multiplier of the wait between attempts, from 1 to 10. Wait before attempt n+1 is
+        O(retry_delay) times O(retry_backoff) to the power n-1, never more than O(retry_max_delay).
+      - V(1.0) keeps the wait constant. The number of attempts stays bounded at 1 + O(retries);
+        RV(endpoints[].waited) tells how long was spent waiting.
+      - For a service that reloads itself when it sees the new files (inventory C(reload.watch=true)),
+        for example O(retries=10), O(retry_delay=0.5), O(retry_backoff=2), O(retry_max_delay=8) waits at most
+        55.5 seconds (0.5, 1, 2, 4, then 8 each time) before calling it a ghost.
+    type: float
+    default: 1.0
+  retry_max_delay:
+    description:
+      - Cap on any single wait between attempts, in seconds, from 0.01 to 3600.
+      - Default no cap other than one hour per wait.
+    type: float
   timeout:
     description: Seconds allowed for the TCP connection and for the TLS handshake, more than 0 and at most 86400.
     type: float
@@ -109,7 +126,9 @@ options:
       client_key: {description: Key of the client certificate., type: path}
       expected_fingerprint: {description: SHA-256 fingerprint the leaf must have., type: str}
       retries: {description: Extra attempts., type: int}
-      retry_delay: {description: Seconds between attempts., type: float}
+      retry_delay: {description: Seconds between attempts (the first wait with a backoff)., type: float}
+      retry_backoff: {description: Multiplier of the wait between attempts (1 to 10)., type: float}
+      retry_max_delay: {description: Cap on any single wait between attempts (seconds)., type: float}
       timeout: {description: Seconds for connect and handshake., type: float}
   concurrency:
     description: Endpoints probed at the same time.
@@ -145,7 +164,8 @@ notes:
     missing, unreadable or holds no certificate; the message names the entry, for example
     C(endpoints[2] (db1:443\)), and the file; the other endpoints are still probed).
   - Options that cannot work anywhere (an entry without O(endpoints[].host), a port outside 1-65535, a malformed
-    O(expected_fingerprint), a non-finite or out-of-range O(timeout) or O(retry_delay)) fail the task before any
+    O(expected_fingerprint), a non-finite or out-of-range O(timeout), O(retry_delay), O(retry_backoff) or
+    O(retry_max_delay)) fail the task before any
     probe, naming the entry.
   - Endpoints are named C(host:port), an IPv6 address in brackets (C([::1]:443)).
   - OCSP is queried only with O(ocsp=true) and only when the certificate names a responder; a stapled
@@ -186,6 +206,18 @@ EXAMPLES = r"""
     - name: Stop the batch after the rollback (a rescued host would count as a success)
       ansible.builtin.fail:
         msg: "{{ ansible_failed_result.msg }}"
+
+- name: A Go service that watches its certificate files (no signal) - wait for it with a backoff
+  ghostguard.certs.endpoint_info:
+    host: 127.0.0.1
+    port: 8443
+    server_name: orders.example.com
+    alpn: [h2]
+    expected_fingerprint: "{{ installed.certificate.fingerprint_sha256 }}"
+    retries: 10
+    retry_delay: 0.5
+    retry_backoff: 2
+    retry_max_delay: 8
 
 - name: Or decide without failing - report only, then act on the result
   ghostguard.certs.endpoint_info:
@@ -270,8 +302,12 @@ endpoints:
       description: What went wrong and what to do.
       type: str
     attempts:
-      description: Handshake attempts made.
+      description: Handshake attempts made (at most 1 + O(retries)).
       type: int
+    waited:
+      description: Seconds spent waiting between attempts (the sum of the waits of O(retry_delay), O(retry_backoff)).
+      type: float
+      sample: 7.5
     scts:
       description: Embedded SCTs with C(version), C(log_id) (base64), C(log_id_hex), C(timestamp), C(entry_type),
         C(hash_algorithm), C(signature_algorithm), C(log_description) and C(signature_valid) (null unless verified
@@ -321,6 +357,8 @@ def main() -> None:
         expected_fingerprint=dict(type="str"),
         retries=dict(type="int", default=0),
         retry_delay=dict(type="float", default=1.0),
+        retry_backoff=dict(type="float", default=1.0),
+        retry_max_delay=dict(type="float"),
         timeout=dict(type="float", default=10.0),
         endpoints=dict(
             type="list",
@@ -338,6 +376,8 @@ def main() -> None:
                 expected_fingerprint=dict(type="str"),
                 retries=dict(type="int"),
                 retry_delay=dict(type="float"),
+                retry_backoff=dict(type="float"),
+                retry_max_delay=dict(type="float"),
                 timeout=dict(type="float"),
             ),
         ),

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import pathlib
+import threading
+import time
 import typing as t
 
 import pytest
 import yaml
 from ansible_run import run_module, run_playbook
 from certgen import TestCA
-from deploy_lab import fp
+from deploy_lab import DeployLab, fp
+from go_reloader import GoReloader
 from services import Nginx, Site, TLSServer, free_port
 
 
@@ -167,3 +170,95 @@ def test_ghost_rollback_examples_run(first_task: str, count: int, fails: bool, t
     assert served.startswith(old.cert_pem), out
     if fails:
         assert "Stop the batch after the rollback" in out and "serves %s, expected %s" % (fp(old.cert), fp(new.cert)) in out
+
+
+# ---------------------------------------------------------------- backoff for services that reload themselves
+
+
+def _watch_lab(root: pathlib.Path) -> tuple[DeployLab, t.Callable[[t.Any], dict[str, t.Any]]]:
+    lab = DeployLab(str(root))
+    lab.cert_path, lab.key_path = str(root / "tls" / "tls.crt"), str(root / "tls" / "tls.key")
+
+    def args(issued: t.Any) -> dict[str, t.Any]:
+        out = lab.module_args(issued)
+        for role in ("cert_path", "chain_path", "combined_path"):
+            out.pop(role)
+        out["fullchain_path"] = lab.cert_path  # tls.crt holds the chain: the probe verifies it
+        return out
+
+    return lab, args
+
+
+def _expected_waits(delay: float, backoff: float, cap: float, count: int) -> list[float]:
+    return [min(delay * backoff ** n, cap) for n in range(count)]
+
+
+def test_backoff_waits_for_a_go_service_that_picks_it_up_later(tmp_path: pathlib.Path) -> None:
+    """The directory-watching Go service gets the new certificate while the probe is already waiting:
+    the growing waits end with the proof, with no signal sent."""
+    lab, args = _watch_lab(tmp_path)
+    first, second = lab.issue(), lab.issue()
+    assert run_module("ghostguard.certs.deploy", args(first)).rc == 0
+    with GoReloader(str(tmp_path / "svc"), lab.cert_path, lab.key_path, watch="dir") as svc:
+        deployed: list[t.Any] = []
+
+        def deploy_later() -> None:
+            time.sleep(3)
+            deployed.append(run_module("ghostguard.certs.deploy", args(second)))
+
+        later = threading.Thread(target=deploy_later)
+        later.start()
+        try:
+            run = run_module("ghostguard.certs.endpoint_info", {
+                "host": "127.0.0.1", "port": svc.port, "server_name": lab.name, "ca_bundle": lab.root_file,
+                "alpn": ["h2"], "expected_fingerprint": fp(second.cert), "timeout": 5,
+                "retries": 10, "retry_delay": 0.25, "retry_backoff": 2, "retry_max_delay": 2})
+        finally:
+            later.join()
+        assert deployed[0].rc == 0, deployed[0].stdout
+        svc.wait_for("reloaded", fingerprint=fp(second.cert))
+    res = run.result
+    assert run.rc == 0 and res["matches_expected"] is True and res["ok"] and res["verified"], run.stdout
+    attempts = res["attempts"]
+    assert 2 <= attempts <= 11, res
+    # the waits were 0.25, 0.5, 1, 2, 2...: their sum is what the module reports
+    assert res["waited"] == pytest.approx(sum(_expected_waits(0.25, 2, 2, attempts - 1))), res
+    assert res["endpoints"][0]["waited"] == res["waited"]
+
+
+def test_backoff_is_bounded_and_a_ghost_fails_with_attempts_and_waited(tmp_path: pathlib.Path) -> None:
+    """The file-watching Go service never sees an atomic deploy: after the bounded attempts the task fails."""
+    lab, args = _watch_lab(tmp_path)
+    first, second = lab.issue(), lab.issue()
+    assert run_module("ghostguard.certs.deploy", args(first)).rc == 0
+    with GoReloader(str(tmp_path / "svc"), lab.cert_path, lab.key_path, watch="file") as svc:
+        svc.wait_for("loaded", fingerprint=fp(first.cert))
+        assert run_module("ghostguard.certs.deploy", args(second)).rc == 0
+        started = time.monotonic()
+        run = run_module("ghostguard.certs.endpoint_info", {
+            "endpoints": [{"host": "127.0.0.1", "port": svc.port, "name": "go-file-watcher",
+                           "retry_backoff": 3, "retry_max_delay": 0.9}],
+            "server_name": lab.name, "ca_bundle": lab.root_file, "alpn": ["h2"],
+            "expected_fingerprint": fp(second.cert), "timeout": 5, "retries": 5, "retry_delay": 0.1})
+        elapsed = time.monotonic() - started
+        assert [e["event"] for e in svc.events()].count("reloaded") == 0, svc.events()
+    assert run.rc != 0, run.stdout
+    res = run.result
+    (entry,) = res["endpoints"]
+    assert entry["attempts"] == 6 and entry["matches_expected"] is False and entry["verified"] is True
+    assert entry["waited"] == pytest.approx(0.1 + 0.3 + 0.9 + 0.9 + 0.9)  # 3x each time, capped at 0.9
+    assert entry["certificate"]["fingerprint_sha256"] == fp(first.cert)
+    assert "1 of 1 endpoint(s) failed" in res["msg"] and "go-file-watcher serves %s, expected %s" % (
+        fp(first.cert), fp(second.cert)) in res["msg"]
+    assert elapsed >= 3.1  # really waited
+
+
+def test_backoff_options_refused_by_name(tmp_path: pathlib.Path) -> None:
+    for options, message in (
+        ({"host": "127.0.0.1", "retry_backoff": 0.5}, "retry_backoff: 0.5 is outside the accepted range; give a number "
+                                                      "from 1 to 10"),
+        ({"endpoints": [{"host": "127.0.0.1", "retry_max_delay": 7200}]},
+         "endpoints[0].retry_max_delay: 7200.0 is outside the accepted range; give a duration from 0.01s to 1h"),
+    ):
+        run = run_module("ghostguard.certs.endpoint_info", options)
+        assert run.rc != 0 and message in run.result["msg"], run.stdout

@@ -1,9 +1,10 @@
 # Copyright (c) 2026 ghostguard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A fleet of local hosts for renew.yml: each host has its own directories and its own nginx or
-gRPC service on its own loopback port, certificates from an old CA, and an inventory in the
-documented model (groups, host_vars, a group_vars vault file).
+"""A fleet of local hosts for renew.yml: each host has its own directories and its own nginx,
+gRPC (reloaded by SIGHUP) or self-reloading Go gRPC service (fsnotify, ``reload: {watch: true}``) on
+its own loopback port, certificates from an old CA, and an inventory in the documented model
+(groups, host_vars, a group_vars vault file).
 
     fleet = Fleet(root, lab_info, default_spec()).start()
     fleet.inventory                       # directory to pass to ansible-playbook -i
@@ -32,6 +33,7 @@ import yaml
 from certgen import TestCA, now
 from cryptography import x509
 from deploy_lab import fp
+from go_reloader import GoReloader
 from services import GrpcServer, Nginx, Site, free_port
 
 BIN = os.path.dirname(sys.executable)
@@ -49,17 +51,30 @@ class CertSpec:
 class HostSpec:
     name: str
     group: str
-    service: str                # nginx | grpc
+    service: str                # nginx | grpc | go (the lab's Go fsnotify service: no signal, reload "watch")
     cert: CertSpec
-    reload: str = "signal"      # signal | command
+    reload: str = "signal"      # signal | command | watch
     ghost: bool = False
+    watch: str = "dir"          # go only: dir (watches the directory) | file (Write on the two files)
+    in_place: bool = False      # the certificate entry asks deploy to rewrite the files in place
 
 
-def default_spec(prefix: str = "") -> list[HostSpec]:
+def go_host(name: str, group: str, cert: CertSpec, watch: str = "dir", in_place: bool = False) -> HostSpec:
+    """A host whose service is the lab's self-reloading Go gRPC service, ``reload: {watch: true}``."""
+    return HostSpec(name, group, "go", cert, reload="watch", watch=watch, in_place=in_place)
+
+
+DUE = {"days": 30.0, "age": 28.5}        # 1.5 days left: critical
+FRESH = {"days": 90.0, "age": 1.0}
+
+
+def default_spec(prefix: str = "", self_reloading: bool = False) -> list[HostSpec]:
     """6 hosts in 2 groups: 3 gRPC edge hosts with their own names (2 due, 1 fresh), then 3 nginx
-    replicas sharing one name set (all due)."""
-    due = {"days": 30.0, "age": 28.5}        # 1.5 days left: critical
-    fresh = {"days": 90.0, "age": 1.0}
+    replicas sharing one name set (all due). *self_reloading* adds a 7th, due edge host whose Go
+    service watches its certificate directory (``reload: {watch: true}``, never signalled)."""
+    due, fresh = DUE, FRESH
+    extra = [go_host(prefix + "edge-4", "edge", CertSpec("edge", [prefix + "edge4.example.test"], **due))] \
+        if self_reloading else []
     return [
         HostSpec(prefix + "edge-1", "edge", "grpc", CertSpec("edge", [prefix + "edge1.example.test"], **due)),
         HostSpec(prefix + "edge-2", "edge", "grpc", CertSpec("edge", [prefix + "edge2.example.test"], **due)),
@@ -68,6 +83,7 @@ def default_spec(prefix: str = "") -> list[HostSpec]:
         HostSpec(prefix + "api-2", "api", "nginx", CertSpec("api", [prefix + "api.example.test"], **due)),
         HostSpec(prefix + "api-3", "api", "nginx", CertSpec("api", [prefix + "api.example.test"], **due),
                  reload="command"),
+        *extra,
     ]
 
 
@@ -92,7 +108,7 @@ class Fleet:
         self.store = os.path.join(self.root, "renew-store")
         self.trust = os.path.join(self.root, "trust.pem")
         self.vault_password_file = os.path.join(self.root, "vault-password")
-        self.services: dict[str, Nginx | GrpcServer] = {}
+        self.services: dict[str, Nginx | GrpcServer | GoReloader] = {}
         self.ports: dict[str, int] = {}
 
     # ------------------------------------------------------------------ paths
@@ -148,7 +164,11 @@ class Fleet:
         work = os.path.join(self.host_dir(host.name), "service")
         if host.service == "nginx":
             site = Site(files["fullchain"], files["key"], server_name=host.cert.domains[0], port=self.ports[host.name])
-            service: Nginx | GrpcServer = Nginx(work, [site]).start()
+            service: Nginx | GrpcServer | GoReloader = Nginx(work, [site]).start()
+        elif host.service == "go":
+            # never signalled: it watches its files and logs each reload (reloader-<watch>.log in work)
+            service = GoReloader(work, files["fullchain"], files["key"], watch=host.watch).start()
+            self.ports[host.name] = service.port
         else:
             service = GrpcServer(work, files["fullchain"], files["key"], ghost=host.ghost,
                                  port=self.ports[host.name]).start()
@@ -156,6 +176,12 @@ class Fleet:
             with open(os.path.join(work, "grpc.pid"), "w") as handle:
                 handle.write("%d\n" % service.proc.pid)
         self.services[host.name] = service
+
+    def go(self, name: str) -> GoReloader:
+        """The Go service of a ``go`` host (its log: ``.events()``, ``.log_file``; its process: ``.proc``)."""
+        service = self.services[name]
+        assert isinstance(service, GoReloader), "%s does not run the Go service" % name
+        return service
 
     def pidfile(self, host: HostSpec) -> str:
         work = os.path.join(self.host_dir(host.name), "service")
@@ -169,7 +195,17 @@ class Fleet:
         host.ghost = ghost
         self._start_service(host)
 
+    def reload_of(self, name: str) -> str:
+        """How the host's service is told about a new certificate, as the inventory says it (for printing)."""
+        host = self.host(name)
+        if not self.with_services:
+            return "none"
+        kind = next(iter(self._reload(host)))
+        return "watch (%s watcher%s)" % (host.watch, ", in_place" if host.in_place else "") if kind == "watch" else kind
+
     def _reload(self, host: HostSpec) -> dict[str, t.Any]:
+        if host.reload == "watch":
+            return {"watch": True}
         if host.reload == "command" and host.service == "nginx":
             nginx = t.cast(Nginx, self.services[host.name])
             return {"command": [nginx.binary, "-p", nginx.prefix + "/", "-c", nginx.conf, "-s", "reload"]}
@@ -177,9 +213,11 @@ class Fleet:
 
     def host_vars(self, host: HostSpec) -> dict[str, t.Any]:
         probe: dict[str, t.Any] = {"host": "127.0.0.1", "port": self.ports[host.name], "ca_bundle": self.trust}
-        if host.service == "grpc":
+        if host.service in ("grpc", "go"):
             probe["alpn"] = ["h2"]
         cert: dict[str, t.Any] = {"name": host.cert.name, "domains": host.cert.domains}
+        if host.in_place:
+            cert["in_place"] = True
         if self.with_services:
             cert.update(reload=self._reload(host), probe=probe)
         return {
@@ -249,7 +287,7 @@ class Fleet:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        if host.service == "grpc":
+        if host.service in ("grpc", "go"):
             ctx.set_alpn_protocols(["h2"])
         with socket.create_connection(("127.0.0.1", self.ports[name]), timeout=5) as sock, \
                 ctx.wrap_socket(sock, server_hostname=host.cert.domains[0]) as tls:
@@ -264,7 +302,7 @@ class Fleet:
         """Whether the served chain verifies to the fleet's trust (old CA or the lab's CA) now, for its name."""
         host = self.host(name)
         ctx = ssl.create_default_context(cafile=self.trust)
-        if host.service == "grpc":
+        if host.service in ("grpc", "go"):
             ctx.set_alpn_protocols(["h2"])
         try:
             with socket.create_connection(("127.0.0.1", self.ports[name]), timeout=5) as sock, \

@@ -43,6 +43,18 @@ BAD_CONFIGS: list[tuple[dict[str, t.Any], str]] = [
     ({"certificates": [{"name": "a", "domains": ["a.test"], "probe": {"host": "h", "port": 70000}}]}, "is not a TCP port"),
     ({"certificates": [{"name": "a", "domains": ["a.test"], "probe": {"host": "h", "sni": "x"}}]}, "unknown key(s) sni"),
     ({"certificates": [{"name": "a", "domains": ["a.test"], "colour": "red"}]}, "unknown key(s) colour"),
+    ({"prove": {"watch_retries": -1}},
+     "prove.watch_retries: -1 is not a number of extra probes; give a whole number from 0 to 1000"),
+    ({"prove": {"watch_retries": "ten"}}, "prove.watch_retries: 'ten' is not a number of extra probes"),
+    ({"prove": {"retries": True}}, "prove.retries: True is not a number of extra probes"),
+    ({"prove": {"watch_backoff": 0.5}}, "prove.watch_backoff: 0.5 is outside the accepted range; give a number from 1 to 10"),
+    ({"prove": {"watch_backoff": "fast"}}, "prove.watch_backoff: 'fast' is not a number; give a number from 1 to 10"),
+    ({"prove": {"watch_max_delay": 0}},
+     "prove.watch_max_delay: 0 is outside the accepted range; give a duration from 0.01s to 1h"),
+    ({"prove": {"watch_retry_delay": "2h"}}, "prove.watch_retry_delay: '2h' is outside the accepted range"),
+    ({"prove": {"retry_delay": "soon"}}, "prove.retry_delay: 'soon' is not a duration"),
+    ({"prove": {"watch_tries": 3}}, "prove: unknown key(s) watch_tries; allowed: retries, retry_delay, watch_retries"),
+    ({"prove": [3]}, "prove must be a mapping"),
     ({"mode": "renew", "certificates": [{"name": "a", "domains": ["a.test"], "issue_on": "host"}]},
      "acme.directory is missing"),
     ({"mode": "renew", "acme": {"directory": "https://acme.test/dir"}, "dns": {"provider": "route53"},
@@ -83,3 +95,17 @@ def test_defaults_paths_from_cert_dir_and_validates(host: Host) -> None:
     assert cfg["certificates"][0]["issue_on"] == "controller"
     code, out, _err = host.main("validate")
     assert code == 0 and "is valid (1 certificates, mode report)" in out
+
+
+def test_prove_defaults_and_watch_settings(host: Host) -> None:
+    host.config([{"name": "web", "domains": ["web.test"], "reload": {"watch": True}}], prove={})
+    assert _agent_config.load_config(str(host.config_path))["prove"] == {
+        "retries": 10, "retry_delay": 1.0, "watch_retries": 10, "watch_retry_delay": 0.5, "watch_backoff": 2.0,
+        "watch_max_delay": 8.0}
+    host.config([], prove={"retries": 3, "watch_retries": 4, "watch_retry_delay": 0.25,
+                           "watch_backoff": "1.5", "watch_max_delay": "1m"})
+    assert _agent_config.load_config(str(host.config_path))["prove"] == {
+        "retries": 3, "retry_delay": 1.0, "watch_retries": 4, "watch_retry_delay": 0.25, "watch_backoff": 1.5,
+        "watch_max_delay": 60.0}
+    code, out, _err = host.main("validate")
+    assert code == 0 and "is valid" in out

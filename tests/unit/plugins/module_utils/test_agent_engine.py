@@ -12,6 +12,7 @@ import typing as t
 
 import pytest
 from agent_lab import Host, probe_of, samples
+from go_reloader import GoReloader
 from services import TLSServer
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _agent_engine, _agent_report, _x509
@@ -27,7 +28,8 @@ def host(tmp_path: pathlib.Path) -> Host:
 # from a local CA and everything after the order is the real engine (generation store, rollback).
 
 
-def renew_host(host: Host, monkeypatch: pytest.MonkeyPatch, srv: TLSServer, reload: dict[str, t.Any]) -> None:
+def renew_host(host: Host, monkeypatch: pytest.MonkeyPatch, srv: TLSServer | None, reload: dict[str, t.Any],
+               probe: dict[str, t.Any] | None = None, **extra: t.Any) -> None:
     from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy
 
     def issue_and_install(cert: dict[str, t.Any], cfg: dict[str, t.Any], secrets: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -43,9 +45,11 @@ def renew_host(host: Host, monkeypatch: pytest.MonkeyPatch, srv: TLSServer, relo
     (secrets / "acme.key").write_text("not used here")
     (secrets / "credentials.json").write_text(json.dumps({"rfc2136": {"key_secret": "c2VjcmV0"}}))
     host.config(
-        [{"name": "web", "domains": ["web.test"], "issue_on": "host", "probe": probe_of(srv), "reload": reload}],
+        [{"name": "web", "domains": ["web.test"], "issue_on": "host", "probe": probe or probe_of(t.cast(TLSServer, srv)),
+          "reload": reload}],
         mode="renew", acme={"directory": "https://127.0.0.1:1/dir"}, dns={"provider": "rfc2136"},
         secrets={"account_key": str(secrets / "acme.key"), "credentials": str(secrets / "credentials.json")},
+        **extra,
     )
 
 
@@ -89,3 +93,65 @@ def test_a_failed_proof_is_rolled_back(host: Host, monkeypatch: pytest.MonkeyPat
     assert _x509.fingerprint(served) == _x509.fingerprint(old.cert)
     failed = samples(host.prom(), "ghostguard_renewal_attempts_failed_total")
     assert failed['{name="web",reason="proof"}'] == 1 and failed['{name="web",reason="issue"}'] == 0
+
+
+# --------------------------------------------------------------------------- renew: services that watch their files
+# A real Go gRPC service (tests/lab/reloader) that reloads itself on fsnotify events; the agent sends no signal.
+
+WATCH_PROVE = {"retries": 3, "retry_delay": 0.2, "watch_retries": 4, "watch_retry_delay": 0.1, "watch_backoff": 2,
+               "watch_max_delay": 0.3}  # waits 0.1, 0.2, 0.3, 0.3
+
+
+def _go_probe(svc: GoReloader) -> dict[str, t.Any]:
+    return {"host": "127.0.0.1", "port": svc.port, "server_name": "web.test", "alpn": ["h2"], "validate_certs": False,
+            "timeout": 3}
+
+
+WatchRun = tuple[int, dict[str, t.Any], str, list[dict[str, t.Any]], str]
+
+
+def _renew_watcher(host: Host, monkeypatch: pytest.MonkeyPatch, watch: str) -> WatchRun:
+    """`certwatch renew` of a due certificate served by a Go service watching its files in the *watch* style:
+    (exit code, log record, stderr, the service's events, the old fingerprint)."""
+    old = host.ca.issue(["web.test"], days=10, not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=9))
+    host.install("web", old)
+    cert_dir = host.certs / "web"
+    with GoReloader(str(host.root / "svc"), str(cert_dir / "fullchain.pem"), str(cert_dir / "key.pem"),
+                    watch=watch) as svc:
+        svc.wait_for("loaded", fingerprint=_x509.fingerprint(old.cert))
+        renew_host(host, monkeypatch, None, {"watch": True}, probe=_go_probe(svc), prove=WATCH_PROVE)
+        code, out, err = host.main("renew")
+        record = json.loads(out.splitlines()[0])
+        if code == 0:
+            svc.wait_for("reloaded", fingerprint=record["fingerprint"], previous=_x509.fingerprint(old.cert))
+        return code, record, err, svc.events(), _x509.fingerprint(old.cert)
+
+
+def test_renew_a_directory_watcher_with_no_signal(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, record, err, _events, old_fp = _renew_watcher(host, monkeypatch, "dir")
+    assert code == 0, err
+    assert record["outcome"] == "renewed" and record["failure"] is None and record["ghost"] is False
+    assert record["fingerprint"] != old_fp
+    assert record["served_fingerprint"] == record["fingerprint"]
+    (probe,) = record["probes"]
+    # proved within the bounded, growing waits (0.1, 0.2, 0.3, 0.3): what was waited is their sum so far
+    assert 1 <= probe["attempts"] <= 5
+    assert probe["waited"] == pytest.approx(sum([0.1, 0.2, 0.3, 0.3][:probe["attempts"] - 1]))
+    assert set(samples(host.prom(), "ghostguard_renewal_attempts_failed_total").values()) == {0.0}
+
+
+def test_a_file_watcher_that_never_sees_the_install_is_a_ghost_rolled_back(host: Host,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    code, record, err, events, old_fp = _renew_watcher(host, monkeypatch, "file")
+    assert code == _agent_report.EXIT_FAILED, err
+    assert record["outcome"] == "rolled_back" and record["failure"] == "ghost"
+    assert "did not pick up the new certificate after 5 attempts and 0.9s of waiting" in record["error"]
+    assert "ghost failed after install" in err and "rolling back" in err
+    # the previous generation is current again, and proved: the service serves it
+    assert record["fingerprint"] == old_fp
+    assert record["served_fingerprint"] == old_fp and record["ghost"] is False
+    served = _x509.load_certificates((host.certs / "web" / "fullchain.pem").read_bytes())[0][0]
+    assert _x509.fingerprint(served) == old_fp
+    assert [e["event"] for e in events].count("reloaded") == 0, events  # it never saw anything: no signal sent
+    failed = samples(host.prom(), "ghostguard_renewal_attempts_failed_total")
+    assert failed['{name="web",reason="ghost"}'] == 1 and failed['{name="web",reason="proof"}'] == 0

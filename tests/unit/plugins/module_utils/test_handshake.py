@@ -178,3 +178,34 @@ def test_endpoint_durations_are_checked_and_named(field: str, value: t.Any) -> N
         _handshake.Endpoint.from_options({"host": "a", field: value}, {}, 5)
     with pytest.raises(InputError, match=r"^%s[: ]" % field):
         _handshake.Endpoint.from_options({"host": "a", field: value})
+
+
+@pytest.mark.parametrize(("kw", "waits"), [
+    ({"retries": 3, "retry_delay": 0.25}, [0.25, 0.25, 0.25]),  # retry_backoff 1.0: constant, as before
+    ({"retries": 10, "retry_delay": 0.5, "retry_backoff": 2, "retry_max_delay": 8},
+     [0.5, 1, 2, 4, 8, 8, 8, 8, 8, 8]),  # renew.yml's watch defaults: 55.5 s at most
+    ({"retries": 4, "retry_delay": 1, "retry_backoff": 3}, [1, 3, 9, 27]),  # uncapped
+    ({"retries": 3, "retry_delay": 10, "retry_backoff": 2, "retry_max_delay": 5}, [5, 5, 5]),  # cap below the start
+    ({"retries": 6, "retry_delay": 600, "retry_backoff": 10}, [600, 3600, 3600, 3600, 3600, 3600]),  # never above 1h
+    ({"retries": 0, "retry_delay": 1, "retry_backoff": 2}, []),
+])
+def test_waits_grow_by_backoff_up_to_the_cap(kw: dict[str, t.Any], waits: list[float]) -> None:
+    e = _handshake.Endpoint.from_options({"host": "a", **kw})
+    assert list(e.waits()) == waits
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("retry_backoff", 0.5, "retry_backoff: 0.5 is outside the accepted range; give a number from 1 to 10"),
+    ("retry_backoff", 11, "retry_backoff: 11 is outside the accepted range; give a number from 1 to 10"),
+    ("retry_backoff", "nan", "retry_backoff: 'nan' is outside the accepted range; give a number from 1 to 10"),
+    ("retry_backoff", "double", "retry_backoff: 'double' is not a number; give a number from 1 to 10"),
+    ("retry_max_delay", 0, "retry_max_delay: 0 is outside the accepted range; give a duration from 0.01s to 1h"),
+    ("retry_max_delay", "2h", "retry_max_delay: '2h' is outside the accepted range; give a duration from 0.01s to 1h"),
+    ("retry_max_delay", "-1", "retry_max_delay must not be negative"),
+])
+def test_backoff_options_are_checked_and_named(field: str, value: t.Any, message: str) -> None:
+    with pytest.raises(InputError) as info:
+        _handshake.Endpoint.from_options({"host": "a", field: value}, {}, 2)
+    assert str(info.value).startswith("endpoints[2].%s" % field) and message.split(field, 1)[1] in str(info.value)
+    with pytest.raises(InputError, match="^%s" % field):
+        _handshake.Endpoint.from_options({"host": "a"}, {field: value})

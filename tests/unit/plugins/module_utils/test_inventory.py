@@ -28,6 +28,7 @@ from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory
         ({"mode": 644}, "field mode: must be an octal string"),
         ({"issue_on": "agent"}, "field issue_on: must be controller or host"),
         ({"cert_path": "relative/cert.pem"}, "field cert_path: must be an absolute path"),
+        ({"in_place": "yes"}, "host web-1, certificate api, field in_place: must be true or false"),
     ],
 )
 def test_certificate_mistakes_name_host_certificate_and_field(change: dict[str, t.Any], message: str) -> None:
@@ -52,8 +53,12 @@ def test_group_level_mistakes_and_duplicates() -> None:
 
 def test_a_valid_host_and_run_have_no_problems() -> None:
     hv = host([cert("api", "api.example.com", probe=[{"port": 443, "alpn": ["h2"]}]),
-               cert("local", "x.example.com", issue_on="host", reload={"watch": True})])
+               cert("local", "x.example.com", issue_on="host", reload={"watch": True}),
+               cert("files", "f.example.com", reload={"watch": True}, in_place=True)])
     assert _inventory.validate_inventory({"web-1": hv}, {"canary": 1, "batch": "25%", "limits": {"orders_per_3h": 10}}) == []
+    normal = {c["name"]: c for c in _inventory.normalize_certificates("web-1", hv)}
+    assert normal["files"]["in_place"] is True and normal["api"]["in_place"] is False
+    assert normal["files"]["reload"] == {"watch": True}
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,12 @@ from ansible_collections.ghostguard.certs.plugins.module_utils._expiry import Sc
 from ansible_collections.ghostguard.certs.plugins.module_utils._policy import Policy
 from ansible_collections.ghostguard.certs.plugins.module_utils._time import (
     DURATION_RANGES,
+    NUMBER_RANGES,
     UTC,
     describe_seconds,
     iso,
     parse_duration,
+    parse_number,
     parse_time,
     utcnow,
 )
@@ -110,6 +112,7 @@ def test_parse_duration_refuses_non_finite_huge_negative_garbage(option: str, va
 @pytest.mark.parametrize(("option", "good"), [
     ("renew_before", "36500d"), ("leeway", "5m"), ("alert_before", 0), ("propagation_timeout", "1d"),
     ("timeout", 0.5), ("retry_delay", "1h"), ("max_connection_age", "24h"), ("connection_margin", "1h"),
+    ("retry_max_delay", "0.01"), ("retry_max_delay", "1h"), ("watch_max_delay", 8), ("watch_retry_delay", 0),
 ])
 def test_parse_duration_accepts_the_range(option: str, good: t.Any) -> None:
     low, high = DURATION_RANGES[option]
@@ -148,6 +151,7 @@ ENTRIES = [
     (_deploy_entry, "leeway", "leeway"),
     (_probe_entry, "timeout", "endpoints[1].timeout"),
     (_probe_entry, "retry_delay", "endpoints[1].retry_delay"),
+    (_probe_entry, "retry_max_delay", "endpoints[1].retry_max_delay"),
     (_dns_entry, "propagation_timeout", "propagation_timeout"),
     (_issue_entry, "timeout", "timeout"),
     (_issue_entry, "leeway", "leeway"),
@@ -169,3 +173,25 @@ def test_every_engine_entry_refuses_bad_durations_by_name(entry: t.Callable[[str
 def test_parse_time_outside_the_calendar_is_an_input_error(value: str) -> None:
     with pytest.raises(InputError, match=r"^now: .* is outside the years 1 to 9999"):
         parse_time(value)
+
+
+@pytest.mark.parametrize("option", sorted(NUMBER_RANGES))
+@pytest.mark.parametrize("value", [0, 0.5, 10.5, -2, float("nan"), "inf", 1e300, 10 ** 400, "fast", True, None],
+                         ids=repr)
+def test_parse_number_refuses_outside_its_range_by_name(option: str, value: t.Any) -> None:
+    with pytest.raises(InputError) as info:
+        parse_number(value, "endpoints[3]." + option)
+    assert str(info.value).startswith("endpoints[3].%s: " % option)
+    assert str(info.value).endswith("give a number from 1 to 10")
+
+
+@pytest.mark.parametrize(("value", "number"), [(1, 1.0), ("2.5", 2.5), (10, 10.0), (" 1.5 ", 1.5)])
+def test_parse_number_accepts_the_range(value: t.Any, number: float) -> None:
+    assert parse_number(value, "retry_backoff") == number
+    assert parse_number(value, "watch_backoff") == number
+
+
+@pytest.mark.parametrize("value", [0, "0s", "5ms", -1, "2h"])
+def test_retry_max_delay_range_is_a_hundredth_to_an_hour(value: t.Any) -> None:
+    with pytest.raises(InputError, match=r"^retry_max_delay[: ].*give a duration from 0.01s to 1h"):
+        parse_duration(value, "retry_max_delay")

@@ -78,7 +78,29 @@ def test_mismatch_retries_then_reports(lab: ProbeLab, good: tuple[TLSServer, Iss
     assert "still serves another certificate" in res["error_message"]
 
 
-def test_retry_waits_for_reload(lab: ProbeLab) -> None:
+def test_backoff_waits_grow_to_the_cap_and_stop_after_retries(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
+    srv, _issued = good
+    sleeps: list[float] = []
+    res = _tls_probe.probe(ep(srv.port, lab, expected_fingerprint="ab" * 32, retries=6, retry_delay=0.5,
+                              retry_backoff=2, retry_max_delay=3), sleep=sleeps.append)
+    assert sleeps == [0.5, 1, 2, 3, 3, 3]
+    assert res["attempts"] == 7 and res["waited"] == 12.5 and srv.handshakes >= 7
+    assert res["matches_expected"] is False and "still serves another certificate" in res["error_message"]
+
+
+def test_no_wait_when_served_at_once(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
+    srv, issued = good
+    sleeps: list[float] = []
+    res = _tls_probe.probe(ep(srv.port, lab, expected_fingerprint=_x509.fingerprint(issued.cert), retries=5,
+                              retry_backoff=2), sleep=sleeps.append)
+    assert res["ok"] and res["attempts"] == 1 and res["waited"] == 0 and sleeps == []
+
+
+@pytest.mark.parametrize(("kw", "reload_at", "waits"), [
+    ({"retries": 5}, 2, [1.0, 1.0]),  # constant waits (retry_delay 1.0)
+    ({"retries": 10, "retry_delay": 0.1, "retry_backoff": 3}, 3, [0.1, 0.3, 0.9]),  # growing waits
+], ids=["constant", "backoff"])
+def test_retry_waits_for_reload(lab: ProbeLab, kw: dict[str, t.Any], reload_at: int, waits: list[float]) -> None:
     old, new = lab.ca.issue(["svc.test"]), lab.ca.issue(["svc.test"])
     cert, key = lab.write(old, "reload")
     with TLSServer(cert, key) as srv:
@@ -87,12 +109,13 @@ def test_retry_waits_for_reload(lab: ProbeLab) -> None:
 
         def sleep(delay: float) -> None:
             calls.append(delay)
-            if len(calls) == 2:
+            if len(calls) == reload_at:  # the service reloads during this wait
                 srv.reload()
 
-        res = _tls_probe.probe(ep(srv.port, lab, expected_fingerprint=_x509.fingerprint(new.cert), retries=5),
-                               sleep=sleep)
-    assert res["matches_expected"] is True and res["attempts"] == 3
+        res = _tls_probe.probe(ep(srv.port, lab, expected_fingerprint=_x509.fingerprint(new.cert), **kw), sleep=sleep)
+    assert res["matches_expected"] is True and res["ok"]
+    assert res["attempts"] == reload_at + 1 and calls == pytest.approx(waits)
+    assert res["waited"] == pytest.approx(sum(waits))
 
 
 def test_hostname_mismatch(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
@@ -201,6 +224,8 @@ def test_request_from_options_endpoints_take_top_level_defaults() -> None:
          r"^endpoints\[1\] \(b:443\): expected_fingerprint 'ab:cd' is not a SHA-256 fingerprint"),
         ({"endpoints": [{"host": "a", "timeout": "inf"}]}, r"^endpoints\[0\]\.timeout: 'inf' is not a finite duration"),
         ({"host": "a", "retry_delay": float("nan")}, r"^retry_delay: nan is not a finite duration"),
+        ({"host": "a", "retry_backoff": 20}, r"^retry_backoff: 20 is outside the accepted range; give a number from 1 "),
+        ({"endpoints": [{"host": "a", "retry_max_delay": "0"}]}, r"^endpoints\[0\]\.retry_max_delay: '0' is outside"),
         ({"host": "a", "renew_fraction": 2}, "renew_fraction"),
     ],
 )
