@@ -352,7 +352,7 @@ def _parse(argv: list[str]) -> t.Any:
 
 def main(argv: list[str] | None = None, out: t.TextIO = sys.stdout, err: t.TextIO = sys.stderr) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = _timer_args(argv) or _parse(argv)
+    args: t.Any = _timer_args(argv) or _parse(argv)
     if args.random_delay > 0 and args.command in ("check", "renew"):
         import random
 

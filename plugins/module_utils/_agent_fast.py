@@ -103,7 +103,7 @@ def _plain_handshake(ep: t.Mapping[str, t.Any], expected: str) -> dict[str, t.An
     sni: str | bytes = ep.get("server_name") or ep["host"]
     if isinstance(sni, str) and sni.isascii():
         sni = sni.encode("ascii")  # ssl encodes a str name with the idna codec (importing it); ASCII is its own encoding
-    host: str | bytes = ep["host"]
+    host: t.Any = ep["host"]  # str or bytes: getaddrinfo takes both (typeshed says str)
     if isinstance(host, str) and host.isascii():
         host = host.encode("ascii")  # getaddrinfo encodes a str host with the idna codec (a literal IP too)
     try:
