@@ -80,6 +80,7 @@ def fleet(lab: LabHandle, tmp_path_factory: pytest.TempPathFactory) -> t.Iterato
 def test_renew_playbook_runs_the_agent_handlers_where_the_agent_is(fleet: Fleet, tmp_path: pathlib.Path) -> None:
     base = pathlib.Path(fleet.root) / "agent"
     (base / "cron.d").mkdir(parents=True)
+
     def with_agent(host_vars: dict[str, dict[str, t.Any]]) -> None:
         host_vars[AGENT].update(agent_vars(base))
         host_vars[AGENT]["certwatch_certificates"][0]["probe"]["server_name"] = "hagent.example.test"
