@@ -23,12 +23,10 @@ no ACME or DNS library is imported and no network is used but the probes.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import json
 import os
-import signal
 import sys
 import time
 import typing as t
@@ -126,6 +124,8 @@ def _reload(cert: t.Mapping[str, t.Any]) -> str | None:
             if proc.returncode != 0:
                 return "systemctl reload %s failed: %s" % (spec["systemd"], (proc.stderr or proc.stdout).strip()[-300:])
         elif "signal" in spec:
+            import signal
+
             name = str(spec["signal"]).upper()
             signum = getattr(signal, name if name.startswith("SIG") else "SIG" + name)
             with open(spec["pidfile"], encoding="ascii") as handle:
@@ -281,7 +281,7 @@ def run(cfg: dict[str, t.Any], command: str, now: str | None = None, write: bool
             from ._durable import write_atomic
 
             write_atomic(os.path.join(state_dir, "last-run.json"),
-                         (json.dumps(state_data, indent=1, sort_keys=True) + "\n").encode(), 0o600)
+                         (json.dumps(state_data, indent=1, sort_keys=True) + "\n").encode(), 0o600, durable=False)
         else:
             summary["last_run"] = state.get("finished")
             summary["last_outcomes"] = {k: v.get("outcome") for k, v in (state.get("certificates") or {}).items()}
@@ -312,7 +312,40 @@ def _reload_command(cfg: dict[str, t.Any], names: list[str], changed: bool, poli
     return code
 
 
-def main(argv: list[str] | None = None, out: t.TextIO = sys.stdout, err: t.TextIO = sys.stderr) -> int:
+class _Args:
+    """The parsed command line (argparse's namespace, or :func:`_timer_args`' for the timer's own commands)."""
+
+    def __init__(self, config: str, command: str, random_delay: int = 0) -> None:
+        self.config = config
+        self.command = command
+        self.random_delay = random_delay
+        self.now: str | None = None
+
+
+def _timer_args(argv: list[str]) -> _Args | None:
+    """The command lines the timer and cron run (``[--config PATH] [--random-delay N] check|renew``), read
+    without argparse (its import and parser cost more than the rest of a run with nothing due); None for
+    anything else, which argparse reads (help, errors, the other commands and options)."""
+    args = _Args(os.environ.get("CERTWATCH_CONFIG", DEFAULT_CONFIG), "")
+    rest = list(argv)
+    while len(rest) > 1:
+        option, value = rest[0], rest[1]
+        if option == "--config" and value and not value.startswith("-"):
+            args.config = value
+        elif option == "--random-delay" and value.isascii() and value.isdigit():
+            args.random_delay = int(value)
+        else:
+            return None
+        del rest[:2]
+    if rest not in (["check"], ["renew"]):
+        return None
+    args.command = rest[0]
+    return args
+
+
+def _parse(argv: list[str]) -> t.Any:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="certwatch",
         description="ghostguard certificate agent: check, renew and prove the certificates of this host.",
@@ -333,7 +366,12 @@ def main(argv: list[str] | None = None, out: t.TextIO = sys.stdout, err: t.TextI
     reload.add_argument("--changed", action="store_true",
                         help="only the services that serve another certificate than the one on disk")
     sub.add_parser("validate", help="validate the configuration file and exit")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None, out: t.TextIO = sys.stdout, err: t.TextIO = sys.stderr) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args: t.Any = _timer_args(argv) or _parse(argv)
     if args.random_delay > 0 and args.command in ("check", "renew"):
         import random
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import typing as t
 
 from ._errors import CertsError, InputError
@@ -99,6 +98,8 @@ def _check_reload(reload: t.Any, where: str) -> None:
                                                                               ", ".join(sorted(reload)) or "none"))
     kind = kinds[0]
     if kind == "signal":
+        import signal  # only for a configuration with a signal reload
+
         _require(bool(reload.get("pidfile")), "%s.reload: signal needs pidfile (the service's PID file)" % where)
         name = str(reload["signal"]).upper()
         name = name if name.startswith("SIG") else "SIG" + name

@@ -100,7 +100,12 @@ def _plain_handshake(ep: t.Mapping[str, t.Any], expected: str) -> dict[str, t.An
 
     if ep.get("client_cert") or not expected:
         return None
-    sni = ep.get("server_name") or ep["host"]
+    sni: str | bytes = ep.get("server_name") or ep["host"]
+    if isinstance(sni, str) and sni.isascii():
+        sni = sni.encode("ascii")  # ssl encodes a str name with the idna codec (importing it); ASCII is its own encoding
+    host: t.Any = ep["host"]  # str or bytes: getaddrinfo takes both (typeshed says str)
+    if isinstance(host, str) and host.isascii():
+        host = host.encode("ascii")  # getaddrinfo encodes a str host with the idna codec (a literal IP too)
     try:
         if ep.get("validate_certs", True):
             ctx = ssl.create_default_context(cafile=ep.get("ca_bundle")) if ep.get("ca_bundle") \
@@ -112,7 +117,7 @@ def _plain_handshake(ep: t.Mapping[str, t.Any], expected: str) -> dict[str, t.An
         if ep.get("alpn"):
             ctx.set_alpn_protocols(list(ep["alpn"]))
         started = time.monotonic()
-        with socket.create_connection((ep["host"], int(ep.get("port", 443))), timeout=float(ep.get("timeout") or 5)) as raw, \
+        with socket.create_connection((host, int(ep.get("port", 443))), timeout=float(ep.get("timeout") or 5)) as raw, \
                 ctx.wrap_socket(raw, server_hostname=sni) as tls:
             der = tls.getpeercert(binary_form=True)
             elapsed = round((time.monotonic() - started) * 1000, 3)

@@ -6,7 +6,6 @@ the exit code."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import typing as t
 
@@ -25,17 +24,34 @@ HANDSHAKE_ERRORS = ("refused", "timeout", "unreachable", "handshake_failure", "e
 FAIL_REASONS = ("issue", "install", "reload", "proof", "ghost")
 
 
-@dataclasses.dataclass
 class CertResult:
-    name: str
-    path: str
-    status: str
-    description: dict[str, t.Any] | None = None
-    error: str | None = None
-    probes: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
-    outcome: str = "checked"
-    failure: str | None = None
-    renewed: bool = False
+    """One certificate's result in a run.  A plain class: ``dataclasses`` would import ``inspect`` (and
+    ``ast``, ``dis``) into every agent run."""
+
+    __slots__ = ("description", "error", "failure", "name", "outcome", "path", "probes", "renewed", "status")
+
+    def __init__(self, name: str, path: str, status: str, description: dict[str, t.Any] | None = None,
+                 error: str | None = None, probes: list[dict[str, t.Any]] | None = None, outcome: str = "checked",
+                 failure: str | None = None, renewed: bool = False) -> None:
+        self.name = name
+        self.path = path
+        self.status = status
+        self.description = description
+        self.error = error
+        self.probes: list[dict[str, t.Any]] = [] if probes is None else probes
+        self.outcome = outcome
+        self.failure = failure
+        self.renewed = renewed
+
+    def __repr__(self) -> str:
+        return "CertResult(%s)" % ", ".join("%s=%r" % (k, getattr(self, k)) for k in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CertResult):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
 
     @property
     def fingerprint(self) -> str | None:

@@ -10,7 +10,6 @@ expiry report says whether the clock it used is synchronised and how far off it 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 import typing as t
 
@@ -55,7 +54,9 @@ def _libc() -> t.Any:
     try:
         return ctypes.CDLL("libc.so.6", use_errno=True)
     except OSError:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        from ctypes.util import find_library  # imports subprocess, shutil: only where glibc's soname is not there
+
+        return ctypes.CDLL(find_library("c") or "libc.so.6", use_errno=True)
 
 
 def clock_state() -> dict[str, t.Any]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import typing as t
 
 from ._errors import FileSystemError
@@ -56,8 +55,8 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def write_file(path: str, data: bytes, mode: int, uid: int = -1, gid: int = -1) -> None:
-    """Create *path* (must not exist) with *mode* from the first byte, write, chown, fsync."""
+def write_file(path: str, data: bytes, mode: int, uid: int = -1, gid: int = -1, durable: bool = True) -> None:
+    """Create *path* (must not exist) with *mode* from the first byte, write, chown, fsync (unless not *durable*)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode & 0o600)
     try:
         view = memoryview(data)
@@ -67,21 +66,24 @@ def write_file(path: str, data: bytes, mode: int, uid: int = -1, gid: int = -1) 
         if uid != -1 or gid != -1:
             os.fchown(fd, uid, gid)
         os.fchmod(fd, mode)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o644, uid: int = -1, gid: int = -1) -> None:
+def write_atomic(path: str, data: bytes, mode: int = 0o644, uid: int = -1, gid: int = -1, durable: bool = True) -> None:
     """Replace *path* with *data*: :func:`write_file` on a temporary name, rename, fsync the directory.
 
     The temporary file is created with at most mode 0600 and widened to *mode* before the rename, so
-    a private key is never readable by others, not even for a moment.
+    a private key is never readable by others, not even for a moment.  ``durable=False`` skips both
+    fsyncs, for a file rewritten on every run (a reader still sees the old file or the new one, but a
+    power cut may lose the last write).
     """
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, ".%s.%s.tmp" % (os.path.basename(path), secrets.token_hex(4)))
+    tmp = os.path.join(directory, ".%s.%s.tmp" % (os.path.basename(path), os.urandom(4).hex()))
     try:
-        write_file(tmp, data, mode, uid, gid)
+        write_file(tmp, data, mode, uid, gid, durable)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -96,8 +98,9 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644, uid: int = -1, gid: 
             os.unlink(tmp)
         raise FileSystemError("writing %s failed (%s); the previous file is unchanged" % (path, exc.strerror),
                               path=path) from None
-    with contextlib.suppress(OSError):
-        fsync_dir(directory)
+    if durable:
+        with contextlib.suppress(OSError):
+            fsync_dir(directory)
 
 
 def write_in_place(path: str, data: bytes, mode: int, uid: int = -1, gid: int = -1) -> str:

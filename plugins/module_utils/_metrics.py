@@ -101,13 +101,15 @@ class Counters:
         self.values: dict[str, dict[Labels, float]] = {}
         self.help: dict[str, str] = {}
         self.load_error: str | None = None
+        self._stored: str | None = None   # the file's text as read: save() leaves an unchanged file alone
         if path is not None:
             self._load(path)
 
     def _load(self, path: str) -> None:
         try:
             with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
+                text = handle.read()
+            data = json.loads(text)
         except FileNotFoundError:
             return
         except (OSError, ValueError) as exc:
@@ -122,6 +124,7 @@ class Counters:
                     family[labels_key(row.get("labels") or {})] = max(0.0, float(row["value"]))
                 except (KeyError, TypeError, ValueError):
                     continue
+        self._stored = text
 
     def declare(self, metric: str, help_text: str, **labels: t.Any) -> None:
         """Make sure the counter exists (at 0) so that rate() has a first point before the first event."""
@@ -153,7 +156,11 @@ class Counters:
                 for name, rows in sorted(self.values.items())
             }
         }
-        write_atomic(self.path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(), 0o600)
+        text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+        if text == self._stored:
+            return  # nothing counted since the last run (no rewrite, no fsync)
+        write_atomic(self.path, text.encode(), 0o600)
+        self._stored = text
 
 
 def write_textfile(directory: str, name: str, text: str) -> str:
@@ -164,5 +171,5 @@ def write_textfile(directory: str, name: str, text: str) -> str:
             "metrics_dir" % directory, path=directory
         )
     path = os.path.join(directory, name + ".prom")
-    write_atomic(path, text.encode("utf-8"), 0o644)
+    write_atomic(path, text.encode("utf-8"), 0o644, durable=False)  # rewritten on every run: atomic is enough
     return path

@@ -8,7 +8,7 @@ import pathlib
 import pytest
 from agent_lab import Host, probe_of, run_isolated, served_by
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _agent_fast, _agent_report, _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils import _agent, _agent_fast, _agent_report, _x509
 
 
 @pytest.fixture
@@ -61,3 +61,41 @@ def test_memo_is_dropped_when_the_policy_changes(host: Host) -> None:
     assert code == 1 and heavy and lines[0]["status"] == "due"
     code, heavy, _modules, lines = run_isolated(host)
     assert code == 1 and heavy  # a due certificate always goes through the engine
+
+
+def test_a_timer_run_with_nothing_due_stays_small(host: Host) -> None:
+    """What a run with nothing due leaves out: argparse, dataclasses (inspect), secrets, ctypes.util (subprocess),
+    the idna codec; and it rewrites no unchanged counter file."""
+    issued = host.ca.issue(["web.test"], days=90)
+    host.install("web", issued)
+    with served_by(host, issued, "web") as good:
+        host.config([{"name": "web", "domains": ["web.test"], "probe": probe_of(good)}])
+        assert run_isolated(host)[0] == 0
+        counters = host.state / "counters.json"
+        inode = counters.stat().st_ino
+        code, heavy, modules, lines = run_isolated(host)
+    assert code == 0 and heavy == [] and lines[0]["served_fingerprint"] == _x509.fingerprint(issued.cert)
+    assert [m for m in modules if m in ("argparse", "dataclasses", "inspect", "secrets", "ctypes.util", "subprocess",
+                                        "encodings.idna", "signal")] == []
+    assert counters.stat().st_ino == inode
+
+
+@pytest.mark.parametrize("argv", [
+    ["check"], ["renew"], ["--config", "/etc/x.json", "check"], ["--random-delay", "30", "renew"],
+    ["--config", "/a.json", "--random-delay", "0", "--config", "/b.json", "check"],
+])
+def test_timer_command_lines_are_read_as_argparse_reads_them(argv: list[str]) -> None:
+    quick = _agent._timer_args(argv)
+    full = _agent._parse(argv)
+    assert quick is not None
+    assert (quick.config, quick.command, quick.random_delay, quick.now) == \
+           (full.config, full.command, full.random_delay, full.now)
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["--help"], ["status"], ["check", "--config", "x"], ["--config=/x.json", "check"], ["--random-delay", "+5", "check"],
+    ["--random-delay", "x", "check"], ["--conf", "/x.json", "check"], ["--config", "-x", "check"], ["reload", "web"],
+    ["--now", "2027-01-01T00:00:00Z", "check"], ["check", "extra"],
+])
+def test_anything_else_goes_to_argparse(argv: list[str]) -> None:
+    assert _agent._timer_args(argv) is None

@@ -103,3 +103,17 @@ def test_read_file(tmp_path: pathlib.Path) -> None:
     assert _durable.read_file(None) is None
     with pytest.raises(FileSystemError, match=r"cannot read .*a\.pem/x \(Not a directory\)"):
         _durable.read_file(str(tmp_path / "a.pem" / "x"))
+
+
+@pytest.mark.parametrize(("durable", "fsyncs"), [(True, 2), (False, 0)])
+def test_write_atomic_fsyncs_only_when_durable(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+                                               durable: bool, fsyncs: int) -> None:
+    calls: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(fd) or real_fsync(fd))
+    target = tmp_path / "metrics.prom"
+    target.write_bytes(b"old")
+    _durable.write_atomic(str(target), b"new", 0o644, durable=durable)
+    assert target.read_bytes() == b"new" and target.stat().st_mode & 0o777 == 0o644
+    assert len(calls) == fsyncs  # the file and its directory, or neither
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.prom"]

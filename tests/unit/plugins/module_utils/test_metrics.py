@@ -99,3 +99,18 @@ def test_textfile_is_written_atomically(tmp_path: pathlib.Path) -> None:
 def test_textfile_directory_must_exist(tmp_path: pathlib.Path) -> None:
     with pytest.raises(FileSystemError, match="does not exist; create it"):
         _metrics.write_textfile(str(tmp_path / "nope"), "ghostguard", "")
+
+
+def test_unchanged_counters_are_not_rewritten(tmp_path: pathlib.Path) -> None:
+    state = tmp_path / "counters.json"
+    first = _metrics.Counters(str(state))
+    first.declare("jobs_total", "Jobs", name="a")
+    first.save()
+    inode, text = state.stat().st_ino, state.read_text()
+    again = _metrics.Counters(str(state))
+    again.declare("jobs_total", "Jobs", name="a")
+    again.save()  # nothing counted: the file is left as it is (a new file would be a new inode)
+    assert state.stat().st_ino == inode and state.read_text() == text
+    again.inc("jobs_total", name="a")
+    again.save()
+    assert state.stat().st_ino != inode and _metrics.Counters(str(state)).get("jobs_total", name="a") == 1
