@@ -25,7 +25,7 @@ RELOAD_KINDS = ("systemd", "signal", "command", "watch")
 PROBE_KEYS = ("host", "port", "server_name", "alpn", "ca_bundle", "validate_certs", "timeout", "retries",
               "retry_delay", "name", "client_cert", "client_key")
 CERT_KEYS = ("name", "domains", "cert_path", "key_path", "chain_path", "fullchain_path", "owner", "group", "mode",
-             "reload", "probe", "issue_on", "store", "keep")
+             "reload", "probe", "issue_on", "store", "keep", "in_place")
 TOP_KEYS = ("version", "host", "mode", "state_dir", "metrics_dir", "metrics_name", "cert_dir", "policy",
             "allowed_domains", "acme", "dns", "secrets", "prove", "certificates")
 # How a renewal is proved: after a reload (constant waits), and for a service that watches its own files
@@ -157,6 +157,7 @@ def validate(config: t.Any, check_files: bool = True) -> dict[str, t.Any]:
         _require(isinstance(domains, list) and bool(domains) and all(isinstance(d, str) and d for d in domains),
                  "%s: domains must be a non-empty list of names" % where)
         cert.setdefault("issue_on", "controller")
+        _require(isinstance(cert.setdefault("in_place", False), bool), "%s: in_place must be true or false" % where)
         _require(cert["issue_on"] in ISSUE_ON, "%s: issue_on must be controller or host" % where)
         if not cert.get("cert_path") and not cert.get("fullchain_path"):
             base = cfg.get("cert_dir")

@@ -49,8 +49,6 @@ def engine_issue_and_install(cert: dict[str, t.Any], config: dict[str, t.Any],
                              secrets: dict[str, t.Any]) -> dict[str, t.Any]:
     """Order a new certificate over DNS-01 (the bundle stays in memory) and install it as a new generation."""
     from ._acme.issue import AcmeAccount, DnsChallenge, IssueRequest, issue
-    from ._deploy import DeployRequest, Targets, deploy
-    from ._store import resolve_attrs
 
     acme = config["acme"]
     dns = config["dns"]
@@ -69,10 +67,18 @@ def engine_issue_and_install(cert: dict[str, t.Any], config: dict[str, t.Any],
         profile=acme.get("profile"), preferred_chain=acme.get("preferred_chain"),
         allowed_domains=config.get("allowed_domains") or None,
     ))
+    return engine_install(cert, issued.bundle)
+
+
+def engine_install(cert: dict[str, t.Any], bundle: t.Any) -> dict[str, t.Any]:
+    """Install a bundle as the certificate's new generation (atomic switch, or in place for file watchers)."""
+    from ._deploy import DeployRequest, Targets, deploy
+    from ._store import resolve_attrs
+
     result = deploy(DeployRequest(
-        targets=_targets(Targets, cert), bundle=issued.bundle,
+        targets=_targets(Targets, cert), bundle=bundle,
         attrs=resolve_attrs(cert.get("owner"), cert.get("group"), cert.get("mode")),
-        keep=int(cert.get("keep") or 3),
+        keep=int(cert.get("keep") or 3), in_place=bool(cert.get("in_place")),
     ))
     return result.facts()
 
@@ -80,7 +86,8 @@ def engine_issue_and_install(cert: dict[str, t.Any], config: dict[str, t.Any],
 def engine_rollback(cert: dict[str, t.Any], from_fingerprint: str) -> dict[str, t.Any]:
     from ._deploy import DeployRequest, Targets, rollback
 
-    return rollback(DeployRequest(targets=_targets(Targets, cert), from_fingerprint=from_fingerprint)).facts()
+    return rollback(DeployRequest(targets=_targets(Targets, cert), from_fingerprint=from_fingerprint,
+                                  in_place=bool(cert.get("in_place")))).facts()
 
 
 def engine_thresholds(policy: t.Any) -> dict[str, float | None]:

@@ -31,6 +31,7 @@ BAD_CONFIGS: list[tuple[dict[str, t.Any], str]] = [
      "certificate a is configured twice"),
     ({"certificates": [{"name": "a", "domains": []}]}, "domains must be a non-empty list"),
     ({"certificates": [{"name": "a", "domains": ["a.test"], "issue_on": "cloud"}]}, "issue_on must be controller or host"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "in_place": "yes"}]}, "in_place must be true or false"),
     ({"certificates": [{"name": "a", "domains": ["a.test"], "cert_path": "rel.pem"}]}, "cert_path 'rel.pem' must be an absolute path"),
     ({"certificates": [{"name": "a", "domains": ["a.test"], "reload": {"systemd": "x", "watch": True}}]},
      "reload needs exactly one of"),

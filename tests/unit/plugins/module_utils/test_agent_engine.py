@@ -29,15 +29,15 @@ def host(tmp_path: pathlib.Path) -> Host:
 
 
 def renew_host(host: Host, monkeypatch: pytest.MonkeyPatch, srv: TLSServer | None, reload: dict[str, t.Any],
-               probe: dict[str, t.Any] | None = None, **extra: t.Any) -> None:
-    from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy
+               probe: dict[str, t.Any] | None = None, cert_extra: dict[str, t.Any] | None = None,
+               **extra: t.Any) -> None:
+    """Configure a due `issue_on: host` certificate; the ACME order is replaced by the test CA, the install is real."""
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle
 
     def issue_and_install(cert: dict[str, t.Any], cfg: dict[str, t.Any], secrets: dict[str, t.Any]) -> dict[str, t.Any]:
         assert secrets == {"rfc2136": {"key_secret": "c2VjcmV0"}}
         new = host.ca.issue(cert["domains"], days=90)
-        bundle = _bundle.build_bundle(new.cert_pem, new.key_pem, new.chain_pem)
-        targets = _agent_engine._targets(_deploy.Targets, cert)
-        return _deploy.deploy(_deploy.DeployRequest(targets=targets, bundle=bundle)).facts()
+        return _agent_engine.engine_install(cert, _bundle.build_bundle(new.cert_pem, new.key_pem, new.chain_pem))
 
     monkeypatch.setattr(_agent_engine, "engine_issue_and_install", issue_and_install)
     secrets = host.root / "secrets"
@@ -46,7 +46,7 @@ def renew_host(host: Host, monkeypatch: pytest.MonkeyPatch, srv: TLSServer | Non
     (secrets / "credentials.json").write_text(json.dumps({"rfc2136": {"key_secret": "c2VjcmV0"}}))
     host.config(
         [{"name": "web", "domains": ["web.test"], "issue_on": "host", "probe": probe or probe_of(t.cast(TLSServer, srv)),
-          "reload": reload}],
+          "reload": reload, **(cert_extra or {})}],
         mode="renew", acme={"directory": "https://127.0.0.1:1/dir"}, dns={"provider": "rfc2136"},
         secrets={"account_key": str(secrets / "acme.key"), "credentials": str(secrets / "credentials.json")},
         **extra,
@@ -110,7 +110,7 @@ def _go_probe(svc: GoReloader) -> dict[str, t.Any]:
 WatchRun = tuple[int, dict[str, t.Any], str, list[dict[str, t.Any]], str]
 
 
-def _renew_watcher(host: Host, monkeypatch: pytest.MonkeyPatch, watch: str) -> WatchRun:
+def _renew_watcher(host: Host, monkeypatch: pytest.MonkeyPatch, watch: str, in_place: bool = False) -> WatchRun:
     """`certwatch renew` of a due certificate served by a Go service watching its files in the *watch* style:
     (exit code, log record, stderr, the service's events, the old fingerprint)."""
     old = host.ca.issue(["web.test"], days=10, not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=9))
@@ -119,7 +119,8 @@ def _renew_watcher(host: Host, monkeypatch: pytest.MonkeyPatch, watch: str) -> W
     with GoReloader(str(host.root / "svc"), str(cert_dir / "fullchain.pem"), str(cert_dir / "key.pem"),
                     watch=watch) as svc:
         svc.wait_for("loaded", fingerprint=_x509.fingerprint(old.cert))
-        renew_host(host, monkeypatch, None, {"watch": True}, probe=_go_probe(svc), prove=WATCH_PROVE)
+        renew_host(host, monkeypatch, None, {"watch": True}, probe=_go_probe(svc), prove=WATCH_PROVE,
+                   cert_extra={"in_place": True} if in_place else None)
         code, out, err = host.main("renew")
         record = json.loads(out.splitlines()[0])
         if code == 0:
@@ -155,3 +156,17 @@ def test_a_file_watcher_that_never_sees_the_install_is_a_ghost_rolled_back(host:
     assert [e["event"] for e in events].count("reloaded") == 0, events  # it never saw anything: no signal sent
     failed = samples(host.prom(), "ghostguard_renewal_attempts_failed_total")
     assert failed['{name="web",reason="ghost"}'] == 1 and failed['{name="web",reason="proof"}'] == 0
+
+
+def test_a_file_watcher_with_in_place_is_renewed_with_no_signal(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`in_place: true` in the certificate's entry: the agent rewrites the watched files in their inodes."""
+    code, record, err, events, old_fp = _renew_watcher(host, monkeypatch, "file", in_place=True)
+    assert code == 0, err
+    assert record["outcome"] == "renewed" and record["ghost"] is False and record["fingerprint"] != old_fp
+    assert record["served_fingerprint"] == record["fingerprint"]
+    for name in ("fullchain.pem", "key.pem"):
+        assert not os.path.islink(host.certs / "web" / name)  # still the service's own files, rewritten in place
+    reloads = [e for e in events if e["event"] == "reloaded"]
+    assert [e["fingerprint"] for e in reloads] == [record["fingerprint"]], events
+    # the key is written first: the validating watcher refuses the half-updated pair and keeps serving the old one
+    assert all(e["serving"] == old_fp for e in events if e["event"] == "refused"), events
