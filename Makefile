@@ -62,8 +62,14 @@ sanity: deps
 unit: deps
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider
 
+# Integration tests mostly wait on real servers (ACME orders, DNS propagation, reloads, handshakes):
+# two pytest-xdist workers, one test file each at a time (a file's fleet or lab is never shared across
+# workers; every worker starts its own lab on free loopback ports).
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile
+
 integration: deps
-	$(PY) -m pytest tests/integration -q -p no:cacheprovider
+	$(PY) -m pytest tests/integration -q -p no:cacheprovider $(XDIST)
 
 molecule: deps
 	@if ls molecule/*/molecule.yml >/dev/null 2>&1; then \
@@ -82,11 +88,11 @@ $(VENV313)/.stamp: requirements-compat.txt
 # the same modules, filters and engine that the remaining tests cover here (and run in full on
 # ansible-core 2.19 in `integration`), and repeating them would double
 # the CI time.
-COMPAT_SKIP := $(foreach f,test_renew_playbook test_renew_watch test_renew_awx test_execution_environment test_certwatch_role \
+COMPAT_SKIP := $(foreach f,test_renew_playbook test_renew_watch test_renew_agent_handlers test_renew_awx test_execution_environment test_certwatch_role \
 	test_demo test_deploy_crash_safety test_engine_plain_venv,--ignore=tests/integration/$(f).py)
 compat: deps $(VENV313)/.stamp
 	$(VENV313)/bin/python -c "import ansible.release as r, sys; print('compat: ansible-core', r.__version__, 'on Python', sys.version.split()[0])"
-	$(VENV313)/bin/python -m pytest tests/unit tests/integration -q -p no:cacheprovider $(COMPAT_SKIP)
+	$(VENV313)/bin/python -m pytest tests/unit tests/integration -q -p no:cacheprovider $(XDIST) $(COMPAT_SKIP)
 	VENV=$(VENV313) SANITY_PYTHON=3.13 bash scripts/sanity.sh
 
 bench: deps
