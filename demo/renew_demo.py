@@ -74,7 +74,7 @@ def self_reloading_summary(fleet: Fleet, report_json: str, pid: int) -> bool:
     ]
     for ok, text in checks:
         print("   %s %s" % ("ok " if ok else "NOT", text))
-    if not all(ok for ok, _ in checks):
+    if not all(check[0] for check in checks):
         print("the self-reloading service was not renewed as expected; installed %s, served %s" % (installed, served))
         return False
     print("   %s: renewed, no signal sent (reload: watch), proved by handshake (served fingerprint = installed one)"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import pathlib
 import ssl
-import subprocess
 import typing as t
 
 import pytest
@@ -87,14 +86,14 @@ def on_disk(fleet: Fleet, host: str) -> str:
 
 def test_renew_watch_services_without_a_signal(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
     before = fleet.snapshot()
-    pids = {h.name: t.cast("subprocess.Popen[bytes]", fleet.go(h.name).proc).pid for h in fleet.spec}
+    pids = {h.name: fleet.go(h.name).pid for h in fleet.spec}
     inodes = {k: os.stat(p).st_ino for k, p in fleet.files("wfile-2").items()}
     orders_before = len(new_orders(lab))
     run = renew(fleet, tmp, **FAST)
     assert run.rc != 0, run.out[-6000:]                 # the ghost fails its host
     rows = run.rows()
-    assert sorted(new_orders(lab)[orders_before:]) == [["wdir1.example.test"], ["wfile1.example.test"],
-                                                        ["wfile2.example.test"]]
+    expected_orders = [["wdir1.example.test"], ["wfile1.example.test"], ["wfile2.example.test"]]
+    assert sorted(new_orders(lab)[orders_before:]) == expected_orders
     assert run.report["batches"] == [["wdir-1"], ["wfile-1", "wfile-2"]]
     # nothing was signalled and no reload command ran: every such task skipped, every process the same
     assert_not_signalled(run.out, [h.name for h in fleet.spec])

@@ -66,6 +66,13 @@ class GoReloader:
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
+    @property
+    def pid(self) -> int:
+        """The running service's process id."""
+        if self.proc is None:
+            raise RuntimeError("the Go reloader is not started")
+        return self.proc.pid
+
     def start(self, timeout: float = 20.0) -> GoReloader:
         os.makedirs(self.workdir, exist_ok=True)
         port_file = os.path.join(self.workdir, "reloader-%s.port" % self.watch)
