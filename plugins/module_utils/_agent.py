@@ -34,7 +34,7 @@ import typing as t
 from . import _agent_engine as engine
 from . import _metrics
 from ._agent_config import DEFAULT_CONFIG, ConfigError, load_config, load_secrets
-from ._agent_fast import _memo_results, _plain_handshake, _remember
+from ._agent_fast import _memo_results, _plain_handshake, _remember, _timer_args
 from ._agent_report import (
     ATTENTION,
     EXIT_CONFIG,
@@ -310,37 +310,6 @@ def _reload_command(cfg: dict[str, t.Any], names: list[str], changed: bool, poli
         if error is not None:
             code = EXIT_FAILED
     return code
-
-
-class _Args:
-    """The parsed command line (argparse's namespace, or :func:`_timer_args`' for the timer's own commands)."""
-
-    def __init__(self, config: str, command: str, random_delay: int = 0) -> None:
-        self.config = config
-        self.command = command
-        self.random_delay = random_delay
-        self.now: str | None = None
-
-
-def _timer_args(argv: list[str]) -> _Args | None:
-    """The command lines the timer and cron run (``[--config PATH] [--random-delay N] check|renew``), read
-    without argparse (its import and parser cost more than the rest of a run with nothing due); None for
-    anything else, which argparse reads (help, errors, the other commands and options)."""
-    args = _Args(os.environ.get("CERTWATCH_CONFIG", DEFAULT_CONFIG), "")
-    rest = list(argv)
-    while len(rest) > 1:
-        option, value = rest[0], rest[1]
-        if option == "--config" and value and not value.startswith("-"):
-            args.config = value
-        elif option == "--random-delay" and value.isascii() and value.isdigit():
-            args.random_delay = int(value)
-        else:
-            return None
-        del rest[:2]
-    if rest not in (["check"], ["renew"]):
-        return None
-    args.command = rest[0]
-    return args
 
 
 def _parse(argv: list[str]) -> t.Any:

@@ -7,7 +7,8 @@ It reuses the engine's last decision for a certificate file whose bytes have not
 that decision cannot have changed yet (before renew_at, before the alert and connection-age
 thresholds), and proves a probe endpoint with one plain handshake when it serves exactly the file's
 certificate.  Anything else (a new or changed file, a decision near a threshold, a probe error or
-mismatch, --now) goes through the engine itself.  Nothing here imports cryptography.
+mismatch, --now) goes through the engine itself.  Nothing here imports cryptography.  The timer's and
+cron's own command lines are read here too, without argparse.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import time
 import typing as t
 
+from ._agent_config import DEFAULT_CONFIG
 from ._agent_engine import engine_thresholds
 from ._agent_report import CertResult, _epoch
 
@@ -129,3 +131,34 @@ def _plain_handshake(ep: t.Mapping[str, t.Any], expected: str) -> dict[str, t.An
         return None
     return {"error": None, "error_message": None, "handshake_ms": elapsed,
             "certificate": {"fingerprint_sha256": served}}
+
+
+class _Args:
+    """The parsed command line (argparse's namespace, or :func:`_timer_args`' for the timer's own commands)."""
+
+    def __init__(self, config: str, command: str, random_delay: int = 0) -> None:
+        self.config = config
+        self.command = command
+        self.random_delay = random_delay
+        self.now: str | None = None
+
+
+def _timer_args(argv: list[str]) -> _Args | None:
+    """The command lines the timer and cron run (``[--config PATH] [--random-delay N] check|renew``), read
+    without argparse (its import and parser cost more than the rest of a run with nothing due); None for
+    anything else, which argparse reads (help, errors, the other commands and options)."""
+    args = _Args(os.environ.get("CERTWATCH_CONFIG", DEFAULT_CONFIG), "")
+    rest = list(argv)
+    while len(rest) > 1:
+        option, value = rest[0], rest[1]
+        if option == "--config" and value and not value.startswith("-"):
+            args.config = value
+        elif option == "--random-delay" and value.isascii() and value.isdigit():
+            args.random_delay = int(value)
+        else:
+            return None
+        del rest[:2]
+    if rest not in (["check"], ["renew"]):
+        return None
+    args.command = rest[0]
+    return args
