@@ -101,7 +101,10 @@ def measure(cmd: list[str]) -> tuple[float, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--certbot", default=shutil.which("certbot") or os.path.join(ROOT, ".venv-bench", "bin", "certbot"))
+    # bench/run.sh runs this file with the bench venv's Python: its certbot sits beside it
+    beside = os.path.join(os.path.dirname(sys.executable), "certbot")
+    parser.add_argument("--certbot", default=beside if os.path.exists(beside)
+                        else shutil.which("certbot") or os.path.join(ROOT, ".venv-bench", "bin", "certbot"))
     parser.add_argument("--runs", type=int, default=7, help="interleaved rounds (at least 5)")
     args = parser.parse_args()
     if args.runs < 5:
