@@ -66,12 +66,17 @@ def _describe_all(cfg: dict[str, t.Any], policy: t.Any) -> list[CertResult]:
     return results
 
 
+def _watches(cert: t.Mapping[str, t.Any]) -> bool:
+    """The service watches its own files (``reload: {watch: true}``): no signal, it is waited for."""
+    return "watch" in (cert.get("reload") or {})
+
+
 def _proving(cfg: t.Mapping[str, t.Any], cert: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """How to prove *cert* after an install or a reload: constant waits (``prove.retries`` x ``retry_delay``),
     or for a service that watches its own files (``reload: {watch: true}``, no signal) growing waits
     (``prove.watch_*``), bounded, after which it is a ghost."""
     prove = cfg["prove"]
-    if "watch" in (cert.get("reload") or {}):
+    if _watches(cert):
         return {"retries": int(prove["watch_retries"]), "delay": float(prove["watch_retry_delay"]),
                 "backoff": float(prove["watch_backoff"]), "max_delay": float(prove["watch_max_delay"])}
     return {"retries": int(prove["retries"]), "delay": float(prove["retry_delay"])}
@@ -187,7 +192,6 @@ def _renew(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, count
         log("certwatch: %s: renewal failed at %s: %s" % (cert["name"], step, exc))
         return
     error = _reload(cert)  # nothing to do for a service that watches its files: it is waited for
-    watch = "watch" in (cert.get("reload") or {})
     if error is None:
         _probe(cert, res, **_proving(cfg, cert))
         bad = [p for p in res.probes if p["served_matches"] is not True]
@@ -196,7 +200,7 @@ def _renew(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, count
             log("certwatch: %s: renewed, serves %s" % (cert["name"], res.fingerprint))
             return
         # A watching service that kept serving the old certificate through every bounded wait is a ghost.
-        step = "ghost" if watch and all(p["served_matches"] is False for p in bad) else "proof"
+        step = "ghost" if _watches(cert) and all(p["served_matches"] is False for p in bad) else "proof"
         error = "; ".join("%s serves %s (%s)" % (p["endpoint"], p["served_fingerprint"], p["error_message"] or "mismatch")
                           for p in bad)
         if step == "ghost":

@@ -16,11 +16,6 @@ DEFAULT_CONFIG = "/etc/ghostguard/certwatch.json"
 CONFIG_VERSION = 1
 MODES = ("report", "renew")
 ISSUE_ON = ("controller", "host")
-STATUSES = ("ok", "due", "critical", "expired", "not_yet_valid", "invalid", "missing")
-ATTENTION = ("due", "critical", "expired", "not_yet_valid", "invalid", "missing")
-HANDSHAKE_ERRORS = ("refused", "timeout", "unreachable", "handshake_failure", "expired", "unknown_ca",
-                    "hostname_mismatch")
-FAIL_REASONS = ("issue", "install", "reload", "proof", "ghost")
 RELOAD_KINDS = ("systemd", "signal", "command", "watch")
 PROBE_KEYS = ("host", "port", "server_name", "alpn", "ca_bundle", "validate_certs", "timeout", "retries",
               "retry_delay", "name", "client_cert", "client_key")

@@ -17,6 +17,9 @@ EXIT_ATTENTION = 1
 EXIT_FAILED = 2
 EXIT_CONFIG = 3
 
+# The engine's statuses (_policy.STATUSES) plus "missing", and its handshake error classes
+# (_handshake.ERROR_CLASSES), spelled out here: importing those modules would pull dataclasses and
+# cryptography into a run with nothing due (tests/unit/.../test_agent_report.py keeps them equal).
 STATUSES = ("ok", "due", "critical", "expired", "not_yet_valid", "invalid", "missing")
 ATTENTION = ("due", "critical", "expired", "not_yet_valid", "invalid", "missing")
 HANDSHAKE_ERRORS = ("refused", "timeout", "unreachable", "handshake_failure", "expired", "unknown_ca",

@@ -51,3 +51,12 @@ def test_status_table_names_the_ghost_and_the_next_step() -> None:
     assert lines[1].split() == ["web", "ok", "40d00h", "2027-01-01T00:00:00Z", "GHOST", "aa:bb", "ghost"]
     assert "mode report; last run never; last success never; clock synchronised" in text
     assert "web: 127.0.0.1:443 serves aa:bb, the file holds ff:ee: reload the service" in text
+
+
+def test_the_agents_labels_are_the_engines() -> None:
+    """The agent spells out the engine's statuses and handshake errors (fast path); they must not drift."""
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _handshake, _policy
+
+    assert set(report.STATUSES) == set(_policy.STATUSES) | {"missing"}
+    assert set(report.ATTENTION) == set(report.STATUSES) - {"ok"}
+    assert report.HANDSHAKE_ERRORS == _handshake.ERROR_CLASSES
