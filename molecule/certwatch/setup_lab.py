@@ -52,7 +52,7 @@ def start(eph: str) -> None:
             _write(os.path.join(folder, stem + "cert.pem"), issued.cert_pem, 0o644)
             _write(os.path.join(folder, stem + "chain.pem"), issued.chain_pem, 0o644)
             _write(os.path.join(folder, stem + "fullchain.pem"), issued.fullchain_pem, 0o644)
-            _write(os.path.join(folder, stem + "key.pem"), issued.key_pem)
+            _write(os.path.join(folder, stem + "privkey.pem"), issued.key_pem)
         hosts[host] = {"name": name, "port": free_port(), "certs": folder}
     scenario = {
         "directory": info["directory"],

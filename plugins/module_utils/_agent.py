@@ -84,11 +84,11 @@ def _proving(cfg: t.Mapping[str, t.Any], cert: t.Mapping[str, t.Any]) -> dict[st
 
 def _probe(cert: dict[str, t.Any], result: CertResult, retries: int = 0, delay: float = 1.0, backoff: float = 1.0,
            max_delay: float | None = None) -> None:
-    if not cert["probe"]:
+    if not cert["probes"]:
         result.probes = []
         return
     endpoints = []
-    for ep in cert["probe"]:
+    for ep in cert["probes"]:
         entry = dict(ep)
         entry.setdefault("timeout", 5.0)
         if retries:

@@ -9,23 +9,19 @@ import json
 import os
 import typing as t
 
+from . import _inventory
 from ._errors import CertsError, InputError
 from ._time import parse_duration, parse_number
 
 DEFAULT_CONFIG = "/etc/ghostguard/certwatch.json"
 CONFIG_VERSION = 1
 MODES = ("report", "renew")
-ISSUE_ON = ("controller", "host")
-RELOAD_KINDS = ("systemd", "signal", "command", "watch")
-PROBE_KEYS = ("host", "port", "server_name", "alpn", "ca_bundle", "validate_certs", "timeout", "retries",
-              "retry_delay", "name", "client_cert", "client_key")
-CERT_KEYS = ("name", "domains", "cert_path", "key_path", "chain_path", "fullchain_path", "owner", "group", "mode",
-             "reload", "probe", "issue_on", "store", "keep", "in_place")
+RELOAD_KINDS = _inventory.RELOAD_KINDS
 TOP_KEYS = ("version", "host", "mode", "state_dir", "metrics_dir", "metrics_name", "cert_dir", "policy",
             "allowed_domains", "acme", "dns", "secrets", "prove", "certificates")
 # How a renewal is proved: after a reload (constant waits), and for a service that watches its own files
 # (reload {watch: true}: no signal; growing waits, bounded, before it is called a ghost and rolled back).
-PROVE_DEFAULTS: dict[str, t.Any] = {"retries": 10, "retry_delay": 1.0, "watch_retries": 10, "watch_retry_delay": 0.5,
+PROVE_DEFAULTS: dict[str, t.Any] = {"retries": 20, "retry_delay": 0.5, "watch_retries": 10, "watch_retry_delay": 0.5,
                                     "watch_backoff": 2.0, "watch_max_delay": 8.0}
 POLICY_KEYS = ("renew_before", "renew_fraction", "leeway", "alert_before", "max_connection_age", "connection_margin")
 
@@ -50,21 +46,6 @@ def _duration_ok(value: t.Any, where: str) -> None:
         raise ConfigError(str(exc)) from None
 
 
-def _check_probe(probe: t.Any, where: str) -> list[dict[str, t.Any]]:
-    probes = probe if isinstance(probe, list) else [probe]
-    out = []
-    for i, entry in enumerate(probes):
-        here = "%s.probe[%d]" % (where, i)
-        _require(isinstance(entry, dict), "%s must be a mapping such as {host: 127.0.0.1, port: 443}" % here)
-        unknown = sorted(set(entry) - set(PROBE_KEYS))
-        _require(not unknown, "%s: unknown key(s) %s; allowed: %s" % (here, ", ".join(unknown), ", ".join(PROBE_KEYS)))
-        _require(bool(entry.get("host")), "%s has no host; give the address the service listens on" % here)
-        port = entry.get("port", 443)
-        _require(isinstance(port, int) and 0 < port < 65536, "%s: port %r is not a TCP port (1-65535)" % (here, port))
-        out.append(dict(entry))
-    return out
-
-
 def _check_prove(prove: t.Any) -> dict[str, t.Any]:
     """The ``prove`` section with its defaults (:data:`PROVE_DEFAULTS`); each value checked and named."""
     _require(isinstance(prove, dict), "prove must be a mapping (retries, retry_delay, watch_retries, ...)")
@@ -82,26 +63,6 @@ def _check_prove(prove: t.Any) -> dict[str, t.Any]:
     except InputError as exc:
         raise ConfigError(str(exc)) from None
     return out
-
-
-def _check_reload(reload: t.Any, where: str) -> None:
-    if reload in (None, {}):
-        return
-    _require(isinstance(reload, dict), "%s.reload must be a mapping such as {systemd: nginx.service}" % where)
-    kinds = [k for k in RELOAD_KINDS if k in reload]
-    _require(len(kinds) == 1, "%s.reload needs exactly one of %s (got %s)" % (where, ", ".join(RELOAD_KINDS),
-                                                                              ", ".join(sorted(reload)) or "none"))
-    kind = kinds[0]
-    if kind == "signal":
-        import signal  # only for a configuration with a signal reload
-
-        _require(bool(reload.get("pidfile")), "%s.reload: signal needs pidfile (the service's PID file)" % where)
-        name = str(reload["signal"]).upper()
-        name = name if name.startswith("SIG") else "SIG" + name
-        _require(hasattr(signal, name), "%s.reload: %r is not a signal name (HUP, USR1, ...)" % (where, reload["signal"]))
-    if kind == "command":
-        _require(isinstance(reload["command"], list) and bool(reload["command"]),
-                 "%s.reload.command must be a non-empty argv list, such as [/usr/sbin/nginx, -s, reload]" % where)
 
 
 def validate(config: t.Any, check_files: bool = True) -> dict[str, t.Any]:
@@ -133,43 +94,12 @@ def validate(config: t.Any, check_files: bool = True) -> dict[str, t.Any]:
     certs = cfg.get("certificates")
     if not isinstance(certs, list):
         raise ConfigError("certificates must be a list (certwatch_certificates)")
-    certs = list(certs)
-    seen: set[str] = set()
-    host_certs = []
-    for i, raw in enumerate(certs):
-        where = "certificates[%d]" % i
-        _require(isinstance(raw, dict), "%s must be a mapping" % where)
-        cert = dict(raw)
-        name = cert.get("name")
-        _require(isinstance(name, str) and bool(name) and "/" not in name and not name.startswith("."),
-                 "%s needs a name (unique on the host, no '/')" % where)
-        where = "certificate %s" % name
-        _require(name not in seen, "%s is configured twice; names must be unique on a host" % where)
-        seen.add(t.cast(str, name))
-        unknown = sorted(set(cert) - set(CERT_KEYS))
-        _require(not unknown, "%s: unknown key(s) %s; allowed: %s" % (where, ", ".join(unknown), ", ".join(CERT_KEYS)))
-        domains = cert.get("domains")
-        _require(isinstance(domains, list) and bool(domains) and all(isinstance(d, str) and d for d in domains),
-                 "%s: domains must be a non-empty list of names" % where)
-        cert.setdefault("issue_on", "controller")
-        _require(isinstance(cert.setdefault("in_place", False), bool), "%s: in_place must be true or false" % where)
-        _require(cert["issue_on"] in ISSUE_ON, "%s: issue_on must be controller or host" % where)
-        if not cert.get("cert_path") and not cert.get("fullchain_path"):
-            base = cfg.get("cert_dir")
-            _require(isinstance(base, str) and bool(base),
-                     "%s has no cert_path and there is no cert_dir to default it from" % where)
-            folder = os.path.join(str(base), t.cast(str, name))
-            for role in ("cert", "key", "chain", "fullchain"):
-                cert.setdefault(role + "_path", os.path.join(folder, role + ".pem"))
-        for role in ("cert", "key", "chain", "fullchain"):
-            path = cert.get(role + "_path")
-            _require(path is None or (isinstance(path, str) and os.path.isabs(path)),
-                     "%s: %s_path %r must be an absolute path" % (where, role, path))
-        _check_reload(cert.get("reload"), where)
-        cert["probe"] = _check_probe(cert["probe"], where) if cert.get("probe") else []
-        if cert["issue_on"] == "host":
-            host_certs.append(cert)
-        certs[i] = cert
+    # the one inventory model (_inventory): the same checks and defaults as renew.yml's
+    problems = _inventory.certificate_problems(str(cfg.get("host") or "this host"), certs, cfg.get("cert_dir") or None,
+                                               cfg.get("allowed_domains") or None)
+    _require(not problems, "; ".join(problems))
+    certs = [_inventory.normalize_certificate(c, cfg.get("cert_dir") or None) for c in certs]
+    host_certs = [c for c in certs if c["issue_on"] == "host"]
     cfg["certificates"] = certs
     if cfg["mode"] == "renew" and host_certs:
         acme = cfg.get("acme") or {}

@@ -100,7 +100,7 @@ def _epoch(value: str) -> float:
 
 def _counters_declare(counters: _metrics.Counters, cfg: dict[str, t.Any]) -> None:
     for cert in cfg["certificates"]:
-        for ep in cert["probe"]:
+        for ep in cert["probes"]:
             endpoint = "%s:%s" % (ep["host"], ep.get("port", 443))
             for error in HANDSHAKE_ERRORS:
                 counters.declare("ghostguard_tls_handshake_errors_total",

@@ -6,29 +6,67 @@ problem names host, certificate and field) and the certificates with their defau
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
 import re
 import typing as t
 
-from ._ledger import DEFAULT_LIMITS, set_key
-
 # ----------------------------------------------------------------------------- the inventory model
+# One schema of certwatch_certificates for renew.yml, rollback.yml, the converge module, the agent and the role
+# (checked against its meta/argument_specs.yml by a test); "default" is what normalize_certificate() fills in.
 
-CERT_FIELDS = ("name", "domains", "cert_path", "key_path", "chain_path", "fullchain_path", "owner", "group",
-               "mode", "reload", "probe", "issue_on", "in_place")
+CERT_SCHEMA: dict[str, dict[str, t.Any]] = {
+    "name": {"type": "str", "required": True},
+    "domains": {"type": "list", "elements": "str", "required": True},
+    "cert_path": {"type": "path"},        # default <certwatch_cert_dir>/<name>/<DEFAULT_FILES[field]>
+    "key_path": {"type": "path"},
+    "chain_path": {"type": "path"},
+    "fullchain_path": {"type": "path"},
+    "owner": {"type": "str"},
+    "group": {"type": "str"},
+    "mode": {"type": "str"},
+    "reload": {"type": "dict"},
+    "probe": {"type": "raw"},             # one endpoint (dict) or a list; normalised as "probes"
+    "issue_on": {"type": "str", "choices": ["controller", "host"], "default": "controller"},
+    "in_place": {"type": "bool", "default": False},
+    "keep": {"type": "int", "default": 3},
+}
+# The file a path defaults to, in <certwatch_cert_dir>/<name>/ (the same for renew.yml and the agent).
+DEFAULT_FILES = {"cert_path": "cert.pem", "key_path": "privkey.pem", "chain_path": "chain.pem",
+                 "fullchain_path": "fullchain.pem"}
+# A probe: endpoint_info's options of one endpoint. host defaults to 127.0.0.1, port to 443, server_name to
+# the first non-wildcard domain of the certificate.
+PROBE_SCHEMA: dict[str, dict[str, t.Any]] = {
+    "host": {"type": "str", "default": "127.0.0.1"},
+    "port": {"type": "int", "default": 443},
+    "server_name": {"type": "str"},
+    "alpn": {"type": "list", "elements": "str"},
+    "ca_bundle": {"type": "path"},
+    "validate_certs": {"type": "bool"},
+    "client_cert": {"type": "path"},
+    "client_key": {"type": "path"},
+    "timeout": {"type": "float"},
+    "retries": {"type": "int"},
+    "retry_delay": {"type": "float"},
+    "name": {"type": "str"},
+}
+CERT_FIELDS = tuple(CERT_SCHEMA)
+PROBE_FIELDS = tuple(PROBE_SCHEMA)
 ACME_FIELDS = ("directory", "ca_bundle", "email", "terms_agreed", "account_key_content", "account_key_path",
                "eab_kid", "eab_hmac_key", "profile", "preferred_chain", "ari", "key_type", "timeout")
 DNS_FIELDS = ("provider", "alidns", "rfc2136", "nameservers", "propagation_timeout")
 POLICY_FIELDS = ("renew_before", "renew_fraction", "leeway", "alert_before", "max_connection_age")
-PROBE_FIELDS = ("host", "port", "server_name", "alpn", "ca_bundle", "timeout", "retries", "retry_delay")
 RELOAD_KINDS = ("systemd", "signal", "command", "watch")
 PROVIDERS = ("alidns", "rfc2136")
 _NAME_RE = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?\.?$")
 _CERT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _PERCENT_RE = re.compile(r"^\s*(\d+(\.\d+)?)\s*%\s*$")
+
+
+def set_key(domains: t.Iterable[str]) -> str:
+    """The name set of a certificate: its names lowercased, without trailing dot, sorted, unique."""
+    return ",".join(sorted({d.lower().rstrip(".") for d in domains}))
 
 
 def _where(host: str, cert: str | None, field: str) -> str:
@@ -42,6 +80,8 @@ def _unknown(keys: t.Iterable[str], known: t.Sequence[str]) -> list[tuple[str, s
     out = []
     for key in keys:
         if key not in known:
+            import difflib  # only when something is wrong
+
             close = difflib.get_close_matches(str(key), known, n=1)
             out.append((str(key), " (did you mean %r?)" % close[0] if close else ""))
     return out
@@ -80,8 +120,11 @@ def _check_reload(host: str, name: str, value: t.Any, problems: list[str]) -> No
     if kind == "systemd" and not _is_str(value["systemd"]):
         problems.append("%s.systemd: must be a unit name such as nginx.service" % where)
     if kind == "signal":
-        if not _is_str(value["signal"]):
-            problems.append("%s.signal: must be a signal name such as HUP" % where)
+        import signal  # only for a certificate reloaded by a signal
+
+        name = str(value["signal"]).upper()
+        if not _is_str(value["signal"]) or not hasattr(signal, name if name.startswith("SIG") else "SIG" + name):
+            problems.append("%s.signal: %r is not a signal name such as HUP or USR1" % (where, value["signal"]))
         if not _is_str(value.get("pidfile")):
             problems.append("%s.pidfile: signal needs the pidfile of the process to signal" % where)
     if kind == "command" and (not isinstance(value["command"], list) or not value["command"]
@@ -91,6 +134,18 @@ def _check_reload(host: str, name: str, value: t.Any, problems: list[str]) -> No
         problems.append("%s.watch: must be true (the service watches its own files)" % where)
 
 
+_SCALARS: dict[str, t.Callable[[t.Any], bool]] = {
+    "str": _is_str,
+    "path": lambda v: _is_str(v) and str(v).startswith("/"),
+    "int": _is_int,
+    "bool": lambda v: isinstance(v, bool),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+    "list": lambda v: isinstance(v, list) and all(_is_str(e) for e in v),
+}
+_EXPECTED = {"str": "a string", "path": "an absolute path", "int": "a whole number", "bool": "true or false",
+             "float": "a number of seconds", "list": "a list of strings"}
+
+
 def _check_probe(host: str, name: str, value: t.Any, problems: list[str]) -> None:
     where = _where(host, name, "probe")
     probes = value if isinstance(value, list) else [value]
@@ -98,49 +153,51 @@ def _check_probe(host: str, name: str, value: t.Any, problems: list[str]) -> Non
         problems.append("%s: an empty list; omit probe to skip the proof" % where)
     for probe in probes:
         if not isinstance(probe, t.Mapping):
-            problems.append("%s: each probe must be a dict with at least port, got %s" % (where, type(probe).__name__))
+            problems.append("%s: each probe must be a dict such as {port: 443}, got %s" % (where, type(probe).__name__))
             continue
         for key, hint in _unknown(probe, PROBE_FIELDS):
-            problems.append("%s: unknown key %r%s" % (where, key, hint))
-        port = probe.get("port")
+            problems.append("%s: unknown key %r%s; known keys: %s" % (where, key, hint, ", ".join(PROBE_FIELDS)))
+        for key, spec in PROBE_SCHEMA.items():
+            if key != "port" and probe.get(key) is not None and not _SCALARS[spec["type"]](probe[key]):
+                problems.append("%s.%s: must be %s, got %r" % (where, key, _EXPECTED[spec["type"]], probe[key]))
+        port = probe.get("port", 443)
         if not _is_int(port) or not 0 < t.cast(int, port) < 65536:
             problems.append("%s.port: must be a port number (1-65535), got %r" % (where, port))
-        if "alpn" in probe and not (isinstance(probe["alpn"], list) and all(_is_str(a) for a in probe["alpn"])):
-            problems.append("%s.alpn: must be a list of protocol names such as [h2]" % where)
 
 
 def allowed(name: str, patterns: t.Sequence[str]) -> bool:
-    """Whether *name* fits the allowlist (same rules as acme_dns01's allowed_domains)."""
-    import fnmatch
+    """Whether *name* fits the allowlist (acme_dns01's allowed_domains rules: the same function)."""
+    from ._acme.names import allowed as fits
 
-    name = name.lower().rstrip(".")
-    for pattern in patterns:
-        pattern = str(pattern).lower().rstrip(".")
-        if pattern.startswith("*.") and (name.endswith(pattern[1:]) or name == pattern):
-            return True
-        if name == pattern or fnmatch.fnmatchcase(name, pattern):
-            return True
-    return False
+    return fits(name.lower().rstrip("."), patterns)
 
 
 def validate_host(host: str, hv: t.Mapping[str, t.Any], shared: bool = True) -> list[str]:
     """Problems in one host's certwatch_* variables; each names host, certificate and field."""
-    problems: list[str] = []
     certs = hv.get("certwatch_certificates")
     if certs is None:
-        return problems
+        return []
+    problems = certificate_problems(host, certs, hv.get("certwatch_cert_dir"), hv.get("certwatch_allowed_domains"))
+    needs_controller = isinstance(certs, list) and any(
+        isinstance(c, t.Mapping) and c.get("issue_on", "controller") == "controller" for c in certs)
+    if needs_controller and shared:
+        problems.extend(_validate_shared(host, hv))
+    return problems
+
+
+def certificate_problems(host: str, certs: t.Any, cert_dir: t.Any = None, patterns: t.Any = None) -> list[str]:
+    """Problems of a certwatch_certificates list (with certwatch_cert_dir and certwatch_allowed_domains): the
+    one validation of the inventory model, for renew.yml, rollback.yml, the converge module and the agent."""
     if not isinstance(certs, list):
         return ["%s: must be a list of certificates, got %s" % (_where(host, None, "certwatch_certificates"),
                                                                 type(certs).__name__)]
-    cert_dir = hv.get("certwatch_cert_dir")
+    problems: list[str] = []
     if cert_dir is not None and not (_is_str(cert_dir) and str(cert_dir).startswith("/")):
         problems.append("%s: must be an absolute directory, got %r" % (_where(host, None, "certwatch_cert_dir"), cert_dir))
-    patterns = hv.get("certwatch_allowed_domains")
     if patterns is not None and not (isinstance(patterns, list) and all(_is_str(p) for p in patterns)):
         problems.append("%s: must be a list of name patterns" % _where(host, None, "certwatch_allowed_domains"))
         patterns = None
     seen: set[str] = set()
-    needs_controller = False
     for index, cert in enumerate(certs):
         if not isinstance(cert, t.Mapping):
             problems.append("%s: entry #%d must be a dict, got %s" % (_where(host, None, "certwatch_certificates"),
@@ -153,44 +210,59 @@ def validate_host(host: str, hv: t.Mapping[str, t.Any], shared: bool = True) -> 
         elif name in seen:
             problems.append("%s: %r is used twice on this host; names must be unique" % (_where(host, label, "name"), name))
         seen.add(str(name))
-        for key, hint in _unknown(cert, CERT_FIELDS):
-            problems.append("%s: unknown field%s; known fields: %s" % (_where(host, label, key), hint, ", ".join(CERT_FIELDS)))
-        domains = cert.get("domains")
-        if not isinstance(domains, list) or not domains or not all(_is_str(d) for d in domains):
-            problems.append("%s: must be a non-empty list of DNS names, got %r" % (_where(host, label, "domains"), domains))
-        else:
-            for domain in domains:
-                if not _NAME_RE.match(domain.lower()):
-                    problems.append("%s: %r is not a DNS name" % (_where(host, label, "domains"), domain))
-                elif patterns is not None and not allowed(domain, patterns):
-                    problems.append("%s: %r is outside certwatch_allowed_domains (%s)"
-                                    % (_where(host, label, "domains"), domain, ", ".join(patterns)))
-        for field in ("cert_path", "key_path", "chain_path", "fullchain_path"):
-            value = cert.get(field)
-            if value is not None and not (_is_str(value) and str(value).startswith("/")):
-                problems.append("%s: must be an absolute path, got %r" % (_where(host, label, field), value))
-        if cert.get("cert_path") is None and cert_dir is None:
-            problems.append("%s: not set and no certwatch_cert_dir to place it under" % _where(host, label, "cert_path"))
-        for field in ("owner", "group"):
-            if field in cert and not (_is_str(cert[field]) or _is_int(cert[field])):
-                problems.append("%s: must be a user/group name or id, got %r" % (_where(host, label, field), cert[field]))
-        if "mode" in cert and not (isinstance(cert["mode"], str) and re.match(r"^0?[0-7]{3}$", cert["mode"])):
-            problems.append("%s: must be an octal string such as \"0644\" (quoted), got %r" % (_where(host, label, "mode"),
-                                                                                               cert["mode"]))
-        if "reload" in cert:
-            _check_reload(host, label, cert["reload"], problems)
-        if "probe" in cert:
-            _check_probe(host, label, cert["probe"], problems)
-        if "in_place" in cert and not isinstance(cert["in_place"], bool):
-            problems.append("%s: must be true or false (true: deploy rewrites the files in place, for a service "
-                            "watching the files themselves), got %r" % (_where(host, label, "in_place"), cert["in_place"]))
-        issue_on = cert.get("issue_on", "controller")
-        if issue_on not in ("controller", "host"):
-            problems.append("%s: must be controller or host, got %r" % (_where(host, label, "issue_on"), issue_on))
-        needs_controller = needs_controller or issue_on == "controller"
-    if needs_controller and shared:
-        problems.extend(_validate_shared(host, hv))
+        _check_certificate(host, label, as_entered(cert), cert_dir, patterns, problems)
     return problems
+
+
+def as_entered(cert: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    """A normalised certificate (the agent's configuration holds them) as the inventory would give it."""
+    if "probes" not in cert:
+        return cert
+    out = {k: v for k, v in cert.items() if k not in ("probes", "set", "staging") and v is not None}
+    if cert["probes"]:
+        out["probe"] = cert["probes"]
+    return out
+
+
+def _check_certificate(host: str, label: str, cert: t.Mapping[str, t.Any], cert_dir: t.Any, patterns: t.Any,
+                       problems: list[str]) -> None:
+    for key, hint in _unknown(cert, CERT_FIELDS):
+        problems.append("%s: unknown field%s; known fields: %s" % (_where(host, label, key), hint, ", ".join(CERT_FIELDS)))
+    domains = cert.get("domains")
+    if not isinstance(domains, list) or not domains or not all(_is_str(d) for d in domains):
+        problems.append("%s: must be a non-empty list of DNS names, got %r" % (_where(host, label, "domains"), domains))
+    else:
+        for domain in domains:
+            if not _NAME_RE.match(domain.lower()):
+                problems.append("%s: %r is not a DNS name" % (_where(host, label, "domains"), domain))
+            elif patterns is not None and not allowed(domain, patterns):
+                problems.append("%s: %r is outside certwatch_allowed_domains (%s)"
+                                % (_where(host, label, "domains"), domain, ", ".join(patterns)))
+    for field in DEFAULT_FILES:
+        value = cert.get(field)
+        if value is not None and not _SCALARS["path"](value):
+            problems.append("%s: must be an absolute path, got %r" % (_where(host, label, field), value))
+    if cert.get("cert_path") is None and cert.get("fullchain_path") is None and cert_dir is None:
+        problems.append("%s: not set and no certwatch_cert_dir to place it under" % _where(host, label, "cert_path"))
+    for field in ("owner", "group"):
+        if field in cert and not (_is_str(cert[field]) or _is_int(cert[field])):
+            problems.append("%s: must be a user/group name or id, got %r" % (_where(host, label, field), cert[field]))
+    if "mode" in cert and not (isinstance(cert["mode"], str) and re.match(r"^0?[0-7]{3}$", cert["mode"])):
+        problems.append("%s: must be an octal string such as \"0644\" (quoted), got %r" % (_where(host, label, "mode"),
+                                                                                           cert["mode"]))
+    if cert.get("reload") is not None:
+        _check_reload(host, label, cert["reload"], problems)
+    if cert.get("probe") is not None:
+        _check_probe(host, label, cert["probe"], problems)
+    if "in_place" in cert and not isinstance(cert["in_place"], bool):
+        problems.append("%s: must be true or false (true: deploy rewrites the files in place, for a service "
+                        "watching the files themselves), got %r" % (_where(host, label, "in_place"), cert["in_place"]))
+    if "keep" in cert and not (_is_int(cert["keep"]) and 1 <= cert["keep"] <= 100):
+        problems.append("%s: must be the number of generations to keep (1-100), got %r"
+                        % (_where(host, label, "keep"), cert["keep"]))
+    issue_on = cert.get("issue_on", "controller")
+    if issue_on not in ("controller", "host"):
+        problems.append("%s: must be controller or host, got %r" % (_where(host, label, "issue_on"), issue_on))
 
 
 def _validate_shared(host: str, hv: t.Mapping[str, t.Any]) -> list[str]:
@@ -238,6 +310,8 @@ def validate_run(options: t.Mapping[str, t.Any]) -> list[str]:
     mfp = options.get("max_fail_percentage", 0)
     if not isinstance(mfp, (int, float)) or isinstance(mfp, bool) or not 0 <= mfp <= 100:
         problems.append("renew_max_fail_percentage: must be a number from 0 to 100, got %r" % (mfp,))
+    from ._ledger import DEFAULT_LIMITS  # renew.yml's run variables only
+
     limits = options.get("limits") or {}
     if not isinstance(limits, t.Mapping):
         problems.append("renew_limits: must be a dict such as %s" % json.dumps(DEFAULT_LIMITS))
@@ -270,40 +344,52 @@ def set_slug(key: str) -> str:
     return "%s-%s" % (first[:60], hashlib.sha256(key.encode()).hexdigest()[:10])
 
 
+def probe_server_name(domains: t.Sequence[str]) -> str:
+    """The SNI a probe sends when none is given: the first non-wildcard domain; for a certificate of wildcards
+    only, a name its first wildcard covers (``*.example.com`` -> ``ghostguard-probe.example.com``)."""
+    names = [str(d).lower().rstrip(".") for d in domains]
+    plain = [n for n in names if not n.startswith("*.")]
+    return plain[0] if plain else "ghostguard-probe." + names[0][2:]
+
+
 def _probe(probe: t.Mapping[str, t.Any], name: str, domains: t.Sequence[str]) -> dict[str, t.Any]:
-    """endpoint_info endpoint for a probe: host 127.0.0.1 and the first domain as SNI unless given."""
-    out = dict(probe)
-    out.setdefault("host", "127.0.0.1")
-    out.setdefault("server_name", str(domains[0]).lower().rstrip("."))
-    out.setdefault("name", "%s@%s:%s" % (name, out["host"], out.get("port")))
+    """One endpoint_info endpoint: host 127.0.0.1, port 443, SNI :func:`probe_server_name` unless given."""
+    out = {k: v for k, v in probe.items() if v is not None}
+    out.setdefault("host", PROBE_SCHEMA["host"]["default"])
+    out.setdefault("port", PROBE_SCHEMA["port"]["default"])
+    out.setdefault("server_name", probe_server_name(domains))
+    out.setdefault("name", "%s@%s:%s" % (name, out["host"], out["port"]))
     return out
+
+
+def normalize_certificate(cert: t.Mapping[str, t.Any], cert_dir: str | None = None) -> dict[str, t.Any]:
+    """One certificate of the inventory model with every default filled in (validate first). Idempotent: a
+    normalised entry (with ``probes`` instead of ``probe``) normalises to itself."""
+    name = str(cert["name"])
+    anchor = cert.get("cert_path") or cert.get("fullchain_path")
+    folder = os.path.join(str(cert_dir), name) if cert_dir else os.path.dirname(str(anchor))
+    raw = cert.get("probes") if "probes" in cert else cert.get("probe")
+    probes = [] if raw is None else (list(raw) if isinstance(raw, list) else [raw])
+    entry: dict[str, t.Any] = {"name": name, "domains": sorted({d.lower().rstrip(".") for d in cert["domains"]})}
+    entry["set"] = set_key(entry["domains"])
+    for field, file_name in DEFAULT_FILES.items():
+        entry[field] = cert.get(field) or os.path.join(folder, file_name)
+    entry.update({
+        "owner": cert.get("owner"),
+        "group": cert.get("group"),
+        "mode": cert.get("mode"),
+        "reload": dict(cert["reload"]) if cert.get("reload") else None,
+        "probes": [_probe(p, name, list(cert["domains"])) for p in probes],
+        "issue_on": cert.get("issue_on") or CERT_SCHEMA["issue_on"]["default"],
+        "in_place": bool(cert.get("in_place", CERT_SCHEMA["in_place"]["default"])),
+        "keep": int(cert.get("keep") or CERT_SCHEMA["keep"]["default"]),
+    })
+    entry["staging"] = os.path.join(os.path.dirname(entry["cert_path"]), ".ghostguard-next", name)
+    return entry
 
 
 def normalize_certificates(host: str, hv: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
-    """The host's certificates with every default filled in (validate first)."""
-    out = []
+    """The host's certificates (``certwatch_certificates`` of *hv*) with every default filled in (validate first)."""
+    del host  # the same defaults on every host
     base = hv.get("certwatch_cert_dir")
-    for cert in hv.get("certwatch_certificates") or []:
-        name = cert["name"]
-        folder = os.path.join(str(base), name) if base else os.path.dirname(str(cert["cert_path"]))
-        probes = cert.get("probe")
-        probes = [] if probes is None else (list(probes) if isinstance(probes, list) else [probes])
-        entry = {
-            "name": name,
-            "domains": sorted({d.lower().rstrip(".") for d in cert["domains"]}),
-            "set": set_key(cert["domains"]),
-            "cert_path": cert.get("cert_path") or os.path.join(folder, "cert.pem"),
-            "key_path": cert.get("key_path") or os.path.join(folder, "privkey.pem"),
-            "chain_path": cert.get("chain_path") or os.path.join(folder, "chain.pem"),
-            "fullchain_path": cert.get("fullchain_path") or os.path.join(folder, "fullchain.pem"),
-            "owner": cert.get("owner"),
-            "group": cert.get("group"),
-            "mode": cert.get("mode"),
-            "reload": dict(cert["reload"]) if cert.get("reload") else None,
-            "probes": [_probe(p, name, cert["domains"]) for p in probes],
-            "issue_on": cert.get("issue_on", "controller"),
-            "in_place": bool(cert.get("in_place", False)),
-        }
-        entry["staging"] = os.path.join(os.path.dirname(entry["cert_path"]), ".ghostguard-next", name)
-        out.append(entry)
-    return out
+    return [normalize_certificate(cert, base) for cert in hv.get("certwatch_certificates") or []]

@@ -16,15 +16,11 @@ import typing as t
 from . import _time
 from ._durable import locked, write_atomic
 from ._errors import FileSystemError, InputError
+from ._inventory import set_key
 
 DEFAULT_LIMITS = {"per_registered_domain_week": 50, "per_name_set_week": 5, "orders_per_3h": 300}
 WEEK = 7 * 86400
 THREE_HOURS = 3 * 3600
-
-
-def set_key(domains: t.Iterable[str]) -> str:
-    """The name set of a certificate: its names lowercased, without trailing dot, sorted, unique."""
-    return ",".join(sorted({d.lower().rstrip(".") for d in domains}))
 
 
 # ----------------------------------------------------------------------------- the ledger and the budget

@@ -70,64 +70,111 @@ def _expiry_index(result: t.Mapping[str, t.Any] | None) -> tuple[dict[str, t.Any
     return certs, errors
 
 
-def _why(cert: t.Mapping[str, t.Any], certs: t.Mapping[str, t.Any], errors: t.Mapping[str, str],
-         force: bool) -> tuple[bool, str, dict[str, t.Any] | None]:
-    """(due, why, description) of one certificate from its host's expiry_info result."""
-    desc = certs.get(cert["cert_path"])
+def _observed(data: t.Mapping[str, t.Any]) -> dict[str, dict[str, t.Any]]:
+    """What the host's observation (``converge`` state=observed) saw, per certificate name; an older
+    ``expiry_info`` result is read as an observation without probes or store."""
+    if data.get("observed") is not None:
+        return {o["name"]: o for o in data["observed"] or []}
+    certs, errors = _expiry_index(data.get("expiry"))
+    out = {}
+    for cert in data.get("certificates") or []:
+        desc = certs.get(cert["cert_path"])
+        out[cert["name"]] = {"name": cert["name"], "description": desc, "error": errors.get(cert["cert_path"]),
+                             "fingerprint": (desc or {}).get("fingerprint_sha256")}
+    return out
+
+
+def _why(cert: t.Mapping[str, t.Any], seen: t.Mapping[str, t.Any] | None, window: t.Mapping[str, t.Any] | None,
+         force: bool) -> tuple[bool, str]:
+    """(due, why) of one certificate from what its host observed and the CA's ARI window."""
+    desc = (seen or {}).get("description")
     if force:
-        return True, "forced", desc
+        return True, "forced"
     if desc is None:
-        error = errors.get(cert["cert_path"], "not found")
-        return True, "missing or unreadable (%s)" % error, None
+        return True, "missing or unreadable (%s)" % ((seen or {}).get("error") or "not found")
     names = {s[4:].lower() for s in desc.get("sans", []) if str(s).startswith("DNS:")}
     if names and names != set(cert["domains"]):
-        return True, "names changed", desc
+        return True, "names changed"
     if desc.get("due") or desc.get("status") in ("expired", "critical", "invalid", "not_yet_valid"):
         reasons = ",".join(desc.get("reasons") or []) or desc.get("status", "due")
-        return True, "%s, not_after %s" % (reasons, desc.get("not_after")), desc
-    return False, "ok until %s (renew at %s)" % (desc.get("not_after"), desc.get("renew_at")), desc
+        return True, "%s, not_after %s" % (reasons, desc.get("not_after"))
+    if window and window.get("due"):
+        return True, "ari: the CA's renewal window opened %s" % window.get("start")
+    return False, "ok until %s (renew at %s)" % (desc.get("not_after"), desc.get("renew_at"))
 
 
-def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[str, t.Any],
-               ledger: t.Sequence[t.Mapping[str, t.Any]] = (), now: float | None = None) -> dict[str, t.Any]:
-    """Plan one run.
+def _repair(seen: t.Mapping[str, t.Any] | None) -> str | None:
+    """Why a certificate that is not due still needs its host (a ghost, an unproved generation), or None."""
+    if not seen:
+        return None
+    if seen.get("ghost"):
+        bad = [p for p in seen.get("probes") or [] if p.get("served_matches") is False]
+        where = ", ".join("%s serves %s" % (p.get("endpoint"), str(p.get("served_fingerprint"))[:23]) for p in bad)
+        return "ghost: %s; the files hold %s" % (where or "a probe serves another certificate",
+                                                 str(seen.get("fingerprint"))[:23])
+    if seen.get("unproved"):
+        return "unproved: generation %s was installed and never proved" % seen.get("generation")
+    return None
 
-    *hosts* maps host name (in inventory order) to ``{"certificates": normalize_certificates(...),
-    "expiry": expiry_info result, "unreachable": bool}``; *options*: ``names``, ``force``,
-    ``key_per_host``, ``host_keys`` (default true: a name set held by one host gets its key on that host;
-    false: every key is made on the controller, as AWX job slicing needs), ``canary``, ``batch``, ``limits``,
-    ``store``.
-    """
-    now = time.time() if now is None else now
+
+def _holders(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[str, t.Any],
+             ari: t.Mapping[str, t.Mapping[str, t.Any]]) -> tuple[dict[str, dict[str, t.Any]], list[dict[str, t.Any]]]:
+    """Every certificate of the run grouped by name set (with its due verdict), and the skipped ones."""
     only = set(options.get("names") or [])
     force = bool(options.get("force"))
-    per_host = bool(options.get("key_per_host"))
-    host_keys = options.get("host_keys", True) is not False
-    store = str(options.get("store") or ".")
     skipped: list[dict[str, t.Any]] = []
     sets: dict[str, dict[str, t.Any]] = {}
     for host, data in hosts.items():
-        certs, errors = _expiry_index(data.get("expiry"))
+        observed = _observed(data)
         for cert in data.get("certificates") or []:
             if only and cert["name"] not in only:
                 continue
-            if cert["issue_on"] != "controller":
-                skipped.append({"host": host, "name": cert["name"], "domains": cert["domains"],
-                                "reason": "issue_on: host (renewed by the certwatch agent)"})
+            why_not = ("issue_on: host (renewed by the certwatch agent)" if cert["issue_on"] != "controller" else
+                       "unreachable: %s" % data.get("msg", "no connection") if data.get("unreachable") else None)
+            if why_not:
+                skipped.append({"host": host, "name": cert["name"], "domains": cert["domains"], "reason": why_not})
                 continue
-            if data.get("unreachable"):
-                skipped.append({"host": host, "name": cert["name"], "domains": cert["domains"],
-                                "reason": "unreachable: %s" % data.get("msg", "no connection")})
-                continue
-            due, why, desc = _why(cert, certs, errors, force)
+            seen = observed.get(cert["name"]) or {}
+            cert_id = seen.get("ari_cert_id")
+            window = ari.get(cert_id) if cert_id else None
+            due, why = _why(cert, seen, window, force)
+            desc = seen.get("description") or {}
             entry = sets.setdefault(cert["set"], {"set": cert["set"], "domains": cert["domains"], "holders": [],
                                                   "due": False, "why": []})
             entry["holders"].append({"host": host, "name": cert["name"], "due": due, "why": why,
-                                     "fingerprint": (desc or {}).get("fingerprint_sha256"),
-                                     "not_after": (desc or {}).get("not_after")})
+                                     "fingerprint": desc.get("fingerprint_sha256"), "not_after": desc.get("not_after"),
+                                     "ari_cert_id": cert_id, "ari_due": bool(window and window.get("due")),
+                                     "repair": None if due else _repair(seen)})
             if due:
                 entry["due"] = True
                 entry["why"].append("%s/%s: %s" % (host, cert["name"], why))
+    return sets, skipped
+
+
+def _mode(entry: t.Mapping[str, t.Any], options: t.Mapping[str, t.Any]) -> str:
+    if options.get("key_per_host"):
+        return "per_host"
+    if len(entry["holders"]) == 1 and options.get("host_keys", True) is not False:
+        return "host_key"
+    return "shared_key"
+
+
+def _replaces(holders: t.Sequence[t.Mapping[str, t.Any]]) -> tuple[str | None, bool]:
+    """The ARI certificate id a renewal replaces (RFC 9773), and whether the CA's window for it is open
+    (then the order is exempt from the rate limits, as at Let's Encrypt)."""
+    for holder in holders:
+        if holder.get("ari_due") and holder.get("ari_cert_id"):
+            return holder["ari_cert_id"], True
+    for holder in holders:
+        if holder.get("ari_cert_id"):
+            return holder["ari_cert_id"], False
+    return None, False
+
+
+def _orders(sets: t.Mapping[str, dict[str, t.Any]], options: t.Mapping[str, t.Any], store: str
+            ) -> tuple[list[dict[str, t.Any]], dict[str, list[dict[str, t.Any]]], list[dict[str, t.Any]]]:
+    """The orders of the due name sets, what each host installs (or repairs), and what stays unchanged."""
+    force = bool(options.get("force"))
     orders: list[dict[str, t.Any]] = []
     deploys: dict[str, list[dict[str, t.Any]]] = {}
     unchanged: list[dict[str, t.Any]] = []
@@ -136,34 +183,49 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
         holders = entry["holders"]
         if not entry["due"]:
             entry["mode"] = "none"
-            unchanged.extend({"host": h["host"], "name": h["name"], "domains": entry["domains"],
-                              "not_after": h["not_after"], "why": h["why"]} for h in holders)
+            for h in holders:
+                if h["repair"]:
+                    deploys.setdefault(h["host"], []).append({"name": h["name"], "order": None, "mode": "repair",
+                                                              "why": h["repair"]})
+                else:
+                    unchanged.append({"host": h["host"], "name": h["name"], "domains": entry["domains"],
+                                      "not_after": h["not_after"], "why": h["why"]})
             continue
-        single = len(holders) == 1
-        if per_host:
-            entry["mode"] = "per_host"
-        elif single and host_keys:
-            entry["mode"] = "host_key"
-        else:
-            entry["mode"] = "shared_key"
-        if entry["mode"] == "shared_key":
-            order_ids = ["set:" + key]
-            orders.append({"id": order_ids[0], "set": key, "domains": entry["domains"], "mode": "shared_key",
-                           "hosts": [h["host"] for h in holders], "source_host": holders[0]["host"],
-                           "store": os.path.join(store, "sets", set_slug(key)), "force": force})
-            for holder in holders:
-                deploys.setdefault(holder["host"], []).append({"name": holder["name"], "order": order_ids[0],
-                                                               "mode": "shared_key"})
-        else:
-            for holder in holders:
-                oid = "host:%s:%s" % (holder["host"], holder["name"])
-                orders.append({"id": oid, "set": key, "domains": entry["domains"], "mode": entry["mode"],
-                               "hosts": [holder["host"]], "host": holder["host"], "name": holder["name"],
-                               "source_host": holder["host"],
-                               "store": os.path.join(store, "hosts", holder["host"], holder["name"]),
-                               "force": force or entry["mode"] == "host_key"})
-                deploys.setdefault(holder["host"], []).append({"name": holder["name"], "order": oid,
-                                                               "mode": entry["mode"]})
+        entry["mode"] = mode = _mode(entry, options)
+        groups = [holders] if mode == "shared_key" else [[h] for h in holders]
+        for group in groups:
+            replaces, exempt = _replaces(group)
+            if mode == "shared_key":
+                order = {"id": "set:" + key, "store": os.path.join(store, "sets", set_slug(key)), "force": force}
+            else:
+                first = group[0]
+                order = {"id": "host:%s:%s" % (first["host"], first["name"]), "host": first["host"], "name": first["name"],
+                         "store": os.path.join(store, "hosts", first["host"], first["name"]),
+                         "force": force or mode == "host_key"}
+            order.update({"set": key, "domains": entry["domains"], "mode": mode, "hosts": [h["host"] for h in group],
+                          "source_host": group[0]["host"], "replaces": replaces, "ari_exempt": exempt})
+            orders.append(order)
+            for holder in group:
+                deploys.setdefault(holder["host"], []).append({"name": holder["name"], "order": order["id"], "mode": mode})
+    return orders, deploys, unchanged
+
+
+def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[str, t.Any],
+               ledger: t.Sequence[t.Mapping[str, t.Any]] = (), now: float | None = None,
+               ari: t.Mapping[str, t.Mapping[str, t.Any]] | None = None) -> dict[str, t.Any]:
+    """Plan one run.
+
+    *hosts* maps host name (in inventory order) to ``{"certificates": normalize_certificates(...),
+    "observed": the converge module's observation (or "expiry": an expiry_info result), "unreachable": bool}``;
+    *ari* maps ARI certificate ids to the CA's window (``{"due": bool, "start": ...}``); *options*: ``names``,
+    ``force``, ``key_per_host``, ``host_keys`` (default true: a name set held by one host gets its key on that
+    host; false: every key is made on the controller, as AWX job slicing needs), ``canary``, ``batch``,
+    ``limits``, ``store``. A certificate that is not due but is served as a ghost, or whose generation was never
+    proved, puts its host in the roll to be repaired (``mode: repair``, no order).
+    """
+    now = time.time() if now is None else now
+    sets, skipped = _holders(hosts, options, ari or {})
+    orders, deploys, unchanged = _orders(sets, options, str(options.get("store") or "."))
     canary = int(options.get("canary", 1))
     batch = options.get("batch", "25%")
     roll = [h for h in hosts if h in deploys]
@@ -171,12 +233,15 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
     host_batch = {h: i + 1 for i, b in enumerate(plan_batches) for h in b}
     for entry in sets.values():
         entry["batches"] = sorted({host_batch[h["host"]] for h in entry["holders"] if h["host"] in host_batch})
-    verdict = budget([o["domains"] for o in orders], ledger, options.get("limits"), now)
+    verdict = budget([o["domains"] for o in orders if not o["ari_exempt"]], ledger, options.get("limits"), now)
+    verdict["exempt_planned"] = sum(1 for o in orders if o["ari_exempt"])
+    repairs = [dict(item, host=h) for h, items in deploys.items() for item in items if item["mode"] == "repair"]
     return {
         "generated_at": iso(now),
         "sets": [sets[k] for k in sorted(sets)],
         "orders": orders,
         "deploys": deploys,
+        "repairs": repairs,
         "roll": roll,
         "batches": plan_batches,
         "host_batch": host_batch,
@@ -186,7 +251,8 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
         "budget": verdict,
         "summary": {"name_sets": len(sets), "due_sets": sum(1 for s in sets.values() if s["due"]),
                     "orders": len(orders), "hosts_to_roll": len(roll), "batches": len(plan_batches),
-                    "skipped": len(skipped)},
+                    "skipped": len(skipped), "repairs": len(repairs),
+                    "ari_orders": sum(1 for o in orders if o["ari_exempt"])},
     }
 
 
@@ -203,6 +269,8 @@ def plan_table(plan: t.Mapping[str, t.Any]) -> str:
     lines = table(rows)
     for skip in plan["skipped"]:
         lines.append("skipped: %s/%s (%s)" % (skip["host"], skip["name"], skip["reason"]))
+    for repair in plan.get("repairs") or []:
+        lines.append("repair: %s/%s (%s), no order" % (repair["host"], repair["name"], repair["why"]))
     summary = plan["summary"]
     lines.append("%d name sets, %d due, %d orders, %d hosts to roll in %d batches %s"
                  % (summary["name_sets"], summary["due_sets"], summary["orders"], summary["hosts_to_roll"],

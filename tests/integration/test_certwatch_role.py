@@ -102,7 +102,7 @@ def test_cron_fallback_on_a_host_without_systemd(tmp_path: pathlib.Path) -> None
     issued = TestCA("cron fallback CA").issue(["cron.example.test"], days=90)
     certs = tmp_path / "certs" / "web"
     issued.write(str(certs), "cert", bundle=False)
-    os.replace(certs / "cert.key", certs / "key.pem")
+    os.replace(certs / "cert.key", certs / "privkey.pem")
     base = tmp_path / "agent"
     role_vars = {
         "certwatch_scheduler": "auto", "certwatch_manage_os_packages": False, "certwatch_python": sys.executable,

@@ -34,7 +34,7 @@ class Host:
     def install(self, name: str, issued: Issued) -> str:
         folder = self.certs / name
         issued.write(str(folder), "cert", bundle=False)
-        os.replace(folder / "cert.key", folder / "key.pem")
+        os.replace(folder / "cert.key", folder / "privkey.pem")
         (folder / "chain.pem").write_bytes(issued.chain_pem)
         (folder / "fullchain.pem").write_bytes(issued.fullchain_pem)
         return str(folder / "cert.pem")

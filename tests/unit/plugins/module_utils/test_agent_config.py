@@ -26,24 +26,23 @@ BAD_CONFIGS: list[tuple[dict[str, t.Any], str]] = [
     ({"policy": {"renew_fraction": 2}}, "renew_fraction must be between 0 and 1"),
     ({"policy": {"renew_within": "3d"}}, "policy: unknown key(s) renew_within"),
     ({"certificates": {"a": 1}}, "certificates must be a list"),
-    ({"certificates": [{"domains": ["a.test"]}]}, "certificates[0] needs a name"),
+    ({"certificates": [{"domains": ["a.test"]}]}, "host unit, certificate #1, field name: must be a short name"),
     ({"certificates": [{"name": "a", "domains": ["a.test"]}, {"name": "a", "domains": ["a.test"]}]},
-     "certificate a is configured twice"),
-    ({"certificates": [{"name": "a", "domains": []}]}, "domains must be a non-empty list"),
-    ({"certificates": [{"name": "a", "domains": ["a.test"], "issue_on": "cloud"}]}, "issue_on must be controller or host"),
-    ({"certificates": [{"name": "a", "domains": ["a.test"], "in_place": "yes"}]}, "in_place must be true or false"),
-    ({"certificates": [{"name": "a", "domains": ["a.test"], "cert_path": "rel.pem"}]}, "cert_path 'rel.pem' must be an absolute path"),
+     "certificate a, field name: 'a' is used twice on this host"),
+    ({"certificates": [{"name": "a", "domains": []}]}, "certificate a, field domains: must be a non-empty list of DNS names"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "issue_on": "cloud"}]}, "certificate a, field issue_on: must be controller or host"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "in_place": "yes"}]}, "certificate a, field in_place: must be true or false"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "cert_path": "rel.pem"}]}, "certificate a, field cert_path: must be an absolute path, got 'rel.pem'"),
     ({"certificates": [{"name": "a", "domains": ["a.test"], "reload": {"systemd": "x", "watch": True}}]},
-     "reload needs exactly one of"),
-    ({"certificates": [{"name": "a", "domains": ["a.test"], "reload": {"signal": "HUP"}}]}, "signal needs pidfile"),
+     "field reload: give exactly one of systemd, signal (with pidfile), command or watch"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "reload": {"signal": "HUP"}}]}, "field reload.pidfile: signal needs the pidfile"),
     ({"certificates": [{"name": "a", "domains": ["a.test"], "reload": {"signal": "BOGUS", "pidfile": "/p"}}]},
-     "'BOGUS' is not a signal name"),
+     "field reload.signal: 'BOGUS' is not a signal name"),
     ({"certificates": [{"name": "a", "domains": ["a.test"], "reload": {"command": "nginx -s reload"}}]},
-     "must be a non-empty argv list"),
-    ({"certificates": [{"name": "a", "domains": ["a.test"], "probe": {"port": 443}}]}, "probe[0] has no host"),
-    ({"certificates": [{"name": "a", "domains": ["a.test"], "probe": {"host": "h", "port": 70000}}]}, "is not a TCP port"),
-    ({"certificates": [{"name": "a", "domains": ["a.test"], "probe": {"host": "h", "sni": "x"}}]}, "unknown key(s) sni"),
-    ({"certificates": [{"name": "a", "domains": ["a.test"], "colour": "red"}]}, "unknown key(s) colour"),
+     "field reload.command: must be a non-empty list of arguments (argv)"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "probe": {"host": "h", "port": 70000}}]}, "field probe.port: must be a port number (1-65535), got 70000"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "probe": {"host": "h", "sni": "x"}}]}, "field probe: unknown key 'sni'"),
+    ({"certificates": [{"name": "a", "domains": ["a.test"], "colour": "red"}]}, "certificate a, field colour: unknown field"),
     ({"prove": {"watch_retries": -1}},
      "prove.watch_retries: -1 is not a number of extra probes; give a whole number from 0 to 1000"),
     ({"prove": {"watch_retries": "ten"}}, "prove.watch_retries: 'ten' is not a number of extra probes"),
@@ -92,7 +91,8 @@ def test_missing_and_broken_config_files(host: Host) -> None:
 def test_defaults_paths_from_cert_dir_and_validates(host: Host) -> None:
     host.config([{"name": "web", "domains": ["web.test"]}])
     cfg = _agent_config.load_config(str(host.config_path))
-    assert cfg["certificates"][0]["key_path"] == str(host.certs / "web" / "key.pem")
+    # one inventory model: the same defaults as renew.yml (key privkey.pem, probe 127.0.0.1:443, SNI the first name)
+    assert cfg["certificates"][0]["key_path"] == str(host.certs / "web" / "privkey.pem")
     assert cfg["certificates"][0]["issue_on"] == "controller"
     code, out, _err = host.main("validate")
     assert code == 0 and "is valid (1 certificates, mode report)" in out
@@ -101,12 +101,12 @@ def test_defaults_paths_from_cert_dir_and_validates(host: Host) -> None:
 def test_prove_defaults_and_watch_settings(host: Host) -> None:
     host.config([{"name": "web", "domains": ["web.test"], "reload": {"watch": True}}], prove={})
     assert _agent_config.load_config(str(host.config_path))["prove"] == {
-        "retries": 10, "retry_delay": 1.0, "watch_retries": 10, "watch_retry_delay": 0.5, "watch_backoff": 2.0,
+        "retries": 20, "retry_delay": 0.5, "watch_retries": 10, "watch_retry_delay": 0.5, "watch_backoff": 2.0,
         "watch_max_delay": 8.0}
     host.config([], prove={"retries": 3, "watch_retries": 4, "watch_retry_delay": 0.25,
                            "watch_backoff": "1.5", "watch_max_delay": "1m"})
     assert _agent_config.load_config(str(host.config_path))["prove"] == {
-        "retries": 3, "retry_delay": 1.0, "watch_retries": 4, "watch_retry_delay": 0.25, "watch_backoff": 1.5,
+        "retries": 3, "retry_delay": 0.5, "watch_retries": 4, "watch_retry_delay": 0.25, "watch_backoff": 1.5,
         "watch_max_delay": 60.0}
     code, out, _err = host.main("validate")
     assert code == 0 and "is valid" in out

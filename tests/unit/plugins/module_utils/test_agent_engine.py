@@ -59,7 +59,7 @@ def test_renew_installs_reloads_and_proves(host: Host, monkeypatch: pytest.Monke
     cert_dir = host.certs / "web"
     pidfile = host.root / "svc.pid"
     pidfile.write_text(str(os.getpid()))
-    with TLSServer(str(cert_dir / "fullchain.pem"), str(cert_dir / "key.pem")) as srv:
+    with TLSServer(str(cert_dir / "fullchain.pem"), str(cert_dir / "privkey.pem")) as srv:
         renew_host(host, monkeypatch, srv, {"signal": "USR1", "pidfile": str(pidfile)})
         previous = signal.signal(signal.SIGUSR1, lambda *_: srv.reload())
         try:
@@ -81,7 +81,7 @@ def test_a_failed_proof_is_rolled_back(host: Host, monkeypatch: pytest.MonkeyPat
     old = host.ca.issue(["web.test"], days=10, not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=9))
     host.install("web", old)
     cert_dir = host.certs / "web"
-    with TLSServer(str(cert_dir / "fullchain.pem"), str(cert_dir / "key.pem")) as srv:
+    with TLSServer(str(cert_dir / "fullchain.pem"), str(cert_dir / "privkey.pem")) as srv:
         renew_host(host, monkeypatch, srv, {"command": ["true"]})  # a reload that does not reload: a ghost
         code, out, err = host.main("renew")
     assert code == _agent_report.EXIT_FAILED
@@ -116,7 +116,7 @@ def _renew_watcher(host: Host, monkeypatch: pytest.MonkeyPatch, watch: str, in_p
     old = host.ca.issue(["web.test"], days=10, not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=9))
     host.install("web", old)
     cert_dir = host.certs / "web"
-    with GoReloader(str(host.root / "svc"), str(cert_dir / "fullchain.pem"), str(cert_dir / "key.pem"),
+    with GoReloader(str(host.root / "svc"), str(cert_dir / "fullchain.pem"), str(cert_dir / "privkey.pem"),
                     watch=watch) as svc:
         svc.wait_for("loaded", fingerprint=_x509.fingerprint(old.cert))
         renew_host(host, monkeypatch, None, {"watch": True}, probe=_go_probe(svc), prove=WATCH_PROVE,
@@ -164,7 +164,7 @@ def test_a_file_watcher_with_in_place_is_renewed_with_no_signal(host: Host, monk
     assert code == 0, err
     assert record["outcome"] == "renewed" and record["ghost"] is False and record["fingerprint"] != old_fp
     assert record["served_fingerprint"] == record["fingerprint"]
-    for name in ("fullchain.pem", "key.pem"):
+    for name in ("fullchain.pem", "privkey.pem"):
         assert not os.path.islink(host.certs / "web" / name)  # still the service's own files, rewritten in place
     reloads = [e for e in events if e["event"] == "reloaded"]
     assert [e["fingerprint"] for e in reloads] == [record["fingerprint"]], events

@@ -58,3 +58,41 @@ def test_key_per_host_orders_per_host_and_nothing_due_orders_nothing() -> None:
     assert [(o["mode"], o["host"]) for o in plan["orders"]] == [("per_host", "api-1"), ("per_host", "api-2")]
     quiet = _plan.build_plan(fleet(dict.fromkeys(("api-1", "api-2", "solo", "idle"), False)), {"store": "/s"}, [], NOW)
     assert quiet["orders"] == [] and quiet["roll"] == [] and quiet["budget"]["ok"]
+
+
+def _observed(hosts: dict[str, dict[str, t.Any]], **per_host: dict[str, t.Any]) -> None:
+    """Turn the expiry results of *hosts* into observations (as converge state=observed returns them)."""
+    for name, data in hosts.items():
+        desc = data.pop("expiry")["certificates"][0]
+        seen = {"name": data["certificates"][0]["name"], "description": desc, "fingerprint": desc["fingerprint_sha256"],
+                "ari_cert_id": "id-" + name, "ghost": False, "unproved": False, "probes": []}
+        seen.update(per_host.get(name, {}))
+        data["observed"] = [seen]
+
+
+def test_an_open_ari_window_is_due_and_ordered_with_replaces_exempt_from_the_budget() -> None:
+    hosts = fleet(dict.fromkeys(("api-1", "api-2", "solo", "idle"), False))
+    _observed(hosts)
+    ari = {"id-solo": {"due": True, "start": "2026-11-29T11:00:00Z"}, "id-idle": {"due": False}}
+    plan = _plan.build_plan(hosts, {"store": "/s", "limits": {"orders_per_3h": 0}}, [], NOW, ari=ari)
+    assert [(o["set"], o["replaces"], o["ari_exempt"]) for o in plan["orders"]] == [
+        ("solo.example.com,www.solo.example.com", "id-solo", True)]
+    solo = next(s for s in plan["sets"] if s["set"].startswith("solo"))
+    assert solo["why"] == ["solo/solo: ari: the CA's renewal window opened 2026-11-29T11:00:00Z"]
+    # the ARI renewal is exempt: a budget of 0 orders still admits it
+    assert plan["budget"]["ok"] and plan["budget"]["exempt_planned"] == 1 and plan["summary"]["ari_orders"] == 1
+
+
+def test_a_ghost_or_an_unproved_generation_is_repaired_without_an_order() -> None:
+    hosts = fleet(dict.fromkeys(("api-1", "api-2", "solo", "idle"), False))
+    _observed(hosts, **{"api-2": {"ghost": True, "probes": [{"endpoint": "127.0.0.1:443", "served_matches": False,
+                                                             "served_fingerprint": "cc:dd"}]},
+                        "idle": {"unproved": True, "generation": 4}})
+    plan = _plan.build_plan(hosts, {"store": "/s", "canary": 1, "batch": 2}, [], NOW)
+    assert plan["orders"] == [] and plan["roll"] == ["api-2", "idle"]
+    assert [(r["host"], r["mode"], r["order"]) for r in plan["repairs"]] == [("api-2", "repair", None),
+                                                                              ("idle", "repair", None)]
+    assert plan["repairs"][0]["why"].startswith("ghost: 127.0.0.1:443 serves cc:dd")
+    assert plan["repairs"][1]["why"] == "unproved: generation 4 was installed and never proved"
+    assert {u["host"] for u in plan["unchanged"]} == {"api-1", "solo"}
+    assert "repair: api-2/api (ghost" in _plan.plan_table(plan)

@@ -1,0 +1,47 @@
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The inventory model as filters: the certwatch role writes inventory_certificates() into the agent's
+configuration, renew.yml and rollback.yml read the same (module_utils/_inventory.py holds the model)."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory
+
+
+def plain(value: t.Any) -> t.Any:
+    """Templated inventory data as plain dicts, lists and scalars."""
+    if isinstance(value, t.Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def inventory_problems(certificates: t.Any, cert_dir: t.Any = None, host: str = "this host",
+                       allowed_domains: t.Any = None) -> list[str]:
+    """Every problem of a host's certwatch_certificates (empty: usable), each naming host, certificate and field."""
+    return _inventory.certificate_problems(str(host), plain(certificates if certificates is not None else []),
+                                           plain(cert_dir) or None, plain(allowed_domains) or None)
+
+
+def inventory_certificates(certificates: t.Any, cert_dir: t.Any = None, host: str = "this host",
+                           allowed_domains: t.Any = None) -> list[dict[str, t.Any]]:
+    """A host's certwatch_certificates with every default of the model filled in; a problem fails the task."""
+    problems = inventory_problems(certificates, cert_dir, host, allowed_domains)
+    if problems:
+        raise AnsibleFilterError("certwatch_certificates is not usable: " + "; ".join(problems))
+    return [_inventory.normalize_certificate(c, plain(cert_dir) or None) for c in plain(certificates or [])]
+
+
+class FilterModule:
+    """ghostguard.certs inventory model filters."""
+
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {"inventory_certificates": inventory_certificates, "inventory_problems": inventory_problems}
