@@ -88,31 +88,104 @@ def renew_certificates(certificates: t.Any, cert_dir: t.Any = None, host: str = 
     return _inventory.normalize_certificates(host, hv)
 
 
-def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, expiry_var: str = "renew_expiry") -> dict[str, t.Any]:
+def _observation(result: t.Any) -> tuple[list[dict[str, t.Any]] | None, str | None]:
+    """(observations, why not) from a host's registered ``converge`` state=observed result."""
+    result = _plain(result or {})
+    if result.get("unreachable"):
+        return None, "unreachable: %s" % (result.get("msg") or "no connection")
+    if result.get("failed"):
+        return None, "unreachable: observing failed: %s" % (result.get("msg") or "module failure")
+    if result.get("skipped"):
+        return [], None
+    return list(result.get("certificates") or []), None
+
+
+def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, ari: t.Any = None,
+               observed_var: str = "renew_observed") -> dict[str, t.Any]:
+    """The run's plan from every host's observation (``converge`` state=observed, registered as *observed_var*)
+    and the CA's ARI windows (``renew_orders`` state=observed)."""
     opts = _options(options)
     data: dict[str, dict[str, t.Any]] = {}
-    for host, hv in _host_vars(hosts, (expiry_var,)).items():
-        expiry = hv.get(expiry_var) or {}
-        unreachable = bool(expiry.get("unreachable"))
+    for host, hv in _host_vars(hosts, (observed_var,)).items():
+        observed, why_not = _observation(hv.get(observed_var))
         data[host] = {
             "certificates": _inventory.normalize_certificates(host, hv),
-            "expiry": None if unreachable else expiry,
-            "unreachable": unreachable,
-            "msg": expiry.get("msg"),
+            "observed": observed or [],
+            "unreachable": why_not is not None,
+            "msg": (why_not or "")[len("unreachable: "):] or None,
         }
     try:
         entries = _ledger.load_ledger(ledger) if ledger else []
     except CertsError as exc:
         raise AnsibleFilterError(str(exc)) from None
-    plan = _plan.build_plan(data, opts, entries)
+    plan = _plan.build_plan(data, opts, entries, ari=_plain(ari or {}))
     plan["options"] = {k: opts.get(k) for k in ("canary", "batch", "max_fail_percentage", "force", "key_per_host",
                                                 "host_keys", "dry_run", "names", "limits")}
-    # what each host deploys, with its certificate's paths, reload and probes
+    # what each host converges: its certificate (paths, reload, probes) and the order it installs from
     certs = {h: {c["name"]: c for c in d["certificates"]} for h, d in data.items()}
     for host, items in plan["deploys"].items():
         for item in items:
             item["cert"] = certs[host][item["name"]]
+    for order in plan["orders"]:
+        if order["mode"] == "host_key":   # where the host makes the key and the CSR (only the CSR travels)
+            order["staging"] = certs[order["host"]][order["name"]]["staging"]
     return plan
+
+
+def renew_ari_requests(hosts: t.Any, observed_var: str = "renew_observed") -> list[dict[str, t.Any]]:
+    """What to ask each CA for (``renew_orders`` state=observed): the ARI ids of the observed certificates,
+    grouped by ACME directory; hosts with ``certwatch_acme.ari: false`` are left out."""
+    groups: dict[tuple[str, str | None], set[str]] = {}
+    for _host, hv in _host_vars(hosts, (observed_var,)).items():
+        acme = hv.get("certwatch_acme") or {}
+        observed, _why = _observation(hv.get(observed_var))
+        if not isinstance(acme, dict) or not acme.get("directory") or acme.get("ari") is False or not observed:
+            continue
+        ids = {o["ari_cert_id"] for o in observed if o.get("ari_cert_id")}
+        groups.setdefault((acme["directory"], acme.get("ca_bundle")), set()).update(ids)
+    return [{"directory": d, "ca_bundle": b, "cert_ids": sorted(ids)} for (d, b), ids in sorted(groups.items()) if ids]
+
+
+def renew_orders_args(plan: t.Any, hosts: t.Any, store: str, csr_var: str = "renew_csr") -> list[dict[str, t.Any]]:
+    """The plan's orders as ``renew_orders`` state=issued takes them: each with its acme_dns01 options
+    (from the inventory of its first host), its id, ``replaces`` and, for a key made on a host, the CSR."""
+    plan = _plain(plan)
+    hvs = _host_vars(hosts, (csr_var,))
+    csrs: dict[str, str] = {}
+    for hv in hvs.values():
+        for result in (hv.get(csr_var) or {}).get("results") or []:
+            if result.get("csr") and (result.get("item") or {}).get("id"):
+                csrs[result["item"]["id"]] = result["csr"]
+    out = []
+    for order in plan["orders"]:
+        args = renew_acme_args(order, hvs.get(order["source_host"], {}), store, csr=csrs.get(order["id"]))
+        args.update(id=order["id"], replaces=order.get("replaces"), ari_exempt=bool(order.get("ari_exempt")))
+        out.append(args)
+    return out
+
+
+def renew_converge_args(items: t.Any, issued: t.Any) -> dict[str, t.Any]:
+    """One host's ``converge`` options from its entries of the plan (``deploys[host]``) and what was issued:
+    the certificates, and the bundle of each that got a certificate (files of the controller's store; the key
+    of a name set held by this host alone stays on the host, in its staging directory)."""
+    items = _plain(items or [])
+    issued = _plain(issued or {})
+    bundles: dict[str, dict[str, str]] = {}
+    for item in items:
+        order = issued.get(item.get("order")) if item.get("order") else None
+        if not order or not order.get("ok"):
+            continue
+        folder = order["store"]
+        bundle = {"cert_src": os.path.join(folder, "cert.pem"), "chain_src": os.path.join(folder, "chain.pem")}
+        if item["mode"] == "host_key":
+            bundle["key_src_remote"] = os.path.join(item["cert"]["staging"], "privkey.pem")
+        else:
+            bundle["key_src"] = os.path.join(folder, "privkey.pem")
+        bundles[item["name"]] = bundle
+    failed = {item["name"]: issued.get(item["order"], {}).get("msg") or "not issued" for item in items
+              if item.get("order") and not issued.get(item["order"], {}).get("ok")}
+    return {"certificates": [i["cert"] for i in items if i["name"] not in failed], "bundles": bundles,
+            "not_issued": failed}
 
 
 def renew_plan_table(plan: t.Any) -> str:
@@ -159,66 +232,50 @@ def renew_acme_args(order: t.Mapping[str, t.Any], hv: t.Any, store: str, csr: st
     return args
 
 
-def renew_issued(results: t.Any, orders: t.Any) -> dict[str, dict[str, t.Any]]:
-    """Per order id: whether a certificate is ready (ok), was ordered now or reused, and why not."""
-    out: dict[str, dict[str, t.Any]] = {}
-    by_id = {o["id"]: o for o in orders or []}
-    for result in results or []:
-        order = result.get("item") or {}
-        oid = order.get("id")
-        if oid is None:
-            continue
-        cert = result.get("certificate") or {}
-        ok = not result.get("failed") and not result.get("skipped") and bool(cert)
-        out[oid] = {
-            "ok": ok,
-            "ordered": bool(result.get("renewed")),
-            "reused": ok and not result.get("renewed"),
-            "replaces": bool(result.get("renewed") and result.get("ari")),
-            "reason": result.get("reason"),
-            "msg": None if ok else (result.get("msg") or "skipped"),
-            "fingerprint": cert.get("fingerprint_sha256"),
-            "not_after": cert.get("not_after"),
-            "store": order.get("store"),
-            "domains": order.get("domains"),
-            "order_url": result.get("order_url"),
-        }
-    for oid, order in by_id.items():
-        out.setdefault(oid, {"ok": False, "ordered": False, "reused": False, "msg": "not issued",
-                             "store": order.get("store"), "domains": order.get("domains")})
-    return out
-
-
-def renew_ledger_entries(issued: t.Mapping[str, t.Mapping[str, t.Any]]) -> list[dict[str, t.Any]]:
-    return [{"domains": list(o["domains"]), "replaces": bool(o.get("replaces")), "order_url": o.get("order_url")}
-            for o in issued.values() if o.get("ordered")]
-
-
-def renew_should_stop(hosts: t.Any, max_fail_percentage: t.Any, outcomes_var: str = "renew_outcomes") -> bool:
+def renew_should_stop(hosts: t.Any, max_fail_percentage: t.Any, converged_var: str = "renew_converged") -> bool:
     """Whether hosts of earlier batches failed more than the allowed percentage (roll failures only)."""
     done = failed = 0
     for host in hosts:
         hv = hosts[host]
-        outcomes = _plain(hv[outcomes_var]) if outcomes_var in hv else None
-        if not outcomes:
-            continue
-        rolled = [o for o in outcomes if o.get("stage") != "issue"]
-        if not rolled:
+        result = _plain(hv[converged_var]) if converged_var in hv else None
+        if not result or result.get("skipped"):
             continue
         done += 1
-        if any(o.get("outcome") in ("failed", "rolled_back") for o in rolled):
+        outcomes = result.get("certificates") or []
+        if result.get("failed") or result.get("unreachable") or any(o.get("outcome") in ("failed", "rolled_back")
+                                                                     for o in outcomes):
             failed += 1
     limit = float(_options({"max_fail_percentage": max_fail_percentage})["max_fail_percentage"])
     return failed > 0 and _renew_report.percent_failed(done, failed) > limit
 
 
-def renew_report(plan: t.Any, hosts: t.Any, issued: t.Any = None, outcomes_var: str = "renew_outcomes") -> dict[str, t.Any]:
+def _outcomes(result: t.Any, not_issued: t.Mapping[str, str]) -> list[dict[str, t.Any]]:
+    """One host's outcome rows from its registered converge result (or why it has none)."""
+    result = _plain(result or {})
+    rows = [{"name": name, "outcome": "failed", "stage": "issue",
+             "reason": "issue failed, the host keeps its current certificate: %s" % msg} for name, msg in not_issued.items()]
+    if result.get("unreachable") or (result.get("failed") and not result.get("certificates")):
+        lost = {"name": None, "outcome": "failed", "stage": "roll",
+                "reason": "unreachable during the roll: %s; the next run observes it and finishes the roll"
+                          % (result.get("msg") or "no connection")}
+        return [*rows, lost]
+    return rows + list(result.get("certificates") or [])
+
+
+def renew_report(plan: t.Any, hosts: t.Any, issued: t.Any = None, converged_var: str = "renew_converged",
+                 args_var: str = "renew_converge_args", problems: t.Any = None) -> dict[str, t.Any]:
+    """The run's report from the plan, what was issued and every host's converge result; *problems* are
+    run-level failures (the lock, a refused budget) that the report names first."""
     outcomes = {}
     for host in hosts:
         hv = hosts[host]
-        if outcomes_var in hv:
-            outcomes[str(host)] = _plain(hv[outcomes_var]) or []
-    return _renew_report.build_report(_plain(plan), outcomes, _plain(issued or {}))
+        if converged_var in hv or args_var in hv:
+            not_issued = (_plain(hv[args_var]) if args_var in hv else {}).get("not_issued") or {}
+            outcomes[str(host)] = _outcomes(hv.get(converged_var), not_issued)
+    report = _renew_report.build_report(_plain(plan), outcomes, _plain(issued or {}))
+    report["problems"] = [str(p) for p in _plain(problems or []) if p]
+    report["ok"] = report["ok"] and not report["problems"]
+    return report
 
 
 def renew_select(certificates: t.Any, names: t.Any = None) -> list[dict[str, t.Any]]:
@@ -228,13 +285,20 @@ def renew_select(certificates: t.Any, names: t.Any = None) -> list[dict[str, t.A
     return [c for c in certs if not wanted or c["name"] in wanted]
 
 
-def rollback_report(hosts: t.Any, outcomes_var: str = "renew_outcomes") -> dict[str, t.Any]:
+def rollback_report(hosts: t.Any, converged_var: str = "renew_converged") -> dict[str, t.Any]:
+    """rollback.yml's report from every host's converge result (state rolled_back)."""
     outcomes = {}
     for host in hosts:
         hv = hosts[host]
-        if outcomes_var in hv:
-            outcomes[str(host)] = _plain(hv[outcomes_var]) or []
+        if converged_var in hv:
+            rows = _outcomes(hv[converged_var], {})
+            outcomes[str(host)] = [dict(r, name=r.get("name") or "-") for r in rows]
     return _renew_report.build_rollback_report(outcomes)
+
+
+def renew_names(names: t.Any) -> list[str] | None:
+    """renew_names / rollback_names as a list (a list, or a comma-separated string); None for all."""
+    return t.cast("list[str] | None", _options({"names": names}).get("names"))
 
 
 def renew_report_table(report: t.Any) -> str:
@@ -251,12 +315,14 @@ class FilterModule:
             "renew_certificates": renew_certificates,
             "renew_plan": renew_plan,
             "renew_plan_table": renew_plan_table,
+            "renew_ari_requests": renew_ari_requests,
+            "renew_orders_args": renew_orders_args,
+            "renew_converge_args": renew_converge_args,
             "renew_acme_args": renew_acme_args,
-            "renew_issued": renew_issued,
-            "renew_ledger_entries": renew_ledger_entries,
             "renew_should_stop": renew_should_stop,
             "renew_report": renew_report,
             "renew_report_table": renew_report_table,
             "renew_select": renew_select,
+            "renew_names": renew_names,
             "rollback_report": rollback_report,
         }

@@ -13,6 +13,11 @@ import typing as t
 from ._ledger import iso
 
 
+# Outcomes of a run, problems first (the report's order); DESIGN.md's lifecycle outcomes.
+ORDER = ("failed", "rolled_back", "stopped", "deferred", "repaired", "renewed", "skipped", "unchanged")
+OUTCOMES = ("renewed", "repaired", "unchanged", "failed", "rolled_back", "stopped", "skipped", "deferred")
+
+
 def table(rows: t.Sequence[t.Sequence[str]]) -> list[str]:
     """Left-aligned text columns."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -31,8 +36,10 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
     for host, items in plan["deploys"].items():
         done = {o.get("name"): o for o in outcomes.get(host) or []}
         for item in items:
-            outcome = done.get(item["name"])
+            outcome = done.get(item["name"]) or done.get(None)  # None: the host itself (lost during the roll)
             order = issued.get(item["order"], {})
+            if outcome is None and not plan.get("budget", {}).get("ok", True):
+                outcome = {"outcome": "skipped", "reason": "not ordered: the plan exceeds the CA's rate limits"}
             if outcome is None:
                 if order and not order.get("ok", False):
                     outcome = {"outcome": "failed", "reason": "issue failed: %s" % order.get("msg", "unknown error")}
@@ -48,25 +55,46 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
     for entry in plan["skipped"]:
         kind = "failed" if entry["reason"].startswith("unreachable") else "skipped"
         rows.append({"host": entry["host"], "name": entry["name"], "outcome": kind, "reason": entry["reason"]})
-    rows.sort(key=lambda r: (["failed", "rolled_back", "stopped", "renewed", "skipped", "unchanged"].index(r["outcome"])
-                             if r["outcome"] in ("failed", "rolled_back", "stopped", "renewed", "skipped", "unchanged")
-                             else 9, r["host"], r["name"]))
-    counts: dict[str, int] = {k: 0 for k in ("renewed", "unchanged", "failed", "rolled_back", "stopped", "skipped")}
+    rows.sort(key=lambda r: (ORDER.index(r["outcome"]) if r["outcome"] in ORDER else 9, r["host"], r["name"]))
+    counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
     for row in rows:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
     orders = [{"id": oid, "ok": o.get("ok"), "ordered": o.get("ordered"), "reused": o.get("reused"),
                "msg": o.get("msg"), "not_after": o.get("not_after")} for oid, o in issued.items()]
     failed_hosts = sorted({r["host"] for r in rows if r["outcome"] in ("failed", "rolled_back")})
+    problems = [] if plan.get("budget", {}).get("ok", True) else [
+        "The plan would exceed the CA's rate limits; nothing was ordered: %s. Renew fewer name sets (renew_names), "
+        "wait, or raise renew_limits if your CA allows more" % "; ".join(plan["budget"].get("refused") or [])]
     return {
+        "problems": problems,
+        "failures": failures(rows),
         "generated_at": generated_at or iso(time.time()),
         "rows": rows,
         "counts": counts,
         "orders": orders,
         "orders_placed": sum(1 for o in issued.values() if o.get("ordered")),
         "failed_hosts": failed_hosts,
-        "ok": not failed_hosts,
+        "ok": not failed_hosts and not problems,
         "batches": plan["batches"],
     }
+
+
+def failures(rows: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, list[str]]:
+    """Per host, why it fails the run: each failed or rolled back certificate with its reason."""
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        if row["outcome"] in ("failed", "rolled_back"):
+            out.setdefault(row["host"], []).append("%s: %s - %s" % (row.get("name") or "-", row["outcome"],
+                                                                     row.get("reason") or "no reason given"))
+    return out
+
+
+def stats(report: t.Mapping[str, t.Any], paths: t.Mapping[str, str]) -> dict[str, t.Any]:
+    """What set_stats publishes to AWX: the outcome, one short row per host and certificate, never key material."""
+    keys = ("host", "name", "outcome", "reason", "not_after", "batch")
+    return {"ok": report["ok"], "counts": report["counts"], "orders_placed": report["orders_placed"],
+            "failed_hosts": report["failed_hosts"], "problems": report.get("problems") or [],
+            "rows": [{k: r.get(k) for k in keys} for r in report["rows"]], **paths}
 
 
 def build_rollback_report(outcomes: t.Mapping[str, t.Sequence[t.Mapping[str, t.Any]]],
@@ -74,12 +102,13 @@ def build_rollback_report(outcomes: t.Mapping[str, t.Sequence[t.Mapping[str, t.A
     """The rollback playbook's report: one row per (host, certificate); a rollback is the wanted outcome here."""
     rows = [dict(o, host=host) for host, items in outcomes.items() for o in items]
     rows.sort(key=lambda r: (r["outcome"] != "failed", r["host"], r["name"]))
-    counts = {k: 0 for k in ("renewed", "unchanged", "failed", "rolled_back", "stopped", "skipped")}
+    counts = dict.fromkeys(OUTCOMES, 0)
     for row in rows:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
     failed_hosts = sorted({r["host"] for r in rows if r["outcome"] == "failed"})
     return {"generated_at": generated_at or iso(time.time()), "rows": rows, "counts": counts, "orders": [],
-            "orders_placed": 0, "failed_hosts": failed_hosts, "ok": not failed_hosts, "batches": []}
+            "orders_placed": 0, "failed_hosts": failed_hosts, "ok": not failed_hosts, "batches": [], "problems": [],
+            "failures": failures([r for r in rows if r["outcome"] == "failed"])}
 
 
 def report_table(report: t.Mapping[str, t.Any]) -> str:
@@ -94,11 +123,48 @@ def report_table(report: t.Mapping[str, t.Any]) -> str:
                      str(row.get("not_after") or "-"), served, str(row.get("reason") or "")))
     lines = table(rows)
     counts = report["counts"]
-    lines.append("%d renewed, %d unchanged, %d failed, %d rolled back, %d stopped, %d skipped; %d orders placed"
-                 % (counts["renewed"], counts["unchanged"], counts["failed"], counts["rolled_back"], counts["stopped"],
-                    counts["skipped"], report["orders_placed"]))
+    for problem in report.get("problems") or []:
+        lines.append("PROBLEM: %s" % problem)
+    lines.append("%d renewed, %d repaired, %d unchanged, %d failed, %d rolled back, %d stopped, %d skipped; %d orders placed"
+                 % (counts["renewed"], counts.get("repaired", 0), counts["unchanged"], counts["failed"],
+                    counts["rolled_back"], counts["stopped"], counts["skipped"], report["orders_placed"]))
     return "\n".join(lines)
 
 
 def percent_failed(done: int, failed: int) -> float:
     return 0.0 if done == 0 else math.floor(failed * 10000.0 / done) / 100.0
+
+
+_STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%;"
+          "font-size:14px}th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}"
+          "th{background:#f4f4f4}.failed,.rolled_back{background:#fdd}.stopped,.skipped,.deferred{background:#ffd}"
+          ".renewed,.repaired{background:#efe}code{font-size:12px}")
+
+
+def html(report: t.Mapping[str, t.Any], title: str = "Certificate renewal") -> str:
+    """The report as one self-contained HTML page (problems first, then one row per host and certificate)."""
+    import html as _html
+
+    def esc(value: t.Any) -> str:
+        return _html.escape("" if value is None else str(value))
+
+    counts = ", ".join("%s %d" % (k.replace("_", " "), v) for k, v in report["counts"].items())
+    batches = " ".join("[%s]" % ", ".join(b) for b in report.get("batches") or [])
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             "<title>%s %s</title><style>%s</style></head><body>" % (esc(title), esc(report["generated_at"]), _STYLE),
+             "<h1>%s %s</h1>" % (esc(title), "succeeded" if report["ok"] else "FAILED"),
+             "<p>Generated %s: %s; %d orders placed; batches %s.</p>" % (esc(report["generated_at"]), esc(counts),
+                                                                        report.get("orders_placed", 0), esc(batches))]
+    parts.extend("<p class=\"failed\"><strong>Problem:</strong> %s</p>" % esc(p) for p in report.get("problems") or [])
+    parts.append("<table><thead><tr><th>Outcome</th><th>Host</th><th>Certificate</th><th>Batch</th><th>Not after</th>"
+                 "<th>Fingerprint</th><th>Reason</th></tr></thead><tbody>")
+    for row in report["rows"]:
+        fingerprint = str(row.get("fingerprint") or "")
+        parts.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td><code title="%s">%s</code>'
+                     "</td><td>%s</td></tr>" % (esc(row["outcome"]), esc(row["outcome"].replace("_", " ")), esc(row["host"]),
+                                                esc(row.get("name")), esc(row.get("batch") or "-"),
+                                                esc(row.get("not_after") or "-"), esc(fingerprint),
+                                                esc(fingerprint[:23] + ("..." if len(fingerprint) > 23 else "")),
+                                                esc(row.get("reason"))))
+    parts.append("</tbody></table></body></html>")
+    return "\n".join(parts) + "\n"
