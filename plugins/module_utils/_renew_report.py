@@ -12,7 +12,6 @@ import typing as t
 
 from ._ledger import iso
 
-
 # Outcomes of a run, problems first (the report's order); DESIGN.md's lifecycle outcomes.
 ORDER = ("failed", "rolled_back", "stopped", "deferred", "repaired", "renewed", "skipped", "unchanged")
 OUTCOMES = ("renewed", "repaired", "unchanged", "failed", "rolled_back", "stopped", "skipped", "deferred")
