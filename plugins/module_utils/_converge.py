@@ -24,7 +24,7 @@ import time
 import typing as t
 
 from . import _reload, _x509
-from ._errors import CertsError
+from ._errors import CertsError, InputError
 from ._observe import (
     PENDING,
     complete,
@@ -40,7 +40,7 @@ from ._observe import (
     write_json,
 )
 
-__all__ = ["OUTCOMES", "PROVE_DEFAULTS", "converge", "observe"]
+__all__ = ["OUTCOMES", "PROVE_DEFAULTS", "bundle_from_options", "converge", "observe", "summary"]
 
 PROVE_DEFAULTS: dict[str, t.Any] = {"retries": 20, "retry_delay": 0.5, "watch_retries": 10, "watch_retry_delay": 0.5,
                                     "watch_backoff": 2.0, "watch_max_delay": 8.0}
@@ -242,7 +242,8 @@ def _settle(run: _Run, fresh: bool, note: str | None = None) -> dict[str, t.Any]
         _mark(run)
         return run.finish("renewed" if fresh else ("repaired" if needs_reload else "unchanged"), note, proved=True)
     reason, message = ("reload", t.cast(str, error)) if error is not None else _why(run, bad)
-    if fresh and len(store_state(run.cert)[0].generations()) > 1:
+    store = store_state(run.cert)[0]
+    if fresh and store is not None and len(store.generations()) > 1:
         return _roll_back(run, expected, "%s failed: %s" % (reason, message))
     return run.finish("failed", "%s failed: %s" % (reason, message), proved=False)
 
@@ -270,6 +271,30 @@ def _one(cert: t.Mapping[str, t.Any], bundle: t.Any, opts: dict[str, t.Any]) -> 
     return _settle(run, fresh)
 
 
+def bundle_from_options(name: str, options: t.Mapping[str, t.Any], domains: t.Sequence[str] = (),
+                        policy: t.Any = None) -> t.Any:
+    """A validated bundle from ``{cert_content, chain_content, key_content | key_src_remote}`` (the
+    ``converge`` module's ``bundles`` entry): key match, chain links, names cover *domains*, not expired."""
+    from ._bundle import build_bundle, read_input, validate_bundle
+
+    def data(option: str) -> bytes | None:
+        value = options.get(option)
+        return None if value is None else (value.encode("utf-8") if isinstance(value, str) else bytes(value))
+
+    if options.get("cert_content") is None:
+        raise InputError("bundles.%s has no cert_content (or cert_src on the controller)" % name)
+    key = data("key_content")
+    if key is not None and options.get("key_src_remote"):
+        raise InputError("bundles.%s: give key_content (key_src) or key_src_remote, not both" % name)
+    if options.get("key_src_remote"):
+        key = read_input(str(options["key_src_remote"]), "bundles.%s.key_src_remote" % name)
+    where = {role: "bundles.%s.%s_content" % (name, role) for role in ("cert", "key", "chain")}
+    bundle = build_bundle(t.cast(bytes, data("cert_content")), key, data("chain_content"), where)
+    pol = policy_of(policy)
+    validate_bundle(bundle, None, list(domains), pol.now, float(pol.leeway))
+    return bundle
+
+
 def converge(certs: t.Sequence[t.Mapping[str, t.Any]], bundles: t.Mapping[str, t.Any] | None = None, *,
              prove: t.Mapping[str, t.Any] | None = None, target: str = "newest",
              reloader: t.Callable[[t.Mapping[str, t.Any]], str | None] | None = None,
@@ -287,3 +312,12 @@ def converge(certs: t.Sequence[t.Mapping[str, t.Any]], bundles: t.Mapping[str, t
             "target": target, "reloader": reloader or _reload.reload, "log": log or (lambda _line: None),
             "check_mode": check_mode, "policy": policy_of(policy)}
     return [_one(cert, (bundles or {}).get(cert["name"]), opts) for cert in certs]
+
+
+def summary(results: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, int]:
+    """Counts by outcome (converge) or by state (observe), plus ``total``."""
+    counts: dict[str, int] = {"total": len(results)}
+    for res in results:
+        for key in [res["outcome"]] if "outcome" in res else res.get("states") or []:
+            counts[key] = counts.get(key, 0) + 1
+    return counts
