@@ -20,7 +20,7 @@ RELOAD_KINDS = ("systemd", "signal", "command", "watch")
 PROBE_KEYS = ("host", "port", "server_name", "alpn", "ca_bundle", "validate_certs", "timeout", "retries",
               "retry_delay", "name", "client_cert", "client_key")
 CERT_KEYS = ("name", "domains", "cert_path", "key_path", "chain_path", "fullchain_path", "owner", "group", "mode",
-             "reload", "probe", "issue_on", "store", "keep", "in_place")
+             "reload", "probe", "probes", "issue_on", "store", "keep", "in_place")
 TOP_KEYS = ("version", "host", "mode", "state_dir", "metrics_dir", "metrics_name", "cert_dir", "policy",
             "allowed_domains", "acme", "dns", "secrets", "prove", "certificates")
 # How a renewal is proved: after a reload (constant waits), and for a service that watches its own files
@@ -166,7 +166,8 @@ def validate(config: t.Any, check_files: bool = True) -> dict[str, t.Any]:
             _require(path is None or (isinstance(path, str) and os.path.isabs(path)),
                      "%s: %s_path %r must be an absolute path" % (where, role, path))
         _check_reload(cert.get("reload"), where)
-        cert["probe"] = _check_probe(cert["probe"], where) if cert.get("probe") else []
+        probes = cert.pop("probes", None) or cert.pop("probe", None)  # the inventory model's `probes` (`probe` before)
+        cert["probes"] = _check_probe(probes, where) if probes else []
         if cert["issue_on"] == "host":
             host_certs.append(cert)
         certs[i] = cert

@@ -40,7 +40,8 @@ from ._observe import (
     write_json,
 )
 
-__all__ = ["OUTCOMES", "PROVE_DEFAULTS", "bundle_from_options", "converge", "observe", "summary"]
+__all__ = ["OUTCOMES", "PROVE_DEFAULTS", "bundle_from_options", "converge", "observe", "prove_served", "record_proof",
+           "summary"]
 
 PROVE_DEFAULTS: dict[str, t.Any] = {"retries": 20, "retry_delay": 0.5, "watch_retries": 10, "watch_retry_delay": 0.5,
                                     "watch_backoff": 2.0, "watch_max_delay": 8.0}
@@ -53,14 +54,14 @@ class _Run:
 
     def __init__(self, cert: t.Mapping[str, t.Any], bundle: t.Any, opts: dict[str, t.Any]) -> None:
         self.cert, self.bundle, self.opts = cert, bundle, opts
-        self.obs = observe([cert], opts["policy"])[0]
+        self.obs = observe([cert], opts["policy"], ari=False)[0]
         self.timings = {"install": 0.0, "reload": 0.0, "proof": 0.0}
         self.out: dict[str, t.Any] = {
             "name": cert["name"], "outcome": "unchanged", "reason": None, "fingerprint": self.obs["fingerprint"],
             "not_after": (self.obs["description"] or {}).get("not_after"), "generation": self.obs["generation"],
             "proved": None, "reload": _reload.kind(cert), "reloaded": False, "attempted_fingerprint": None,
             "previous_served": None, "states": list(self.obs["states"]), "timings": self.timings,
-            "probes": self.obs["probes"],
+            "probes": self.obs["probes"], "failure": None,
         }
 
     def log(self, message: str) -> None:
@@ -68,7 +69,7 @@ class _Run:
 
     def refresh(self) -> None:
         """Re-read the files (after an install or a rollback); the probes are left to the caller."""
-        entry = complete(self.cert, describe_files([self.cert], self.opts["policy"])[0], [])
+        entry = complete(self.cert, describe_files([self.cert], self.opts["policy"])[0], [], ari=False)
         self.out.update(fingerprint=entry["fingerprint"], generation=entry["generation"],
                         not_after=(entry["description"] or {}).get("not_after"))
 
@@ -124,16 +125,28 @@ def _reload_service(run: _Run) -> str | None:
     return t.cast("str | None", error)
 
 
+def waits(cert: t.Mapping[str, t.Any], prove: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The proof's waits for *cert*: constant after a reload, growing for a service that watches its files."""
+    if _reload.watches(cert):
+        return {"retries": int(prove["watch_retries"]), "delay": float(prove["watch_retry_delay"]),
+                "backoff": float(prove["watch_backoff"]), "max_delay": float(prove["watch_max_delay"])}
+    return {"retries": int(prove["retries"]), "delay": float(prove["retry_delay"])}
+
+
+def prove_served(cert: t.Mapping[str, t.Any], expected: str | None,
+                 prove: t.Mapping[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
+    """Probe until every endpoint serves *expected* (or the waits run out); one dict per probe."""
+    return probe_cert(cert, expected, **waits(cert, {**PROVE_DEFAULTS, **(prove or {})}))
+
+
+def record_proof(cert: t.Mapping[str, t.Any]) -> None:
+    """Mark the store's current generation proved (every probe was seen serving it)."""
+    store, generation, fingerprint = store_state(cert)
+    mark_proved(store, generation, fingerprint)
+
+
 def _prove(run: _Run, expected: str | None) -> list[dict[str, t.Any]]:
-    """Probe until every endpoint serves *expected* (constant waits, or growing ones for ``watch``)."""
-    prove = run.opts["prove"]
-    waits: dict[str, t.Any]
-    if _reload.watches(run.cert):
-        waits = {"retries": int(prove["watch_retries"]), "delay": float(prove["watch_retry_delay"]),
-                 "backoff": float(prove["watch_backoff"]), "max_delay": float(prove["watch_max_delay"])}
-    else:
-        waits = {"retries": int(prove["retries"]), "delay": float(prove["retry_delay"])}
-    probes = _timed(run, "proof", lambda: probe_cert(run.cert, expected, **waits))
+    probes = _timed(run, "proof", lambda: prove_served(run.cert, expected, run.opts["prove"]))
     run.out["probes"] = probes
     return t.cast("list[dict[str, t.Any]]", probes)
 
@@ -142,14 +155,15 @@ def _bad(probes: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
     return [p for p in probes if p["served_matches"] is not True]
 
 
-def _why(run: _Run, bad: list[dict[str, t.Any]]) -> tuple[str, str]:
-    """(reason, message) of a failed proof; ``ghost`` when the service served another certificate throughout."""
+def _why(run: _Run, bad: list[dict[str, t.Any]], fresh: bool = False) -> tuple[str, str]:
+    """(step, message) of a failed proof; ``ghost`` for a watching service that served another certificate
+    through every wait (it was sent nothing), else ``proof``."""
     message = "; ".join("%s serves %s (%s)" % (p["endpoint"], p["served_fingerprint"], p["error_message"] or "mismatch")
                         for p in bad)
-    if all(p["served_matches"] is False for p in bad):
-        if _reload.watches(run.cert):
-            message += ("; the service watches its files (reload: {watch: true}) and did not pick up the certificate "
-                        "after %d attempts and %ss of waiting" % (bad[0]["attempts"], bad[0]["waited"]))
+    if _reload.watches(run.cert) and all(p["served_matches"] is False for p in bad):
+        message += ("; the service watches its files (reload: {watch: true}) and did not pick up the %scertificate "
+                    "after %d attempts and %ss of waiting" % ("new " if fresh else "", bad[0]["attempts"],
+                                                              bad[0]["waited"]))
         return "ghost", message
     return "proof", message
 
@@ -241,11 +255,12 @@ def _settle(run: _Run, fresh: bool, note: str | None = None) -> dict[str, t.Any]
     if error is None and not bad:
         _mark(run)
         return run.finish("renewed" if fresh else ("repaired" if needs_reload else "unchanged"), note, proved=True)
-    reason, message = ("reload", t.cast(str, error)) if error is not None else _why(run, bad)
+    step, message = ("reload", t.cast(str, error)) if error is not None else _why(run, bad, fresh)
+    run.out["failure"] = step
     store = store_state(run.cert)[0]
     if fresh and store is not None and len(store.generations()) > 1:
-        return _roll_back(run, expected, "%s failed: %s" % (reason, message))
-    return run.finish("failed", "%s failed: %s" % (reason, message), proved=False)
+        return _roll_back(run, expected, "%s failed after install: %s" % (step, message))
+    return run.finish("failed", "%s failed: %s" % (step, message), proved=False)
 
 
 def _one(cert: t.Mapping[str, t.Any], bundle: t.Any, opts: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -189,8 +189,8 @@ def describe_files(certs: t.Sequence[t.Mapping[str, t.Any]], policy: Policy) -> 
     return out
 
 
-def complete(cert: t.Mapping[str, t.Any], entry: dict[str, t.Any], probes: list[dict[str, t.Any]] | None
-             ) -> dict[str, t.Any]:
+def complete(cert: t.Mapping[str, t.Any], entry: dict[str, t.Any], probes: list[dict[str, t.Any]] | None,
+             ari: bool = True) -> dict[str, t.Any]:
     """Add what the store and the probes say to a :func:`describe_files` entry."""
     desc = entry["description"] or {}
     fingerprint = desc.get("fingerprint_sha256")
@@ -201,22 +201,23 @@ def complete(cert: t.Mapping[str, t.Any], entry: dict[str, t.Any], probes: list[
     in_store = generation is not None and store_fp == fingerprint
     unproved = bool(in_store and endpoints(cert) and not is_proved(store, generation, store_fp))
     states = [entry["status"]] + (["ghost"] if ghost else []) + (["unproved"] if unproved else [])
-    return {**entry, "fingerprint": fingerprint, "key_match": _key_match(cert, leaf), "ari_cert_id": _ari_id(leaf),
+    return {**entry, "fingerprint": fingerprint, "key_match": _key_match(cert, leaf), "ari_cert_id": _ari_id(leaf) if ari else None,
             "probes": probes, "ghost": ghost, "unproved": unproved, "generation": generation if in_store else None,
             "states": states}
 
 
 def observe(certs: t.Sequence[t.Mapping[str, t.Any]], policy: t.Any, probe: bool = True,
-            now: t.Any = None) -> list[dict[str, t.Any]]:
+            now: t.Any = None, ari: bool = True) -> list[dict[str, t.Any]]:
     """One observation per certificate, in order: the files, what each probe serves, the store.
 
     *policy* is a :class:`._policy.Policy` or its options (renew_before, ...); *now* an ISO 8601 time to
-    evaluate at.  With ``probe=False`` no endpoint is contacted (``probes`` is empty)."""
+    evaluate at.  With ``probe=False`` no endpoint is contacted (``probes`` is empty); with ``ari=False``
+    ``ari_cert_id`` is None and ``_acme`` is not imported (the agent, until it asks the CA for ARI)."""
     pol = policy_of(policy, now)
     entries = describe_files(certs, pol)
     out = []
     for cert, entry in zip(certs, entries):
         fingerprint = (entry["description"] or {}).get("fingerprint_sha256")
         served = probe_cert(cert, fingerprint) if probe else []
-        out.append(complete(cert, entry, served))
+        out.append(complete(cert, entry, served, ari))
     return out

@@ -19,10 +19,10 @@ description:
   - Idempotent and resumable - every step is decided from what is observed, so a run stopped anywhere
     (before or after the install, the reload, during the proof or a rollback) is finished by the next run
     with the same bundles, and no new certificate is ever needed for it.
-  - A service with C(reload: {watch: true}) gets no signal; it is waited for with growing waits
+  - A service that watches its own files (its C(reload) is C(watch)) gets no signal; it is waited for with growing waits
     (O(prove.watch_retries) and the other C(watch_*) settings).
-  - A certificate without a probe is installed but not proved (RV(certificates[].proved) is null).
-  - The module does not fail when a certificate fails (its RV(certificates[].outcome) is V(failed) or
+  - A certificate without a probe is installed but not proved (its C(proved) is null).
+  - The module does not fail when a certificate fails (its C(outcome) in RV(certificates) is V(failed) or
     V(rolled_back)); the playbook decides. It fails only on bad input.
   - renew.yml, rollback.yml and the certwatch agent use the same engine.
 author:
@@ -35,6 +35,7 @@ attributes:
     description: V(observed) only reads; V(converged) and V(rolled_back) report what they would do and change nothing.
   diff_mode:
     support: none
+    description: Nothing is shown as a diff; each certificate's outcome says what changed.
   action:
     support: full
     description: An action plugin reads O(bundles) C(cert_src), C(chain_src) and C(key_src) on the controller.
@@ -78,7 +79,7 @@ options:
         description: Seconds between them (default 0.5).
         type: float
       watch_retries:
-        description: Extra probes for a service that watches its files (C(reload: {watch: true}); default 10).
+        description: Extra probes for a service that watches its files (its C(reload) is C(watch); default 10).
         type: int
       watch_retry_delay:
         description: First wait for such a service, in seconds (default 0.5).

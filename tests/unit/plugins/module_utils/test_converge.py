@@ -199,7 +199,7 @@ def test_failed_proof_is_rolled_back_and_the_previous_proved(site: Site) -> None
     out = site.converge({"web": bundle_of(new)})
     assert out["outcome"] == "rolled_back" and out["previous_served"] is True and out["proved"] is True
     assert out["attempted_fingerprint"] == fp(new) and out["fingerprint"] == fp(old)
-    assert out["reason"].startswith("ghost failed") and site.reloads == 2
+    assert out["reason"].startswith("proof failed after install") and out["failure"] == "proof" and site.reloads == 2
     assert _x509.fingerprint(_x509.load_certificates(pathlib.Path(site.cert["cert_path"]).read_bytes())[0][0]) == fp(old)
     pending = _observe.read_json(_observe.store_state(site.cert)[0], _observe.PENDING) or {}
     assert pending["done"] is True and pending["attempted_fingerprint"] == fp(new)
