@@ -205,8 +205,8 @@ def _finish_rollback(run: _Run, store: t.Any, pending: dict[str, t.Any]) -> dict
         if served:
             _mark(run)
     write_json(store, PENDING, {**pending, "previous_fingerprint": run.out["fingerprint"], "done": True})
-    run.log("rolled back from %s to %s (%s)" % (attempted, run.out["fingerprint"],
-                                                 "proved" if served else error or "not proved"))
+    state = "proved" if served else error or "not proved"
+    run.log("rolled back from %s to %s (%s)" % (attempted, run.out["fingerprint"], state))
     return run.finish("rolled_back", reason, previous_served=served if endpoints(run.cert) else None,
                       proved=served if endpoints(run.cert) else None)
 

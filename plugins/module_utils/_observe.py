@@ -104,7 +104,7 @@ def endpoints(cert: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
 
 
 def probe_cert(cert: t.Mapping[str, t.Any], expected: str | None, retries: int = 0, delay: float = 1.0,
-          backoff: float = 1.0, max_delay: float | None = None) -> list[dict[str, t.Any]]:
+               backoff: float = 1.0, max_delay: float | None = None) -> list[dict[str, t.Any]]:
     """Handshake with every probe of *cert* (waiting for *expected* with *retries*); one dict per probe."""
     from ._handshake import Endpoint
     from ._tls_probe import ProbeRequest, probe_endpoints

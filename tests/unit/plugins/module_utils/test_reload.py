@@ -40,7 +40,10 @@ def test_signal_reload_from_a_pidfile(tmp_path: pathlib.Path) -> None:
 
 
 def test_watch_and_none_send_nothing(monkeypatch: t.Any) -> None:
-    monkeypatch.setattr(_reload, "_run", lambda argv: (_ for _ in ()).throw(AssertionError(argv)))
+    def refuse(argv: list[str]) -> None:
+        raise AssertionError(argv)
+
+    monkeypatch.setattr(_reload, "_run", refuse)
     assert _reload.reload({"name": "w", "reload": {"watch": True}}) is None
     assert _reload.reload({"name": "w", "reload": None}) is None
 
