@@ -47,104 +47,37 @@ from ._agent_report import (
     status_table,
 )
 from ._errors import CertsError
+from ._reload import reload as reload_service
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "main", "run"]
 
 
-def _describe_all(cfg: dict[str, t.Any], policy: t.Any) -> list[CertResult]:
-    paths = [c.get("cert_path") or c["fullchain_path"] for c in cfg["certificates"]]
-    described, errors = engine.engine_scan([p for p in paths if os.path.exists(p)], policy) if paths else ({}, {})
-    results = []
-    for cert, path in zip(cfg["certificates"], paths):
-        if not os.path.exists(path):
-            results.append(CertResult(cert["name"], path, "missing", error="%s does not exist" % path))
-        elif path in described:
-            desc = described[path]
-            results.append(CertResult(cert["name"], path, desc["status"], description=desc))
-        else:
-            results.append(CertResult(cert["name"], path, "invalid", error=errors.get(path, "not a certificate")))
-    return results
+def _describe_all(cfg: dict[str, t.Any], policy: t.Any, probe: bool = False) -> list[CertResult]:
+    """Every certificate through the engine's observation (files, store, and with *probe* the endpoints)."""
+    return [_result(o) for o in engine.engine_observe(cfg["certificates"], policy, probe)]
 
 
-def _watches(cert: t.Mapping[str, t.Any]) -> bool:
-    """The service watches its own files (``reload: {watch: true}``): no signal, it is waited for."""
-    return "watch" in (cert.get("reload") or {})
+def _result(obs: dict[str, t.Any]) -> CertResult:
+    res = CertResult(obs["name"], obs["path"], obs["status"], description=obs["description"], error=obs["error"],
+                     probes=obs["probes"])
+    res.unproved = bool(obs["unproved"])
+    return res
 
 
-def _proving(cfg: t.Mapping[str, t.Any], cert: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """How to prove *cert* after an install or a reload: constant waits (``prove.retries`` x ``retry_delay``),
-    or for a service that watches its own files (``reload: {watch: true}``, no signal) growing waits
-    (``prove.watch_*``), bounded, after which it is a ghost."""
-    prove = cfg["prove"]
-    if _watches(cert):
-        return {"retries": int(prove["watch_retries"]), "delay": float(prove["watch_retry_delay"]),
-                "backoff": float(prove["watch_backoff"]), "max_delay": float(prove["watch_max_delay"])}
-    return {"retries": int(prove["retries"]), "delay": float(prove["retry_delay"])}
-
-
-def _probe(cert: dict[str, t.Any], result: CertResult, retries: int = 0, delay: float = 1.0, backoff: float = 1.0,
-           max_delay: float | None = None) -> None:
-    if not cert["probes"]:
-        result.probes = []
-        return
-    endpoints = []
-    for ep in cert["probes"]:
-        entry = dict(ep)
-        entry.setdefault("timeout", 5.0)
-        if retries:
-            entry["retries"] = max(int(entry.get("retries") or 0), retries)
-            entry.update(retry_delay=delay, retry_backoff=backoff, retry_max_delay=max_delay)
-        endpoints.append(entry)
+def _probe(cert: dict[str, t.Any], result: CertResult) -> None:
+    """Probe every endpoint: one plain handshake each when it serves the file's certificate, else the engine."""
+    endpoints = [{"timeout": 5.0, **ep} for ep in cert["probes"]]
     expected = result.fingerprint
-    plain = [] if retries or expected is None else [_plain_handshake(ep, expected) for ep in endpoints]
+    plain = [] if expected is None else [_plain_handshake(ep, expected) for ep in endpoints]
     found = [p for p in plain if p is not None]
-    answers = found if plain and len(found) == len(plain) else engine.engine_probe(endpoints, expected)
-    probes = []
-    for ep, res in zip(endpoints, answers):
-        served = (res.get("certificate") or {}).get("fingerprint_sha256")
-        probes.append({
-            "endpoint": "%s:%s" % (ep["host"], ep.get("port", 443)),
-            "server_name": ep.get("server_name") or ep["host"],
-            "served_fingerprint": served,
-            "served_matches": None if served is None or expected is None else served == expected,
-            "error": res.get("error"),
-            "error_message": res.get("error_message"),
-            "handshake_ms": res.get("handshake_ms"),
-            "attempts": res.get("attempts", 1),
-            "waited": res.get("waited", 0.0),
-        })
-    result.probes = probes
-
-
-def _reload(cert: t.Mapping[str, t.Any]) -> str | None:
-    """Reload the certificate's service; return an error message or None."""
-    import subprocess
-
-    spec = cert.get("reload") or {}
-    try:
-        if "systemd" in spec:
-            # The agent runs without Ansible (no AnsibleModule.run_command): a plain subprocess is the way here.
-            proc = subprocess.run(  # pylint: disable=ansible-bad-function
-                ["systemctl", "reload", str(spec["systemd"])], capture_output=True, text=True, timeout=120, check=False)
-            if proc.returncode != 0:
-                return "systemctl reload %s failed: %s" % (spec["systemd"], (proc.stderr or proc.stdout).strip()[-300:])
-        elif "signal" in spec:
-            import signal
-
-            name = str(spec["signal"]).upper()
-            signum = getattr(signal, name if name.startswith("SIG") else "SIG" + name)
-            with open(spec["pidfile"], encoding="ascii") as handle:
-                pid = int(handle.read().split()[0])
-            os.kill(pid, signum)
-        elif "command" in spec:
-            proc = subprocess.run(  # pylint: disable=ansible-bad-function
-                [str(a) for a in spec["command"]], capture_output=True, text=True, timeout=120, check=False)
-            if proc.returncode != 0:
-                detail = (proc.stderr or proc.stdout).strip()[-300:]
-                return "reload command %s exited %d: %s" % (spec["command"][0], proc.returncode, detail)
-    except (OSError, ValueError, IndexError, subprocess.SubprocessError) as exc:
-        return "reload of %s failed: %s" % (cert["name"], exc)
-    return None
+    if plain and len(found) == len(plain):  # the keys of _observe.probe_entry (a test keeps them equal)
+        result.probes = [{"endpoint": "%s:%s" % (ep["host"], ep.get("port", 443)),
+                          "server_name": ep.get("server_name") or ep["host"], "served_fingerprint": expected,
+                          "served_matches": True, "error": None, "error_message": None,
+                          "handshake_ms": res["handshake_ms"], "attempts": 1, "waited": 0.0}
+                         for ep, res in zip(endpoints, found)]
+    else:
+        result.probes = engine.engine_probe(cert, expected) if endpoints else []
 
 
 @contextlib.contextmanager
@@ -178,51 +111,61 @@ def _load_state(state_dir: str) -> dict[str, t.Any]:
 
 def _renew(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, counters: _metrics.Counters,
            secrets: dict[str, t.Any], policy: t.Any, log: t.Callable[[str], None]) -> None:
+    """Order a new certificate, then converge: install, reload, prove, roll back on a failed proof."""
     counters.inc("ghostguard_renewal_attempts_total", name=cert["name"])
     old_fingerprint = res.fingerprint
     step = "issue"
     try:
-        facts = engine.engine_issue_and_install(cert, cfg, secrets)
+        bundle = engine.engine_issue(cert, cfg, secrets)
         step = "install"
-        new = facts["certificate"]
-        res.description, res.status, res.renewed, res.error = new, new["status"], True, None
+        out = engine.engine_converge(cfg, [cert], {cert["name"]: bundle}, log)[0]
     except CertsError as exc:
         counters.inc("ghostguard_renewal_attempts_failed_total", name=cert["name"], reason=step)
         res.outcome, res.failure, res.error = "renewal_failed", step, str(exc)
         log("certwatch: %s: renewal failed at %s: %s" % (cert["name"], step, exc))
         return
-    error = _reload(cert)  # nothing to do for a service that watches its files: it is waited for
-    if error is None:
-        _probe(cert, res, **_proving(cfg, cert))
-        bad = [p for p in res.probes if p["served_matches"] is not True]
-        if not bad:
-            res.outcome = "renewed"
-            log("certwatch: %s: renewed, serves %s" % (cert["name"], res.fingerprint))
-            return
-        # A watching service that kept serving the old certificate through every bounded wait is a ghost.
-        step = "ghost" if _watches(cert) and all(p["served_matches"] is False for p in bad) else "proof"
-        error = "; ".join("%s serves %s (%s)" % (p["endpoint"], p["served_fingerprint"], p["error_message"] or "mismatch")
-                          for p in bad)
-        if step == "ghost":
-            error = "%s; the service watches its files (reload: {watch: true}) and did not pick up the new certificate " \
-                    "after %d attempts and %ss of waiting" % (error, bad[0]["attempts"], bad[0]["waited"])
-    else:
-        step = "reload"
-    counters.inc("ghostguard_renewal_attempts_failed_total", name=cert["name"], reason=step)
-    res.failure, res.error = step, error
-    log("certwatch: %s: %s failed after install (%s); rolling back" % (cert["name"], step, error))
-    try:
-        engine.engine_rollback(cert, t.cast(str, res.fingerprint))
-        _reload(cert)
-        rescanned = _describe_all({**cfg, "certificates": [cert]}, policy)[0]
-        res.description, res.status = rescanned.description, rescanned.status
-        _probe(cert, res, **_proving(cfg, cert))
-        res.outcome = "rolled_back"
-        if old_fingerprint and res.fingerprint != old_fingerprint:
-            res.outcome = "rollback_incomplete"
-    except CertsError as exc:
+    _converged(cfg, cert, res, out, policy)
+    if out["outcome"] == "renewed":
+        res.outcome, res.renewed = "renewed", True
+        log("certwatch: %s: renewed, serves %s" % (cert["name"], res.fingerprint))
+        return
+    failure = out.get("failure") or "install"
+    counters.inc("ghostguard_renewal_attempts_failed_total", name=cert["name"], reason=failure)
+    res.failure, res.error = failure, out["reason"]
+    if out["outcome"] == "rolled_back":
+        res.outcome = "rolled_back" if old_fingerprint in (None, res.fingerprint) else "rollback_incomplete"
+    elif "rollback impossible" in (out["reason"] or ""):
         res.outcome = "rollback_failed"
-        res.error = "%s; rollback failed too: %s" % (error, exc)
+    else:
+        res.outcome = "renewal_failed"
+
+
+def _converged(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, out: dict[str, t.Any],
+               policy: t.Any) -> None:
+    """Update *res* from a converge outcome: the files as they are now, what the probes served last."""
+    if out["fingerprint"] != res.fingerprint or out["outcome"] in ("renewed", "rolled_back"):
+        fresh = _describe_all({**cfg, "certificates": [cert]}, policy)[0]
+        res.description, res.status, res.error = fresh.description, fresh.status, fresh.error
+    res.probes = out["probes"] if cert["probes"] else []
+    res.unproved = out["proved"] is not True and bool(cert["probes"])
+
+
+def _repair(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, policy: t.Any,
+            log: t.Callable[[str], None]) -> None:
+    """A ghost (or an unproved generation) of a certificate that is not due: reload what is stale and prove."""
+    was_ghost = bool(res.ghosts)
+    try:
+        out = engine.engine_converge(cfg, [cert], {}, log)[0]
+    except CertsError as exc:
+        res.outcome, res.failure, res.error = "ghost", "reload", str(exc)
+        return
+    _converged(cfg, cert, res, out, policy)
+    if out["outcome"] == "repaired":
+        res.outcome = "repaired"
+        log("certwatch: %s: repaired, serves %s" % (cert["name"], res.fingerprint))
+    elif out["outcome"] == "failed":
+        res.outcome, res.failure, res.error = "ghost" if was_ghost else "checked", out.get("failure") or "proof", \
+            out["reason"]
 
 
 def run(cfg: dict[str, t.Any], command: str, now: str | None = None, write: bool = True,
@@ -241,26 +184,34 @@ def run(cfg: dict[str, t.Any], command: str, now: str | None = None, write: bool
             log("certwatch: " + counters.load_error)
         _counters_declare(counters, cfg)
         results = None if now else _memo_results(cfg)
+        observed = results is None
         if results is None:
             policy = engine.engine_policy(cfg["policy"], now)
-            results = _describe_all(cfg, policy)
-            if write and not now:
-                _remember(cfg, results, policy)
+            results = _describe_all(cfg, policy, probe=True)
         secrets: dict[str, t.Any] | None = None
         for cert, res in zip(cfg["certificates"], results):
-            renewable = command == "renew" and cfg["mode"] == "renew" and cert["issue_on"] == "host"
-            if renewable and (res.status in ATTENTION or (res.description or {}).get("due")):
+            if not observed:
+                _probe(cert, res)
+            renewing = command == "renew" and cfg["mode"] == "renew"
+            if renewing and cert["issue_on"] == "host" and (res.status in ATTENTION or (res.description or {}).get("due")):
                 if secrets is None:
                     secrets = load_secrets(cfg)
-                _renew(cfg, cert, res, counters, secrets, policy or engine.engine_policy(cfg["policy"]), log)
-            else:
-                _probe(cert, res)
-                if res.ghosts:
-                    res.outcome = "ghost"
+                policy = policy or engine.engine_policy(cfg["policy"])
+                _renew(cfg, cert, res, counters, secrets, policy, log)
+            elif renewing and (res.ghosts or res.unproved):
+                policy = policy or engine.engine_policy(cfg["policy"])
+                _repair(cfg, cert, res, policy, log)
+            elif res.ghosts:
+                res.outcome = "ghost"
+            elif write and res.unproved and res.probes and all(p["served_matches"] is True for p in res.probes):
+                engine.engine_record_proof(cert)  # what every probe serves is the files: that is the proof
+                res.unproved = False
             for probe in res.probes:
                 if probe["error"]:
                     counters.inc("ghostguard_tls_handshake_errors_total", name=res.name, endpoint=probe["endpoint"],
                                  error=probe["error"])
+        if observed and write and not now:
+            _remember(cfg, results, policy)
         clock = engine.engine_clock()
         finished = time.time()
         failed = any(r.failure for r in results)
@@ -298,20 +249,34 @@ def _reload_command(cfg: dict[str, t.Any], names: list[str], changed: bool, poli
     if unknown:
         raise ConfigError("no certificate named %s in the configuration" % ", ".join(unknown))
     chosen = [c for c in cfg["certificates"] if not names or c["name"] in names]
+    if changed:  # only what serves another certificate than its files (and prove an unproved generation)
+        return _reload_changed(cfg, chosen, err)
     results = _describe_all({**cfg, "certificates": chosen}, policy)
     code = EXIT_OK
     for cert, res in zip(chosen, results):
-        if changed:
-            _probe(cert, res)
-            if not res.ghosts:
-                continue
-        error = _reload(cert)
-        if error is None:
-            _probe(cert, res, **_proving(cfg, cert))
+        error = reload_service(cert)
+        if error is None and cert["probes"]:
+            res.probes = engine.engine_prove(cfg, cert, res.fingerprint)
             if res.ghosts or any(p["served_matches"] is not True for p in res.probes):
                 error = "after the reload %s still does not serve %s" % (cert["name"], res.fingerprint)
         err.write("certwatch: %s: %s\n" % (cert["name"], error or "reloaded"))
         if error is not None:
+            code = EXIT_FAILED
+    return code
+
+
+def _reload_changed(cfg: dict[str, t.Any], chosen: list[dict[str, t.Any]], err: t.TextIO) -> int:
+    code = EXIT_OK
+
+    def log(line: str) -> None:
+        err.write(line + "\n")
+
+    outs = engine.engine_converge(cfg, chosen, {}, log) if chosen else []
+    for out in outs:
+        if out["outcome"] == "unchanged":
+            continue
+        err.write("certwatch: %s: %s\n" % (out["name"], "reloaded" if out["outcome"] == "repaired" else out["reason"]))
+        if out["outcome"] in ("failed", "rolled_back"):
             code = EXIT_FAILED
     return code
 

@@ -21,8 +21,7 @@ TOP_KEYS = ("version", "host", "mode", "state_dir", "metrics_dir", "metrics_name
             "allowed_domains", "acme", "dns", "secrets", "prove", "certificates")
 # How a renewal is proved: after a reload (constant waits), and for a service that watches its own files
 # (reload {watch: true}: no signal; growing waits, bounded, before it is called a ghost and rolled back).
-PROVE_DEFAULTS: dict[str, t.Any] = {"retries": 20, "retry_delay": 0.5, "watch_retries": 10, "watch_retry_delay": 0.5,
-                                    "watch_backoff": 2.0, "watch_max_delay": 8.0}
+PROVE_DEFAULTS = _inventory.PROVE_DEFAULTS
 POLICY_KEYS = ("renew_before", "renew_fraction", "leeway", "alert_before", "max_connection_age", "connection_margin")
 
 

@@ -3,10 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The certwatch agent's adapter to the engine: every call the agent makes into the rest of the engine.
 
-It maps the agent's configuration onto the engine's typed entry points (``_policy.Policy``,
-``_expiry.scan``, ``_tls_probe.probe_endpoints``, ``_acme.issue.issue``, ``_deploy.deploy`` and
-``rollback``).  Imports are made inside the functions: a run with nothing due imports none of them
-(see ``_agent_fast``).
+It maps the agent's configuration onto the engine's entry points (``_policy.Policy``, ``_expiry.scan``,
+``_converge.observe`` and ``converge``, ``_acme.issue.issue``).  Imports are made inside the functions: a
+run with nothing due imports none of them (see ``_agent_fast``).
 """
 
 from __future__ import annotations
@@ -36,18 +35,47 @@ def engine_clock() -> dict[str, t.Any]:
     return clock_state()
 
 
-def engine_probe(endpoints: list[dict[str, t.Any]], expected: str | None) -> list[dict[str, t.Any]]:
-    """Handshake with every endpoint; each result has error, certificate, matches_expected, handshake_ms."""
-    from ._handshake import Endpoint
-    from ._tls_probe import ProbeRequest, probe_endpoints
+def engine_observe(certs: list[dict[str, t.Any]], policy: t.Any, probe: bool) -> list[dict[str, t.Any]]:
+    """The engine's observation of every certificate (``_converge.observe``)."""
+    from ._converge import observe
 
-    eps = [Endpoint.from_options({**ep, "expected_fingerprint": expected}) for ep in endpoints]
-    return probe_endpoints(ProbeRequest(endpoints=eps)).endpoints
+    return observe(certs, policy, probe=probe, ari=False)
 
 
-def engine_issue_and_install(cert: dict[str, t.Any], config: dict[str, t.Any],
-                             secrets: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Order a new certificate over DNS-01 (the bundle stays in memory) and install it as a new generation."""
+def engine_probe(cert: dict[str, t.Any], expected: str | None) -> list[dict[str, t.Any]]:
+    """Handshake with every probe of *cert* once; one probe dict each (``_observe.probe_entry``)."""
+    from ._observe import probe_cert
+
+    return probe_cert(cert, expected)
+
+
+def engine_converge(config: dict[str, t.Any], certs: list[dict[str, t.Any]], bundles: dict[str, t.Any],
+                    log: t.Callable[[str], None]) -> list[dict[str, t.Any]]:
+    """Install, reload what is stale, prove, roll back (``_converge.converge``), with the agent's proof settings."""
+    from ._converge import converge
+
+    return converge(certs, bundles, prove=config["prove"], log=lambda line: log("certwatch: " + line),
+                    policy=engine_policy(config["policy"]))
+
+
+def engine_prove(config: dict[str, t.Any], cert: dict[str, t.Any], expected: str | None) -> list[dict[str, t.Any]]:
+    """Wait until every probe serves *expected*; mark the generation proved when they do."""
+    from ._converge import prove_served, record_proof
+
+    probes = prove_served(cert, expected, config["prove"])
+    if probes and all(p["served_matches"] is True for p in probes):
+        record_proof(cert)
+    return probes
+
+
+def engine_record_proof(cert: dict[str, t.Any]) -> None:
+    from ._converge import record_proof
+
+    record_proof(cert)
+
+
+def engine_issue(cert: dict[str, t.Any], config: dict[str, t.Any], secrets: dict[str, t.Any]) -> t.Any:
+    """Order a new certificate over DNS-01; the bundle stays in memory (``engine_converge`` installs it)."""
     from ._acme.issue import AcmeAccount, DnsChallenge, IssueRequest, issue
 
     acme = config["acme"]
@@ -67,27 +95,7 @@ def engine_issue_and_install(cert: dict[str, t.Any], config: dict[str, t.Any],
         profile=acme.get("profile"), preferred_chain=acme.get("preferred_chain"),
         allowed_domains=config.get("allowed_domains") or None,
     ))
-    return engine_install(cert, issued.bundle)
-
-
-def engine_install(cert: dict[str, t.Any], bundle: t.Any) -> dict[str, t.Any]:
-    """Install a bundle as the certificate's new generation (atomic switch, or in place for file watchers)."""
-    from ._deploy import DeployRequest, Targets, deploy
-    from ._store import resolve_attrs
-
-    result = deploy(DeployRequest(
-        targets=_targets(Targets, cert), bundle=bundle,
-        attrs=resolve_attrs(cert.get("owner"), cert.get("group"), cert.get("mode")),
-        keep=int(cert.get("keep") or 3), in_place=bool(cert.get("in_place")),
-    ))
-    return result.facts()
-
-
-def engine_rollback(cert: dict[str, t.Any], from_fingerprint: str) -> dict[str, t.Any]:
-    from ._deploy import DeployRequest, Targets, rollback
-
-    return rollback(DeployRequest(targets=_targets(Targets, cert), from_fingerprint=from_fingerprint,
-                                  in_place=bool(cert.get("in_place")))).facts()
+    return issued.bundle
 
 
 def engine_thresholds(policy: t.Any) -> dict[str, float | None]:
@@ -95,8 +103,3 @@ def engine_thresholds(policy: t.Any) -> dict[str, float | None]:
     return {"leeway": float(policy.leeway), "alert_before": float(policy.alert_before),
             "max_connection_age": None if policy.max_connection_age is None else float(policy.max_connection_age),
             "connection_margin": float(policy.connection_margin)}
-
-
-def _targets(cls: t.Any, cert: t.Mapping[str, t.Any]) -> t.Any:
-    return cls(cert=cert.get("cert_path"), key=cert.get("key_path"), chain=cert.get("chain_path"),
-               fullchain=cert.get("fullchain_path"), store=cert.get("store"), name=cert["name"])

@@ -82,7 +82,7 @@ def _remember(cfg: dict[str, t.Any], results: list[CertResult], policy: t.Any) -
     entries = {}
     for res in results:
         desc = res.description
-        if desc is None or res.status != "ok" or desc.get("due"):
+        if desc is None or res.status != "ok" or desc.get("due") or res.unproved:
             continue
         digest = _file_digest(res.path)
         if digest is not None:

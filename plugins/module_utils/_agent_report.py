@@ -31,7 +31,7 @@ class CertResult:
     """One certificate's result in a run.  A plain class: ``dataclasses`` would import ``inspect`` (and
     ``ast``, ``dis``) into every agent run."""
 
-    __slots__ = ("description", "error", "failure", "name", "outcome", "path", "probes", "renewed", "status")
+    __slots__ = ("description", "error", "failure", "name", "outcome", "path", "probes", "renewed", "status", "unproved")
 
     def __init__(self, name: str, path: str, status: str, description: dict[str, t.Any] | None = None,
                  error: str | None = None, probes: list[dict[str, t.Any]] | None = None, outcome: str = "checked",
@@ -45,6 +45,7 @@ class CertResult:
         self.outcome = outcome
         self.failure = failure
         self.renewed = renewed
+        self.unproved = False  # the store's current generation was never proved (no proved.json for it)
 
     def __repr__(self) -> str:
         return "CertResult(%s)" % ", ".join("%s=%r" % (k, getattr(self, k)) for k in self.__slots__)
@@ -81,6 +82,7 @@ class CertResult:
             "fingerprint": self.fingerprint,
             "served_fingerprint": served[0] if len(served) == 1 else served,
             "ghost": bool(self.ghosts),
+            "unproved": self.unproved,
             "probes": [{k: p.get(k) for k in ("endpoint", "served_fingerprint", "served_matches", "error",
                                               "handshake_ms", "attempts", "waited")} for p in self.probes],
             "error": self.error,

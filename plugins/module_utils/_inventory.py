@@ -51,6 +51,11 @@ PROBE_SCHEMA: dict[str, dict[str, t.Any]] = {
     "retry_delay": {"type": "float"},
     "name": {"type": "str"},
 }
+# How a service is proved after an install, a repair or a rollback: the one default set of renew.yml,
+# rollback.yml, the converge module and the agent (constant waits after a signal, systemd or command reload; for
+# reload {watch: true} growing waits, delay x backoff^(n-1) capped at max_delay, before it is called a ghost).
+PROVE_DEFAULTS: dict[str, t.Any] = {"retries": 20, "retry_delay": 0.5, "watch_retries": 10, "watch_retry_delay": 0.5,
+                                    "watch_backoff": 2.0, "watch_max_delay": 8.0}
 CERT_FIELDS = tuple(CERT_SCHEMA)
 PROBE_FIELDS = tuple(PROBE_SCHEMA)
 ACME_FIELDS = ("directory", "ca_bundle", "email", "terms_agreed", "account_key_content", "account_key_path",

@@ -145,3 +145,55 @@ def test_fast_path_imports_no_acme_or_dns_library(host: Host) -> None:
     assert code == 0
     assert [m for m in modules if m.split(".")[0] in ("acme", "josepy", "dns", "aliyunsdkcore", "requests")
             or "._acme" in m or "._dns" in m] == []
+
+
+def _ghost_host(host: Host, mode: str) -> tuple[TLSServer, str, str]:
+    """A certificate that is not due, whose service serves an older one: (service, file fp, served fp)."""
+    old = host.ca.issue(["web.test"], days=90)
+    new = host.ca.issue(["web.test"], days=90)
+    host.install("web", new)
+    pidfile = host.root / "svc.pid"
+    pidfile.write_text("%d\n" % os.getpid())
+    cert_file = old.write(str(host.root / "served"), "svc")
+    srv = TLSServer(cert_file, str(host.root / "served" / "svc.key")).start()
+    new.write(str(host.root / "served"), "svc")  # the service's files changed; it has not re-read them
+    extra = {"mode": "renew", "acme": {"directory": "https://127.0.0.1:1/dir"}, "dns": {"provider": "rfc2136"},
+             "secrets": {"account_key": str(pidfile)}} if mode == "renew" else {}
+    host.config([{"name": "web", "domains": ["web.test"], "probes": [probe_of(srv)],
+                  "reload": {"signal": "USR1", "pidfile": str(pidfile)}}], **extra)
+    return srv, _x509.fingerprint(new.cert), _x509.fingerprint(old.cert)
+
+
+@pytest.mark.parametrize("mode", ["report", "renew"])
+def test_a_ghost_of_a_certificate_not_due_is_repaired_in_renew_mode_only(host: Host, mode: str) -> None:
+    srv, file_fp, old_fp = _ghost_host(host, mode)
+    reloads: list[int] = []
+    previous = signal.signal(signal.SIGUSR1, lambda *_: (reloads.append(1), srv.reload()))
+    try:
+        code, out, err = host.main("renew" if mode == "renew" else "check")
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        srv.stop()
+    record = json.loads(out.splitlines()[0])
+    if mode == "report":
+        assert code == _agent_report.EXIT_ATTENTION and record["outcome"] == "ghost" and reloads == []
+        assert record["served_fingerprint"] == old_fp and record["ghost"] is True
+    else:
+        assert code == 0, err
+        assert record["outcome"] == "repaired" and record["ghost"] is False and reloads == [1]
+        assert record["served_fingerprint"] == file_fp and record["unproved"] is False
+        assert "web: reload (signal) done" in err
+
+
+def test_fast_path_probe_records_have_the_engine_keys(host: Host) -> None:
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _agent, _observe
+
+    fresh = host.ca.issue(["web.test"], days=90)
+    host.install("web", fresh)
+    with served_by(host, fresh, "web") as good:
+        cfg = host.config([{"name": "web", "domains": ["web.test"], "probes": [probe_of(good)]}])
+        cfg = _agent.load_config(str(host.config_path))
+        res = _agent_report.CertResult("web", "x", "ok", description={"fingerprint_sha256": _x509.fingerprint(fresh.cert)})
+        _agent._probe(cfg["certificates"][0], res)
+        engine = _observe.probe_entry(cfg["certificates"][0]["probes"][0], {}, None)
+    assert sorted(res.probes[0]) == sorted(engine) and res.probes[0]["served_matches"] is True

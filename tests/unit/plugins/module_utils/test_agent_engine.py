@@ -34,12 +34,12 @@ def renew_host(host: Host, monkeypatch: pytest.MonkeyPatch, srv: TLSServer | Non
     """Configure a due `issue_on: host` certificate; the ACME order is replaced by the test CA, the install is real."""
     from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle
 
-    def issue_and_install(cert: dict[str, t.Any], cfg: dict[str, t.Any], secrets: dict[str, t.Any]) -> dict[str, t.Any]:
+    def issue(cert: dict[str, t.Any], cfg: dict[str, t.Any], secrets: dict[str, t.Any]) -> _bundle.Bundle:
         assert secrets == {"rfc2136": {"key_secret": "c2VjcmV0"}}
         new = host.ca.issue(cert["domains"], days=90)
-        return _agent_engine.engine_install(cert, _bundle.build_bundle(new.cert_pem, new.key_pem, new.chain_pem))
+        return _bundle.build_bundle(new.cert_pem, new.key_pem, new.chain_pem)
 
-    monkeypatch.setattr(_agent_engine, "engine_issue_and_install", issue_and_install)
+    monkeypatch.setattr(_agent_engine, "engine_issue", issue)
     secrets = host.root / "secrets"
     secrets.mkdir()
     (secrets / "acme.key").write_text("not used here")

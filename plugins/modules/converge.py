@@ -1,0 +1,237 @@
+#!/usr/bin/python
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: converge
+short_description: Install what was issued, reload what serves another certificate, prove, roll back
+version_added: 0.2.0
+description:
+  - Per host, per certificate of the inventory model (C(certwatch_certificates)), in order - install the
+    new bundle when it is newer than the files (through the generation store, as M(ghostguard.certs.deploy)
+    does); reload the service when a probe serves another certificate than the files (a ghost), and only
+    then; prove by TLS handshake that every probe serves the files' fingerprint and record the proof in the
+    store (C(<store>/proved.json)); when the reload or the proof of a new install fails, roll back to the
+    previous generation, reload and prove it.
+  - Idempotent and resumable - every step is decided from what is observed, so a run stopped anywhere
+    (before or after the install, the reload, during the proof or a rollback) is finished by the next run
+    with the same bundles, and no new certificate is ever needed for it.
+  - A service that watches its own files (its C(reload) is C(watch)) gets no signal; it is waited for with growing waits
+    (O(prove.watch_retries) and the other C(watch_*) settings).
+  - A certificate without a probe is installed but not proved (its C(proved) is null).
+  - The module does not fail when a certificate fails (its C(outcome) in RV(certificates) is V(failed) or
+    V(rolled_back)); the playbook decides. It fails only on bad input.
+  - renew.yml, rollback.yml and the certwatch agent use the same engine.
+author:
+  - ghostguard developers (@ghostguard)
+requirements:
+  - cryptography >= 3.4 on the managed host
+attributes:
+  check_mode:
+    support: full
+    description: V(observed) only reads; V(converged) and V(rolled_back) report what they would do and change nothing.
+  diff_mode:
+    support: none
+    description: Nothing is shown as a diff; each certificate's outcome says what changed.
+  action:
+    support: full
+    description: An action plugin reads O(bundles) C(cert_src), C(chain_src) and C(key_src) on the controller.
+options:
+  certificates:
+    description:
+      - The host's certificates, normalised (C(ghostguard.certs) inventory model) - each with C(name),
+        C(domains), C(cert_path), C(key_path), C(chain_path), C(fullchain_path), C(owner), C(group), C(mode),
+        C(reload), C(probes) (or C(probe)), C(issue_on), C(in_place), and optionally C(keep) and C(store).
+      - The module normalises them again (defaults filled in).
+    type: list
+    elements: dict
+    required: true
+  bundles:
+    description:
+      - New certificates to install, by certificate name; only the certificates that got one.
+      - Each value holds C(cert_src), C(chain_src) and C(key_src) (files on the controller, read by the
+        action plugin into C(cert_content), C(chain_content) and C(key_content)), or those contents, or
+        C(key_src_remote) - a key already on the host (made there, in the certificate's staging directory).
+      - The whole option is never logged (it carries private keys).
+    type: dict
+    default: {}
+  state:
+    description:
+      - V(observed) - report each certificate's files, what each probe serves and the store; change nothing.
+      - V(converged) - install, reload, prove, roll back as described above.
+      - V(rolled_back) - make the previous generation current, reload, prove it (a finished rollback of the
+        current files is not repeated).
+    type: str
+    choices: [observed, converged, rolled_back]
+    default: converged
+  prove:
+    description:
+      - How long to wait for a service to serve the new certificate after a reload.
+    type: dict
+    suboptions:
+      retries:
+        description: Extra probes after a systemd, signal or command reload (default 20).
+        type: int
+      retry_delay:
+        description: Seconds between them (default 0.5).
+        type: float
+      watch_retries:
+        description: Extra probes for a service that watches its files (its C(reload) is C(watch); default 10).
+        type: int
+      watch_retry_delay:
+        description: First wait for such a service, in seconds (default 0.5).
+        type: float
+      watch_backoff:
+        description: Each further wait is the previous one times this (default 2).
+        type: float
+      watch_max_delay:
+        description: Longest single wait, in seconds (default 8).
+        type: float
+  policy:
+    description: The renewal policy the files are described with (C(certwatch_policy)).
+    type: dict
+    suboptions:
+      renew_before:
+        description: Renew when less than this is left (duration such as V(30d)).
+        type: str
+      renew_fraction:
+        description: Renew when this share of the lifetime is left.
+        type: float
+      leeway:
+        description: Clock-skew allowance.
+        type: str
+      alert_before:
+        description: Critical when less than this is left.
+        type: str
+      max_connection_age:
+        description: Longest-lived client connection (renew early enough for it).
+        type: str
+  names:
+    description: Limit to these certificate names (default every certificate given).
+    type: list
+    elements: str
+notes:
+  - Reloads run on the managed host as its C(reload) says - C(systemctl reload), a signal to the PID in
+    C(pidfile), or the C(command) argv.
+seealso:
+  - module: ghostguard.certs.deploy
+  - module: ghostguard.certs.endpoint_info
+"""
+
+EXAMPLES = r"""
+- name: Install the new certificate of shop, reload nginx only if needed, prove it
+  ghostguard.certs.converge:
+    certificates: "{{ certwatch_certificates }}"
+    bundles:
+      shop:
+        cert_src: "{{ renew_store }}/orders/shop/cert.pem"
+        chain_src: "{{ renew_store }}/orders/shop/chain.pem"
+        key_src: "{{ renew_store }}/orders/shop/privkey.pem"
+  register: converged
+
+- name: Stop the batch when a certificate was rolled back
+  ansible.builtin.assert:
+    that: converged.certificates | selectattr('outcome', 'in', ['failed', 'rolled_back']) | list | length == 0
+
+- name: Only look - which services serve another certificate than their files
+  ghostguard.certs.converge:
+    certificates: "{{ certwatch_certificates }}"
+    state: observed
+  register: seen
+
+- name: Restore the previous certificate of api, reload, prove
+  ghostguard.certs.converge:
+    certificates: "{{ certwatch_certificates }}"
+    names: [api]
+    state: rolled_back
+"""
+
+RETURN = r"""
+certificates:
+  description:
+    - One entry per certificate, in order.
+    - With O(state=observed) - C(name), C(path), C(status) (the files' status), C(description), C(error),
+      C(fingerprint), C(key_match), C(ari_cert_id), C(probes) (C(endpoint), C(server_name),
+      C(served_fingerprint), C(served_matches), C(error), C(error_message)), C(ghost), C(unproved),
+      C(generation), C(states).
+    - Otherwise - C(name), C(outcome) (V(renewed), V(unchanged), V(repaired), V(rolled_back), V(failed)),
+      C(reason), C(fingerprint), C(not_after), C(generation), C(proved), C(reload), C(reloaded),
+      C(attempted_fingerprint), C(previous_served), C(states) (what was observed first), C(timings)
+      (C(install), C(reload), C(proof) seconds), C(probes).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {name: shop, outcome: renewed, fingerprint: "5e:1f:...", generation: 4, proved: true, reload: systemd,
+       reloaded: true, states: [due], timings: {install: 0.02, reload: 0.3, proof: 0.5}}
+summary:
+  description: Counts by outcome (or by state with O(state=observed)), and C(total).
+  returned: always
+  type: dict
+  sample: {total: 2, renewed: 1, unchanged: 1}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ghostguard.certs.plugins.module_utils import _converge, _inventory
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, InputError
+
+CHANGES = ("renewed", "repaired", "rolled_back")
+
+
+def argument_spec() -> dict:
+    return dict(
+        certificates=dict(type="list", elements="dict", required=True),
+        bundles=dict(type="dict", default={}, no_log=True),
+        state=dict(type="str", choices=["observed", "converged", "rolled_back"], default="converged"),
+        prove=dict(type="dict", options=dict(
+            retries=dict(type="int"), retry_delay=dict(type="float"), watch_retries=dict(type="int"),
+            watch_retry_delay=dict(type="float"), watch_backoff=dict(type="float"), watch_max_delay=dict(type="float"))),
+        policy=dict(type="dict", options=dict(
+            renew_before=dict(type="str"), renew_fraction=dict(type="float"), leeway=dict(type="str"),
+            alert_before=dict(type="str"), max_connection_age=dict(type="str"))),
+        names=dict(type="list", elements="str"),
+    )
+
+
+def normalise(certs: list, names: list | None) -> list:
+    """The certificates through the one inventory model (checked, defaults filled in), limited to *names*."""
+    problems = _inventory.certificate_problems("this host", certs)
+    if problems:
+        raise InputError("certificates: %s; fix the host's certwatch_certificates" % "; ".join(problems))
+    normal = [_inventory.normalize_certificate(c) for c in certs]
+    unknown = sorted(set(names or []) - {c["name"] for c in normal})
+    if unknown:
+        raise InputError("names: no certificate named %s on this host (it has %s); nothing was changed"
+                         % (", ".join(unknown), ", ".join(c["name"] for c in normal) or "none"))
+    return [c for c in normal if not names or c["name"] in names]
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    params = module.params
+    policy = {k: v for k, v in (params["policy"] or {}).items() if v is not None}
+    try:
+        require("cryptography")
+        certs = normalise(params["certificates"], params["names"])
+        if params["state"] == "observed":
+            results = _converge.observe(certs, policy)
+            module.exit_json(changed=False, certificates=results, summary=_converge.summary(results))
+        chosen = {c["name"]: c for c in certs}
+        bundles = {name: _converge.bundle_from_options(name, value or {}, chosen[name]["domains"], policy)
+                   for name, value in (params["bundles"] or {}).items() if name in chosen}
+        results = _converge.converge(
+            certs, bundles, prove=params["prove"], policy=policy, check_mode=module.check_mode,
+            target="previous" if params["state"] == "rolled_back" else "newest")
+    except CertsError as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+    changed = any(r["outcome"] in CHANGES or r["reloaded"] for r in results)
+    module.exit_json(changed=changed, certificates=results, summary=_converge.summary(results))
+
+
+if __name__ == "__main__":
+    main()
