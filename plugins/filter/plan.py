@@ -159,7 +159,9 @@ def renew_orders_args(plan: t.Any, hosts: t.Any, store: str, csr_var: str = "ren
     out = []
     for order in plan["orders"]:
         args = renew_acme_args(order, hvs.get(order["source_host"], {}), store, csr=csrs.get(order["id"]))
-        args.update(id=order["id"], replaces=order.get("replaces"), ari_exempt=bool(order.get("ari_exempt")))
+        args.update(id=order["id"], store=order["store"], ari_exempt=bool(order.get("ari_exempt")))
+        if order.get("replaces"):
+            args["replaces"] = order["replaces"]
         out.append(args)
     return out
 
