@@ -136,11 +136,11 @@ def record_orders(path: str, entries: t.Sequence[t.Mapping[str, t.Any]]) -> list
             except (KeyError, ValueError):
                 continue
         known = {e.get("order_url") for e in kept if e.get("order_url")}
-        for entry in entries:
-            url = entry.get("order_url")
+        for new in entries:
+            url = new.get("order_url")
             if url and url in known:
                 continue  # written ahead when the CA accepted the order: counted once
-            kept.append(dict(entry))
+            kept.append(dict(new))
             if url:
                 known.add(url)
         write_atomic(path, json.dumps(kept, indent=1).encode("utf-8"), 0o600)
