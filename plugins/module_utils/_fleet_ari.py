@@ -58,7 +58,8 @@ def _get(url: str, context: ssl.SSLContext, timeout: float) -> tuple[t.Any, str 
     """The JSON body and the Retry-After header of ``GET url``; _Failed on anything else."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, context=context, timeout=timeout) as response:
+        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+        with opener.open(request, timeout=timeout) as response:
             body = response.read(1 << 20)
             retry_after = response.headers.get("Retry-After")
     except urllib.error.HTTPError as exc:
@@ -74,7 +75,7 @@ def _get(url: str, context: ssl.SSLContext, timeout: float) -> tuple[t.Any, str 
 
 def renewal_info_url(directory: str, ca_bundle: str | None = None, timeout: float = 10) -> str:
     """The CA's ``renewalInfo`` URL from its directory; _Failed when the CA has none or does not answer."""
-    body, _ = _get(directory, _context(ca_bundle), timeout)
+    body = _get(directory, _context(ca_bundle), timeout)[0]
     url = body.get("renewalInfo") if isinstance(body, dict) else None
     if not isinstance(url, str) or not url:
         raise _Failed("the CA at %s offers no ARI (no renewalInfo in its directory)" % directory)

@@ -17,7 +17,7 @@ description:
     at a time - and returns each certificate's suggested window and whether it has opened (RV(windows)). Each
     answer is cached in C(<store>/ari-cache.json) (mode 0600) until the CA's C(Retry-After) passes (6 hours
     when it sends none, 24 hours at most). A CA without ARI, or one that fails, is reported in RV(ari_warnings)
-    and its certificates come back with C(due=false) and an C(error): decide them by the local policy.
+    and its certificates come back with C(due=false) and an C(error) - decide them by the local policy.
   - O(state=issued) takes the renew_store issue lock (C(<store>/issue.lock), waiting up to O(lock_wait) seconds;
     a lock left by a dead process of this host is taken over at once) and issues O(orders) over ACME DNS-01,
     at most O(concurrency) at a time, each like M(ghostguard.certs.acme_dns01) into its store directory - a
@@ -39,7 +39,8 @@ requirements:
 attributes:
   check_mode:
     support: partial
-    description: O(state=observed) runs and writes no cache; O(state=issued) orders nothing and reports nothing issued.
+    description: Nothing is ordered, locked or written in check mode.
+    details: O(state=observed) asks the CAs but writes no cache; O(state=issued) orders nothing and returns an empty RV(issued).
   diff_mode:
     support: none
     description: Nothing to diff.
@@ -386,13 +387,27 @@ windows:
       error: null
       cached: false
   contains:
-    start: {description: Start of the window (ISO 8601 UTC); null on error., type: str}
-    end: {description: End of the window (ISO 8601 UTC); null on error., type: str}
-    due: {description: Whether the window has started (false on error)., type: bool}
-    retry_after: {description: Epoch second before which the CA is not asked again (the cache holds the answer)., type: int}
-    explanation_url: {description: The CA's explanation of the window, if any., type: str}
-    error: {description: Why there is no window (no ARI at this CA, HTTP error, timeout, bad answer); null when there is one., type: str}
-    cached: {description: Whether the answer came from the cache., type: bool}
+    start:
+      description: Start of the window (ISO 8601 UTC); null on error.
+      type: str
+    end:
+      description: End of the window (ISO 8601 UTC); null on error.
+      type: str
+    due:
+      description: Whether the window has started (false on error).
+      type: bool
+    retry_after:
+      description: Epoch second before which the CA is not asked again (the cache holds the answer).
+      type: int
+    explanation_url:
+      description: The CA's explanation of the window, if any.
+      type: str
+    error:
+      description: Why there is no window (no ARI at this CA, HTTP error, timeout, bad answer); null when there is one.
+      type: str
+    cached:
+      description: Whether the answer came from the cache.
+      type: bool
 ari_warnings:
   description:
     - With O(state=observed), one line per CA and problem whose ARI could not be used (also shown as warnings;
@@ -412,25 +427,54 @@ issued:
   returned: when O(state=issued)
   type: dict
   contains:
-    ok: {description: A certificate is ready in the order's store directory., type: bool}
-    ordered: {description: It was issued in this run., type: bool}
-    reused: {description: A fresh certificate was already there and is used as it is., type: bool}
-    accepted: {description: The CA accepted an order (it is in the ledger even if the order then failed)., type: bool}
-    replaces: {description: The order carried ARI C(replaces) (exempt from the rate limits)., type: bool}
-    reason: {description: Why it was ordered or reused (as M(ghostguard.certs.acme_dns01) returns it)., type: str}
-    msg: {description: Why the order failed; null when ok., type: str}
-    fingerprint: {description: SHA-256 fingerprint of the certificate in the store., type: str}
-    not_after: {description: Its expiry (ISO 8601 UTC)., type: str}
-    store: {description: The order's store directory., type: str}
-    domains: {description: The order's names., type: list, elements: str}
-    order_url: {description: URL of the ACME order placed; null when none was., type: str}
+    ok:
+      description: A certificate is ready in the order's store directory.
+      type: bool
+    ordered:
+      description: It was issued in this run.
+      type: bool
+    reused:
+      description: A fresh certificate was already there and is used as it is.
+      type: bool
+    accepted:
+      description: The CA accepted an order (it is in the ledger even if the order then failed).
+      type: bool
+    replaces:
+      description: The order carried ARI C(replaces) (exempt from the rate limits).
+      type: bool
+    reason:
+      description: Why it was ordered or reused (as M(ghostguard.certs.acme_dns01) returns it).
+      type: str
+    msg:
+      description: Why the order failed; null when ok.
+      type: str
+    fingerprint:
+      description: SHA-256 fingerprint of the certificate in the store.
+      type: str
+    not_after:
+      description: Its expiry (ISO 8601 UTC).
+      type: str
+    store:
+      description: The order's store directory.
+      type: str
+    domains:
+      description: The order's names.
+      type: list
+      elements: str
+    order_url:
+      description: URL of the ACME order placed; null when none was.
+      type: str
 lock:
   description: The renew_store lock of O(state=issued).
   returned: when O(state=issued)
   type: dict
   contains:
-    acquired: {description: Whether the lock was taken (always true when the task did not fail)., type: bool}
-    waited: {description: Seconds spent waiting for another run., type: float}
+    acquired:
+      description: Whether the lock was taken (always true when the task did not fail).
+      type: bool
+    waited:
+      description: Seconds spent waiting for another run.
+      type: float
     broke_stale:
       description: The holder of an abandoned lock that was taken over (owner, host, boot_id, pid, time, why), or null.
       type: dict

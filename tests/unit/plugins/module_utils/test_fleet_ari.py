@@ -42,8 +42,7 @@ def directory(lab: LabHandle) -> str:
     return str(lab.info["proxy"]["directory"])
 
 
-def test_windows_of_known_certificates_then_from_the_cache(quiet_lab: LabHandle, issued: list[str],
-                                                          tmp_path: pathlib.Path) -> None:
+def test_windows_of_known_certificates_then_from_the_cache(quiet_lab: LabHandle, issued: list[str], tmp_path: pathlib.Path) -> None:
     lab = quiet_lab
     cache = str(tmp_path / "ari-cache.json")
     asked = lab.proxy_count("renewalInfo")
@@ -62,8 +61,7 @@ def test_windows_of_known_certificates_then_from_the_cache(quiet_lab: LabHandle,
     assert later[issued[0]]["due"]  # due is computed at "now", also from the cache
 
 
-def test_an_open_window_is_due_and_an_expired_cache_entry_is_asked_again(quiet_lab: LabHandle, issued: list[str],
-                                                                        tmp_path: pathlib.Path) -> None:
+def test_an_open_window_is_due_and_an_expired_cache_entry_is_asked_again(quiet_lab: LabHandle, issued: list[str], tmp_path: pathlib.Path) -> None:
     lab = quiet_lab
     cache = tmp_path / "ari-cache.json"
     _fleet_ari.windows(issued[:1], directory(lab), lab.info["ca_bundle"], str(cache))

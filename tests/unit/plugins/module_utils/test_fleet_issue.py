@@ -100,8 +100,7 @@ def test_a_failed_order_fails_only_itself(quiet_lab: LabHandle, tmp_path: pathli
     assert [e["domains"] for e in _ledger.load_ledger(str(store / "ledger.json"))] == [["n5.example.test"]]
 
 
-def test_an_order_that_fails_after_the_ca_accepted_it_is_in_the_ledger(quiet_lab: LabHandle,
-                                                                      tmp_path: pathlib.Path) -> None:
+def test_an_order_that_fails_after_the_ca_accepted_it_is_in_the_ledger(quiet_lab: LabHandle, tmp_path: pathlib.Path) -> None:
     lab = quiet_lab
     store = tmp_path / "store"
     broken = order(lab, store, "n1", ["n1.example.test"], timeout=20)
@@ -156,8 +155,7 @@ _fleet_issue.issue_orders(orders, sys.argv[2], "doomed-run", concurrency=len(ord
 """
 
 
-def test_a_run_killed_after_the_ca_accepted_orders_leaves_them_in_the_ledger(quiet_lab: LabHandle,
-                                                                            tmp_path: pathlib.Path) -> None:
+def test_a_run_killed_after_the_ca_accepted_orders_leaves_them_in_the_ledger(quiet_lab: LabHandle, tmp_path: pathlib.Path) -> None:
     """SIGKILL the issuing process as soon as it heard the CA accept its orders (the ledger has them; DNS,
     validation and finalize have not run): the ledger holds every order the CA accepted, and the next run
     takes the dead run's lock over at once. (An order the CA created whose 201 never reached the process

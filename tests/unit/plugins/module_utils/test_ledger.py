@@ -213,5 +213,5 @@ def test_waiters_take_turns_over_a_dead_holders_lock(tmp_path: pathlib.Path) -> 
     for p in procs:
         p.join(30)
     assert all(p.exitcode == 0 for p in procs)
-    times = sorted(results.get(timeout=5)[1] for _ in procs)
+    times = sorted(results.get(timeout=5)[1] for proc in procs)
     assert all(b - a >= 0.15 for a, b in zip(times, times[1:]))  # one holder at a time
