@@ -183,9 +183,17 @@ def pid_alive(pid: int, started: int | None = None) -> bool:
     return started is None or ticks is None or ticks == started
 
 
+def pid_namespace() -> str | None:
+    """This process's PID namespace (containers on one host share the boot id, not the pids)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
 def lock_record(owner: str, pid: int | None) -> dict[str, t.Any]:
-    """What the lock file holds: who, where (host, boot), which process, since when."""
-    return {"owner": owner, "host": socket.gethostname(), "boot_id": boot_id(), "pid": pid,
+    """What the lock file holds: who, where (host, boot, PID namespace), which process, since when."""
+    return {"owner": owner, "host": socket.gethostname(), "boot_id": boot_id(), "pid_ns": pid_namespace(), "pid": pid,
             "pid_start": _start_ticks(pid) if pid else None, "time": iso(time.time())}
 
 
@@ -193,6 +201,8 @@ def _dead_holder(holder: t.Mapping[str, t.Any], age: float, stale_after: float) 
     """Why the lock of *holder* may be taken over now (None: it may not)."""
     same_host = holder.get("host") == socket.gethostname()
     pid = holder.get("pid")
+    if holder.get("pid_ns") and holder.get("pid_ns") != pid_namespace():
+        pid = None  # another container's process: its pid means nothing here
     if same_host and holder.get("boot_id") and boot_id() and holder.get("boot_id") != boot_id():
         return "its host rebooted since the lock was taken"
     if same_host and isinstance(pid, int) and pid > 0 and holder.get("boot_id") == boot_id():

@@ -119,6 +119,7 @@ def test_lock_records_who_where_and_which_process(tmp_path: pathlib.Path) -> Non
         record = json.load(handle)
     assert record["owner"] == "run-1" and record["host"] == socket.gethostname() and record["pid"] == os.getpid()
     assert record["boot_id"] == _ledger.boot_id() and record["time"].endswith("Z")
+    assert record["pid_ns"] == _ledger.pid_namespace() and record["pid_start"]
     assert oct(os.stat(lock).st_mode & 0o777) == "0o600"
     assert _ledger.acquire_lock(lock, "run-1", 0, 3600)["acquired"]  # its own lock again
     assert not _ledger.release_lock(lock, "run-2") and os.path.exists(lock)
@@ -185,6 +186,15 @@ def test_locks_of_other_hosts_wait_for_stale_after_and_earlier_boots_are_over(tm
         _ledger.acquire_lock(lock, "mine", 0.3, 3600)
     os.utime(lock, (time.time() - 7200, time.time() - 7200))
     assert _ledger.acquire_lock(lock, "mine", 1, 3600)["broke_stale"]["owner"] == "old"
+
+
+def test_a_pid_of_another_container_is_not_judged_here(tmp_path: pathlib.Path) -> None:
+    lock = str(tmp_path / "issue.lock")
+    _write_lock(lock, pid=2 ** 22 - 1, pid_ns="pid:[1]")  # no such pid here, but it lives in another namespace
+    with pytest.raises(_errors.FileSystemError, match="held by other"):
+        _ledger.acquire_lock(lock, "mine", 0.3, 3600)
+    os.utime(lock, (time.time() - 7200, time.time() - 7200))
+    assert "stale_after" in _ledger.acquire_lock(lock, "mine", 1, 3600)["broke_stale"]["why"]
 
 
 def test_a_reused_pid_does_not_keep_a_dead_lock(tmp_path: pathlib.Path) -> None:
