@@ -36,11 +36,13 @@ OrderHook = t.Callable[[t.Mapping[str, t.Any]], None]
 
 
 def order_argspec() -> dict[str, t.Any]:
-    """One order's options: acme_dns01's options plus ``id``, ``replaces`` (ARI cert id) and ``store``."""
+    """One order's options: acme_dns01's options plus ``id``, ``replaces`` (ARI cert id), ``ari_exempt`` (the plan
+    counted it exempt) and ``store``."""
     spec: dict[str, t.Any] = policy_argspec()
     spec.update(
         id={"type": "str", "required": True},
         replaces={"type": "str"},
+        ari_exempt={"type": "bool", "default": False},
         store={"type": "path"},
         names={"type": "list", "elements": "str", "aliases": ["domains"]},
         cert_path={"type": "path", "required": True},
@@ -201,6 +203,9 @@ def issue_one(order: t.Mapping[str, t.Any], on_order: OrderHook | None = None) -
             out["msg"] = "no certificate in %s (%s)" % (store, result.reason)
     if seen:
         out.update(accepted=True, order_url=seen[-1].get("order_url"), replaces=bool(seen[-1].get("replaces")))
+        if order.get("ari_exempt") and not out["replaces"]:
+            out["warnings"].append("planned as an ARI renewal (exempt from the rate limits), but ordered without "
+                                   "replaces (the CA offers no ARI): the ledger counts it in full")
     return out
 
 

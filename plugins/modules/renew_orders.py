@@ -94,6 +94,12 @@ options:
             order carries it as C(replaces) (when the CA offers ARI) and is recorded as exempt from the rate limits.
           - Unset, the certificate found at O(orders[].cert_path) is named when there is one.
         type: str
+      ari_exempt:
+        description:
+          - The plan counted this order as an ARI renewal, exempt from the rate limits. The ledger records what the
+            CA was sent; an order placed without C(replaces) (the CA offers no ARI) is warned about.
+        type: bool
+        default: false
       store:
         description: The order's store directory (reported back in RV(issued)); default the directory of O(orders[].cert_path).
         type: path

@@ -191,3 +191,14 @@ def test_a_run_killed_after_the_ca_accepted_orders_leaves_them_in_the_ledger(qui
     assert all(o["ok"] for o in run.issued.values())
     urls = [e["order_url"] for e in _ledger.load_ledger(str(store / "ledger.json"))]
     assert len(urls) == len(set(urls)) == len(seen) + sum(o["accepted"] for o in run.issued.values())
+
+
+def test_an_order_planned_exempt_but_sent_without_replaces_is_warned_about(quiet_lab: LabHandle, tmp_path: pathlib.Path) -> None:
+    lab = quiet_lab
+    store = tmp_path / "store"
+    plain = order(lab, store, "n2", ["n2.example.test"], acme_directory=lab.info["directory"], ari_exempt=True,
+                  replaces="AAAA.BBBB")  # Pebble itself offers no ARI: replaces is not sent
+    run = _fleet_issue.issue_orders([plain], str(store), "run-1")
+    assert run.issued["n2"]["ok"] and not run.issued["n2"]["replaces"]
+    assert any("order n2: planned as an ARI renewal" in w for w in run.warnings)
+    assert [e["replaces"] for e in _ledger.load_ledger(str(store / "ledger.json"))] == [False]
