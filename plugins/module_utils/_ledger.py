@@ -7,11 +7,12 @@ and the issue lock shared by runs and AWX job slices."""
 from __future__ import annotations
 
 import datetime as _dt
-import errno
 import json
 import os
+import socket
 import time
 import typing as t
+import uuid
 
 from . import _time
 from ._durable import locked, write_atomic
@@ -118,7 +119,10 @@ def budget(planned: t.Sequence[t.Sequence[str]], ledger: t.Sequence[t.Mapping[st
 
 
 def record_orders(path: str, entries: t.Sequence[t.Mapping[str, t.Any]]) -> list[dict[str, t.Any]]:
-    """Append *entries* to the ledger under an exclusive lock (concurrent slices); drop entries older than a week."""
+    """Append *entries* to the ledger under an exclusive lock (concurrent slices); drop entries older than a week.
+
+    An entry whose ``order_url`` is already in the ledger is not added again (the write-ahead record of an
+    accepted order and the end-of-run record of the same order count once)."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, mode=0o700, exist_ok=True)
     with locked(path + ".lock"):
@@ -131,7 +135,14 @@ def record_orders(path: str, entries: t.Sequence[t.Mapping[str, t.Any]]) -> list
                     kept.append(entry)
             except (KeyError, ValueError):
                 continue
-        kept.extend(dict(e) for e in entries)
+        known = {e.get("order_url") for e in kept if e.get("order_url")}
+        for new in entries:
+            url = new.get("order_url")
+            if url and url in known:
+                continue  # written ahead when the CA accepted the order: counted once
+            kept.append(dict(new))
+            if url:
+                known.add(url)
         write_atomic(path, json.dumps(kept, indent=1).encode("utf-8"), 0o600)
     return kept
 
@@ -139,54 +150,161 @@ def record_orders(path: str, entries: t.Sequence[t.Mapping[str, t.Any]]) -> list
 # ----------------------------------------------------------------------------- the issue lock
 
 
-def acquire_lock(path: str, owner: str, wait: float, stale_after: float) -> dict[str, t.Any]:
-    """Take the store's issue lock (a file created with O_EXCL). Waits up to *wait* seconds; a lock older
-    than *stale_after* seconds is taken over (its holder died). Returns what happened."""
+def boot_id() -> str | None:
+    """This host's boot id (Linux); None where there is none."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When process *pid* started (clock ticks since boot, /proc/<pid>/stat field 22); None if unknown."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return None if fields[0] == "Z" else int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def pid_alive(pid: int, started: int | None = None) -> bool:
+    """Whether process *pid* of this host runs (not a zombie; the same process when *started* is known)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    ticks = _start_ticks(pid)
+    if os.path.isdir("/proc/%d" % pid) and ticks is None:
+        return False  # a zombie
+    return started is None or ticks is None or ticks == started
+
+
+def pid_namespace() -> str | None:
+    """This process's PID namespace (containers on one host share the boot id, not the pids)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def lock_record(owner: str, pid: int | None) -> dict[str, t.Any]:
+    """What the lock file holds: who, where (host, boot, PID namespace), which process, since when."""
+    return {"owner": owner, "host": socket.gethostname(), "boot_id": boot_id(), "pid_ns": pid_namespace(), "pid": pid,
+            "pid_start": _start_ticks(pid) if pid else None, "time": iso(time.time())}
+
+
+def _dead_holder(holder: t.Mapping[str, t.Any], age: float, stale_after: float) -> str | None:
+    """Why the lock of *holder* may be taken over now (None: it may not)."""
+    same_host = holder.get("host") == socket.gethostname()
+    pid = holder.get("pid")
+    if holder.get("pid_ns") and holder.get("pid_ns") != pid_namespace():
+        pid = None  # another container's process: its pid means nothing here
+    if same_host and holder.get("boot_id") and boot_id() and holder.get("boot_id") != boot_id():
+        return "its host rebooted since the lock was taken"
+    if same_host and isinstance(pid, int) and pid > 0 and holder.get("boot_id") == boot_id():
+        if not pid_alive(pid, holder.get("pid_start")):
+            return "its process %d is gone" % pid
+        return None
+    if age > stale_after:
+        return "it is older than stale_after (%.0f s)" % stale_after
+    return None
+
+
+def _holder_text(holder: t.Mapping[str, t.Any]) -> str:
+    return "%s (host %s, pid %s, since %s)" % (holder.get("owner", "unknown"), holder.get("host", "?"),
+                                               holder.get("pid", "?"), holder.get("time", "?"))
+
+
+def _create(path: str, record: t.Mapping[str, t.Any]) -> bool:
+    """Create the lock file with its content in one step (a link of a written temp file); False if it exists."""
+    tmp = "%s.%s.%d.%s.tmp" % (path, socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8])
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(record, handle)
+    os.chmod(tmp, 0o600)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise FileSystemError("cannot create the lock %s: %s" % (path, exc.strerror)) from None
+    finally:
+        os.unlink(tmp)
+    return True
+
+
+def _break(path: str, seen: bytes) -> bool:
+    """Remove the lock file if it still holds *seen* (breakers serialise on a guard file)."""
+    with locked(path + ".guard"):
+        try:
+            with open(path, "rb") as handle:
+                if handle.read() != seen:
+                    return False
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+    return True
+
+
+def acquire_lock(path: str, owner: str, wait: float, stale_after: float,
+                 pid: int | None = -1) -> dict[str, t.Any]:
+    """Take the store's issue lock: a file naming owner, host, boot id, pid and time.
+
+    A lock of a process that is gone (same host and boot), or of an earlier boot of this host, is taken
+    over at once; a live holder is waited for up to *wait* seconds; a lock of another host (or without a
+    pid) only once older than *stale_after* seconds. *pid* is the process whose life the lock lasts
+    (default this one; None: none, only *stale_after* frees it). Returns ``{acquired, waited, holder,
+    broke_stale}`` (``broke_stale``: the holder taken over, with ``why``, or None).
+    """
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    deadline = time.monotonic() + wait
-    waited = 0.0
+    record = lock_record(owner, os.getpid() if pid == -1 else pid)
     started = time.monotonic()
-    broke = None
-    while True:
+    broke: dict[str, t.Any] | None = None
+    while not _create(path, record):
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise FileSystemError("cannot create the lock %s: %s" % (path, exc.strerror)) from None
-            holder = _read_lock(path)
-            if holder.get("owner") == owner:
-                return {"acquired": True, "waited": 0.0, "holder": owner, "broke_stale": None}
-            try:
-                age = time.time() - os.stat(path).st_mtime
-            except FileNotFoundError:
-                continue
-            if age > stale_after:
-                broke = holder.get("owner", "unknown")
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
-                continue
-            if time.monotonic() >= deadline:
-                raise FileSystemError(
-                    "the renew_store lock %s is held by %s (for %.0f s); another renewal run (or AWX slice) is "
-                    "issuing. Wait for it, or remove the file if that run is dead" % (path, holder.get("owner", "?"), age)
-                ) from None
-            time.sleep(0.2)
+            with open(path, "rb") as handle:
+                seen = handle.read()
+            age = time.time() - os.stat(path).st_mtime
+        except FileNotFoundError:
             continue
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"owner": owner, "pid": os.getpid(), "time": iso(time.time())}, handle)
-        waited = time.monotonic() - started
-        return {"acquired": True, "waited": round(waited, 3), "holder": owner, "broke_stale": broke}
+        holder = _parse_lock(seen)
+        if holder.get("owner") == owner:
+            return {"acquired": True, "waited": 0.0, "holder": dict(holder), "broke_stale": None}
+        if not holder and age < 5:
+            time.sleep(0.05)  # an old-style lock being written
+            continue
+        why = _dead_holder(holder, age, stale_after)
+        if why is not None:
+            if _break(path, seen):
+                broke = dict(holder, why=why)
+            continue
+        if time.monotonic() - started >= wait:
+            raise FileSystemError(
+                "the renew_store lock %s is held by %s for %.0f s: another renewal run (or AWX slice) is issuing. "
+                "Wait for it to finish (lock_wait), or, if that run is dead, remove the file (a lock of a dead process "
+                "of this host is taken over by itself)" % (path, _holder_text(holder), age),
+                path=path, holder=dict(holder)) from None
+        time.sleep(0.2)
+    return {"acquired": True, "waited": round(time.monotonic() - started, 3), "holder": record, "broke_stale": broke}
+
+
+def _parse_lock(data: bytes) -> dict[str, t.Any]:
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _read_lock(path: str) -> dict[str, t.Any]:
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+        with open(path, "rb") as handle:
+            return _parse_lock(handle.read())
+    except OSError:
         return {}
 
 

@@ -12,11 +12,14 @@ version_added: 0.2.0
 description:
   - Keeps the state that C(ghostguard.certs.renew) shares between runs and between AWX job slices in the
     directory O(path) (C(renew_store)) - the issue lock and the ledger of orders placed.
-  - O(state=locked) takes the issue lock (a file created exclusively), waiting up to O(wait) seconds for another
-    run or slice to finish issuing; a lock older than O(stale_after) seconds is taken over.
+  - O(state=locked) takes the issue lock (a file created exclusively, naming the owner, the host, its boot id, the
+    process of the C(ansible-playbook) run and the time), waiting up to O(wait) seconds for another run or slice
+    to finish issuing. A lock whose process is gone (same host, same boot) or that an earlier boot of this host
+    left is taken over at once; a lock of another host only once it is older than O(stale_after) seconds.
   - O(state=unlocked) removes the lock when O(owner) holds it.
   - O(state=recorded) appends O(orders) to C(ledger.json) under a file lock and drops entries older than
-    a week. The ledger feeds the rate-limit budget of the plan.
+    a week. An order whose C(order_url) is already in the ledger (written ahead by M(ghostguard.certs.renew_orders)
+    when the CA accepted it) is not added twice. The ledger feeds the rate-limit budget of the plan.
   - Run it on the controller (C(delegate_to) localhost); in AWX the directory must be shared storage.
 author:
   - ghostguard developers (@ghostguard)
@@ -94,9 +97,11 @@ waited:
   returned: when O(state=locked)
   type: float
 broke_stale:
-  description: Owner of an abandoned lock that was taken over, or null.
+  description:
+    - The holder of an abandoned lock that was taken over (C(owner), C(host), C(boot_id), C(pid), C(time) and
+      C(why) it was taken over), or null.
   returned: when O(state=locked)
-  type: str
+  type: dict
 ledger_entries:
   description: Entries in the ledger after recording (last 7 days).
   returned: when O(state=recorded)
@@ -111,6 +116,25 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _ledger
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+
+
+def playbook_pid() -> int | None:
+    """The process of the ansible-playbook (or ansible) run above this module: the lock lasts as long as it."""
+    pid = os.getppid()
+    for _hop in range(12):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                argv = handle.read().split(b"\0")
+            with open("/proc/%d/stat" % pid, "rb") as handle:
+                parent = int(handle.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return None
+        if any(os.path.basename(a) in (b"ansible-playbook", b"ansible") for a in argv[:2]):
+            return pid
+        if parent <= 1:
+            return None
+        pid = parent
+    return None
 
 
 def main() -> None:
@@ -133,7 +157,7 @@ def main() -> None:
         if params["state"] == "locked":
             if module.check_mode:
                 module.exit_json(changed=False, owner=owner, waited=0.0, broke_stale=None)
-            got = _ledger.acquire_lock(lock, owner, params["wait"], params["stale_after"])
+            got = _ledger.acquire_lock(lock, owner, params["wait"], params["stale_after"], pid=playbook_pid())
             module.exit_json(changed=True, owner=owner, waited=got["waited"], broke_stale=got["broke_stale"])
         if params["state"] == "unlocked":
             removed = False if module.check_mode else _ledger.release_lock(lock, owner)

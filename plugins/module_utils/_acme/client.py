@@ -87,6 +87,8 @@ class AcmeClient:
                             timeout=request_timeout)
         self._client: t.Any = None
         self.account_uri: str | None = None
+        # called with {order_url, names, replaces, profile} as soon as the CA accepted a newOrder (write-ahead)
+        self.on_order: t.Callable[[dict[str, t.Any]], None] | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -203,6 +205,9 @@ class AcmeClient:
         if replaces:
             fields["replaces"] = replaces
         response = self.post(self.directory["newOrder"], _NewOrder(**fields), "newOrder for %s" % ", ".join(names))
+        if self.on_order is not None:
+            self.on_order({"order_url": response.headers.get("Location"), "names": list(names),
+                           "replaces": replaces or None, "profile": profile or None})
         body = messages.Order.from_json(response.json())
         authorizations = [self.authorization(url) for url in body.authorizations]
         return messages.OrderResource(body=body, uri=response.headers.get("Location"), authorizations=authorizations)

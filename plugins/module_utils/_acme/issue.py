@@ -94,6 +94,8 @@ class IssueRequest:
     allowed_domains: list[str] | None = None
     timeout: float = 300.0
     leeway: float = 0.0
+    # called with {order_url, names, replaces, profile} right after the CA accepted the order (write-ahead ledger)
+    on_order: t.Callable[[dict[str, t.Any]], None] | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.timeout = parse_duration(self.timeout, "timeout")
@@ -229,6 +231,8 @@ def issue(req: IssueRequest, client: AcmeClient | None = None, deadline: float |
 
     if client is None:
         client = _client(req.account, t.cast(bytes, account_key(req.account)), deadline)
+    if req.on_order is not None:
+        client.on_order = req.on_order
     account_uri = client.ensure_account(req.account.email, req.account.terms_agreed, req.account.eab_kid,
                                         req.account.eab_hmac_key)
     profile = req.profile
@@ -290,7 +294,8 @@ def renew(req: RenewRequest) -> RenewResult:
         return result
 
     key_pem = read_file(targets.key) if req.reuse_key and csr_der is None else None
-    issue_req = dataclasses.replace(req.issue, names=names, replaces=decision.replaces, key_pem=key_pem)
+    issue_req = dataclasses.replace(req.issue, names=names, replaces=req.issue.replaces or decision.replaces,
+                                    key_pem=key_pem)
     if client is None:
         client = _client(req.issue.account, t.cast(bytes, account_pem), deadline)
     issued = issue(issue_req, client=client, deadline=deadline)

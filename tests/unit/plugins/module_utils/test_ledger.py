@@ -7,6 +7,10 @@ import json
 import multiprocessing
 import os
 import pathlib
+import re
+import signal
+import socket
+import threading
 import time
 import typing as t
 
@@ -76,13 +80,148 @@ def test_concurrent_slices_lose_no_ledger_entry(tmp_path: pathlib.Path) -> None:
     assert len(_ledger.load_ledger(path)) == 60
 
 
-def test_issue_lock_waits_for_its_holder_and_takes_over_a_stale_one(tmp_path: pathlib.Path) -> None:
+def test_ledger_counts_an_order_written_ahead_once(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "ledger.json")
+    now = _ledger.iso(time.time())
+    ahead = {"time": now, "domains": ["a.example.com"], "replaces": True, "order_url": "https://ca/order/1"}
+    _ledger.record_orders(path, [ahead])
+    at_end = [dict(ahead, time=_ledger.iso(time.time() + 30)),
+              {"time": now, "domains": ["b.example.com"], "replaces": False, "order_url": "https://ca/order/2"},
+              {"time": now, "domains": ["c.example.com"], "replaces": False, "order_url": None},
+              {"time": now, "domains": ["c.example.com"], "replaces": False, "order_url": None}]
+    kept = _ledger.record_orders(path, at_end)
+    assert [e["order_url"] for e in kept] == ["https://ca/order/1", "https://ca/order/2", None, None]
+    assert kept[0]["time"] == now  # the write-ahead entry stays as it was
+
+
+# ------------------------------------------------------------------------------------------ the issue lock
+
+
+def _hold(lock: str, owner: str, ready: t.Any) -> None:
+    _ledger.acquire_lock(lock, owner, 5, 3600)
+    ready.set()
+    time.sleep(60)
+
+
+def _holder(lock: str, owner: str) -> multiprocessing.Process:
+    ready = multiprocessing.Event()
+    proc = multiprocessing.Process(target=_hold, args=(lock, owner, ready), daemon=True)
+    proc.start()
+    assert ready.wait(20)
+    return proc
+
+
+def test_lock_records_who_where_and_which_process(tmp_path: pathlib.Path) -> None:
+    lock = str(tmp_path / "store" / "issue.lock")
+    got = _ledger.acquire_lock(lock, "run-1", 1, 3600)
+    assert got["acquired"] and got["broke_stale"] is None
+    with open(lock) as handle:
+        record = json.load(handle)
+    assert record["owner"] == "run-1" and record["host"] == socket.gethostname() and record["pid"] == os.getpid()
+    assert record["boot_id"] == _ledger.boot_id() and record["time"].endswith("Z")
+    assert record["pid_ns"] == _ledger.pid_namespace() and record["pid_start"]
+    assert oct(os.stat(lock).st_mode & 0o777) == "0o600"
+    assert _ledger.acquire_lock(lock, "run-1", 0, 3600)["acquired"]  # its own lock again
+    assert not _ledger.release_lock(lock, "run-2") and os.path.exists(lock)
+    assert _ledger.release_lock(lock, "run-1") and not os.path.exists(lock)
+    assert sorted(os.listdir(tmp_path / "store")) == []  # no temp file left behind
+
+
+def test_a_live_holder_blocks_and_a_killed_one_is_taken_over_at_once(tmp_path: pathlib.Path) -> None:
     lock = str(tmp_path / "issue.lock")
-    assert _ledger.acquire_lock(lock, "slice-1", 1, 3600)["acquired"]
-    with pytest.raises(_errors.FileSystemError, match="held by slice-1"):
-        _ledger.acquire_lock(lock, "slice-2", 0.5, 3600)
-    assert not _ledger.release_lock(lock, "slice-2") and os.path.exists(lock)
+    proc = _holder(lock, "slice-1")
+    try:
+        started = time.monotonic()
+        with pytest.raises(_errors.FileSystemError, match=r"held by slice-1 \(host %s, pid %d" % (
+                re.escape(socket.gethostname()), proc.pid)) as info:
+            _ledger.acquire_lock(lock, "slice-2", 0.6, 0)  # alive on this host: stale_after does not apply
+        assert time.monotonic() - started >= 0.6
+        assert info.value.details["holder"]["pid"] == proc.pid
+    finally:
+        os.kill(t.cast(int, proc.pid), signal.SIGKILL)
+        proc.join(10)
+    started = time.monotonic()
+    got = _ledger.acquire_lock(lock, "slice-2", 30, 3600)
+    assert time.monotonic() - started < 1.0  # at once, not after stale_after
+    assert got["broke_stale"]["owner"] == "slice-1" and got["broke_stale"]["pid"] == proc.pid
+    assert "is gone" in got["broke_stale"]["why"]
+    assert _ledger.release_lock(lock, "slice-2")
+
+
+def test_a_waiter_gets_the_lock_when_the_holder_dies(tmp_path: pathlib.Path) -> None:
+    lock = str(tmp_path / "issue.lock")
+    proc = _holder(lock, "slice-1")
+    killer = threading.Timer(0.5, os.kill, (proc.pid, signal.SIGKILL))
+    killer.start()
+    reaper = threading.Thread(target=proc.join)
+    reaper.start()
+    got = _ledger.acquire_lock(lock, "slice-2", 20, 3600)
+    reaper.join(10)
+    assert 0.4 <= got["waited"] < 10 and got["broke_stale"]["owner"] == "slice-1"
+
+
+def _write_lock(lock: str, **record: t.Any) -> None:
+    base = {"owner": "other", "host": socket.gethostname(), "boot_id": _ledger.boot_id(), "pid": None,
+            "time": _ledger.iso(time.time())}
+    base.update(record)
+    with open(lock, "w") as handle:
+        json.dump(base, handle)
+
+
+def test_locks_of_other_hosts_wait_for_stale_after_and_earlier_boots_are_over(tmp_path: pathlib.Path) -> None:
+    lock = str(tmp_path / "issue.lock")
+    _write_lock(lock, host="controller-b", pid=1)
+    with pytest.raises(_errors.FileSystemError, match=r"held by other \(host controller-b, pid 1"):
+        _ledger.acquire_lock(lock, "mine", 0.3, 3600)
     os.utime(lock, (time.time() - 7200, time.time() - 7200))
-    got = _ledger.acquire_lock(lock, "slice-2", 1, 3600)
-    assert got["broke_stale"] == "slice-1"
-    assert _ledger.release_lock(lock, "slice-2") and not os.path.exists(lock)
+    got = _ledger.acquire_lock(lock, "mine", 1, 3600)
+    assert got["broke_stale"]["host"] == "controller-b" and "stale_after" in got["broke_stale"]["why"]
+    _ledger.release_lock(lock, "mine")
+    _write_lock(lock, boot_id="an-earlier-boot", pid=os.getpid())
+    assert "rebooted" in _ledger.acquire_lock(lock, "mine", 1, 3600)["broke_stale"]["why"]
+    _ledger.release_lock(lock, "mine")
+    with open(lock, "w") as handle:  # a lock of an older release: owner and time only
+        json.dump({"owner": "old", "pid": 1, "time": "2026-01-01T00:00:00Z"}, handle)
+    with pytest.raises(_errors.FileSystemError, match="held by old"):
+        _ledger.acquire_lock(lock, "mine", 0.3, 3600)
+    os.utime(lock, (time.time() - 7200, time.time() - 7200))
+    assert _ledger.acquire_lock(lock, "mine", 1, 3600)["broke_stale"]["owner"] == "old"
+
+
+def test_a_pid_of_another_container_is_not_judged_here(tmp_path: pathlib.Path) -> None:
+    lock = str(tmp_path / "issue.lock")
+    _write_lock(lock, pid=2 ** 22 - 1, pid_ns="pid:[1]")  # no such pid here, but it lives in another namespace
+    with pytest.raises(_errors.FileSystemError, match="held by other"):
+        _ledger.acquire_lock(lock, "mine", 0.3, 3600)
+    os.utime(lock, (time.time() - 7200, time.time() - 7200))
+    assert "stale_after" in _ledger.acquire_lock(lock, "mine", 1, 3600)["broke_stale"]["why"]
+
+
+def test_a_reused_pid_does_not_keep_a_dead_lock(tmp_path: pathlib.Path) -> None:
+    lock = str(tmp_path / "issue.lock")
+    _write_lock(lock, pid=os.getpid(), pid_start=1)  # this pid, but a process that started at another time
+    got = _ledger.acquire_lock(lock, "mine", 1, 3600)
+    assert got["broke_stale"]["pid"] == os.getpid()
+
+
+def _race(lock: str, owner: str, results: t.Any) -> None:
+    _ledger.acquire_lock(lock, owner, 20, 3600, pid=None)
+    results.put((owner, time.monotonic()))
+    time.sleep(0.2)
+    assert _ledger.release_lock(lock, owner)
+
+
+def test_waiters_take_turns_over_a_dead_holders_lock(tmp_path: pathlib.Path) -> None:
+    lock = str(tmp_path / "issue.lock")
+    proc = _holder(lock, "dead")
+    os.kill(t.cast(int, proc.pid), signal.SIGKILL)
+    proc.join(10)
+    results: t.Any = multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=_race, args=(lock, "w%d" % i, results)) for i in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert all(p.exitcode == 0 for p in procs)
+    times = sorted(results.get(timeout=5)[1] for proc in procs)
+    assert all(b - a >= 0.15 for a, b in zip(times, times[1:]))  # one holder at a time

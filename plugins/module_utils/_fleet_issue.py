@@ -1,0 +1,258 @@
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The renew playbook's orders, issued on the controller: concurrently, under the renew_store lock,
+every accepted order written ahead to the ledger.
+
+:func:`issue_orders` takes the store's issue lock (``issue.lock``), runs :func:`issue_one` for every
+order in a small thread pool and releases the lock whatever happened. :func:`issue_one` is
+``acme_dns01``'s work for one order (:func:`~._acme.issue.renew` into the order's store directory:
+a fresh certificate already there is reused, not ordered again) plus a write-ahead hook: the moment
+the CA accepts the newOrder, the order is appended to ``ledger.json`` (``_ledger.record_orders``), so
+a run that dies later still counts it in the rate-limit budget. One failed order is reported for
+that order; it fails nothing else.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+import threading
+import time
+import typing as t
+
+from . import _ledger
+from ._acme.issue import AcmeAccount, DnsChallenge, IssueRequest, RenewRequest, account_key, renew
+from ._argspec import policy_argspec
+from ._deploy import Targets
+from ._dns import registry
+from ._durable import read_file
+from ._errors import CertsError, InputError
+from ._policy import Policy
+
+KEY_TYPES = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"]
+OrderHook = t.Callable[[t.Mapping[str, t.Any]], None]
+
+
+def order_argspec() -> dict[str, t.Any]:
+    """One order's options: acme_dns01's options plus ``id``, ``replaces`` (ARI cert id), ``ari_exempt`` (the plan
+    counted it exempt) and ``store``."""
+    spec: dict[str, t.Any] = policy_argspec()
+    spec.update(
+        id={"type": "str", "required": True},
+        replaces={"type": "str"},
+        ari_exempt={"type": "bool", "default": False},
+        store={"type": "path"},
+        names={"type": "list", "elements": "str", "aliases": ["domains"]},
+        cert_path={"type": "path", "required": True},
+        key_path={"type": "path", "no_log": False},
+        chain_path={"type": "path"},
+        fullchain_path={"type": "path"},
+        acme_directory={"type": "str", "required": True},
+        acme_ca_bundle={"type": "path"},
+        account_key_content={"type": "str", "no_log": True},
+        account_key_path={"type": "path", "no_log": False},
+        account_email={"type": "str"},
+        terms_agreed={"type": "bool", "default": False},
+        eab_kid={"type": "str"},
+        eab_hmac_key={"type": "str", "no_log": True},
+        profile={"type": "str"},
+        preferred_chain={"type": "str"},
+        ari={"type": "bool", "default": True},
+        csr_content={"type": "str"},
+        csr_path={"type": "path"},
+        key_type={"type": "str", "default": "ec-p256", "choices": KEY_TYPES, "no_log": False},
+        reuse_key={"type": "bool", "default": False, "no_log": False},
+        **registry.argument_spec(),
+        nameservers={"type": "list", "elements": "str"},
+        propagation_timeout={"type": "int", "default": 120},
+        timeout={"type": "int", "default": 300},
+        allowed_domains={"type": "list", "elements": "str"},
+    )
+    return spec
+
+
+def _text(value: t.Any) -> bytes | None:
+    return None if value is None else str(value).encode("utf-8")
+
+
+def renew_request(params: t.Mapping[str, t.Any], check_mode: bool = False) -> RenewRequest:
+    """acme_dns01's options (missing ones take acme_dns01's defaults) as the engine's typed request."""
+    p = params.get
+    csr, csr_source = _text(p("csr_content")), "csr_content"
+    if csr is None and p("csr_path"):
+        csr, csr_source = read_file(p("csr_path")), "csr_path %s" % p("csr_path")
+        if csr is None:
+            raise InputError("csr_path %s does not exist" % p("csr_path"))
+    if not p("cert_path") or not p("acme_directory") or not p("dns_provider"):
+        raise InputError("every order needs cert_path, acme_directory and dns_provider")
+    policy = Policy.from_options(params)
+    provider = str(p("dns_provider"))
+    return RenewRequest(
+        issue=IssueRequest(
+            names=list(p("names") or p("domains") or []),
+            account=AcmeAccount(
+                directory=str(p("acme_directory")), ca_bundle=p("acme_ca_bundle"),
+                key_content=_text(p("account_key_content")), key_path=p("account_key_path"),
+                email=p("account_email"), terms_agreed=bool(p("terms_agreed")), eab_kid=p("eab_kid"),
+                eab_hmac_key=p("eab_hmac_key"),
+            ),
+            dns=DnsChallenge(provider=provider, settings=p(provider) or {}, nameservers=p("nameservers") or None,
+                             propagation_timeout=p("propagation_timeout") or 120),
+            csr=csr, csr_source=csr_source, key_type=p("key_type") or "ec-p256", profile=p("profile"),
+            preferred_chain=p("preferred_chain"), replaces=p("replaces") or None,
+            allowed_domains=p("allowed_domains"), timeout=p("timeout") or 300, leeway=policy.leeway,
+        ),
+        targets=Targets(cert=p("cert_path"), key=p("key_path"), chain=p("chain_path"), fullchain=p("fullchain_path")),
+        policy=policy, ari=p("ari") is not False, reuse_key=bool(p("reuse_key")), check_mode=check_mode,
+    )
+
+
+# ----------------------------------------------------------------------------- the write-ahead ledger
+
+
+class WriteAhead:
+    """The on_order hook of one run: every accepted order goes to the ledger at once (thread-safe).
+
+    An entry the ledger could not take (unwritable store) is kept in ``pending`` and tried again by
+    :meth:`flush`; ``accepted`` lists every entry, in the order the CA accepted them.
+    """
+
+    def __init__(self, ledger_path: str) -> None:
+        self.path = ledger_path
+        self.accepted: list[dict[str, t.Any]] = []
+        self.pending: list[dict[str, t.Any]] = []
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+
+    def hook(self, sink: list[dict[str, t.Any]] | None = None) -> OrderHook:
+        def on_order(info: t.Mapping[str, t.Any]) -> None:
+            entry = {"time": _ledger.iso(time.time()), "domains": sorted(str(n).lower() for n in info["names"]),
+                     "replaces": bool(info.get("replaces")), "order_url": info.get("order_url")}
+            with self._lock:
+                self.accepted.append(entry)
+            if sink is not None:
+                sink.append(entry)
+            self._write([entry])
+        return on_order
+
+    def _write(self, entries: list[dict[str, t.Any]]) -> None:
+        try:
+            _ledger.record_orders(self.path, entries)
+        except (CertsError, OSError) as exc:
+            with self._lock:
+                self.pending.extend(entries)
+                self.errors.append("the order ledger %s could not be written (%s)" % (self.path, exc))
+
+    def flush(self) -> list[str]:
+        """Try the pending entries once more; returns the warnings to show."""
+        with self._lock:
+            pending, self.pending = self.pending, []
+        if pending:
+            self._write(pending)
+        if not self.pending:
+            return []
+        return ["%d accepted orders are not in the ledger %s (%s); record them with renew_store state=recorded: %s"
+                % (len(self.pending), self.path, self.errors[-1], ", ".join(str(e["order_url"]) for e in self.pending))]
+
+
+# ----------------------------------------------------------------------------- orders
+
+
+def _outcome(order: t.Mapping[str, t.Any], store: str, domains: list[str]) -> dict[str, t.Any]:
+    return {"ok": False, "ordered": False, "reused": False, "replaces": False, "reason": None, "msg": None,
+            "fingerprint": None, "not_after": None, "store": store, "domains": domains, "order_url": None,
+            "accepted": False, "warnings": []}
+
+
+def issue_one(order: t.Mapping[str, t.Any], on_order: OrderHook | None = None) -> dict[str, t.Any]:
+    """Renew one order into its store directory; never raises for the order's own failure.
+
+    Returns ``{ok, ordered, reused, replaces, reason, msg, fingerprint, not_after, store, domains,
+    order_url, accepted, warnings}``: ``ok`` a certificate is ready in ``store``; ``ordered`` it was issued
+    now; ``reused`` a fresh one was there already; ``replaces`` the order carried ARI ``replaces``;
+    ``accepted`` the CA accepted an order (it is in the ledger even when ``ok`` is false).
+    """
+    store = str(order.get("store") or os.path.dirname(str(order.get("cert_path") or "")))
+    domains = sorted(str(n).lower().rstrip(".") for n in (order.get("names") or order.get("domains") or []))
+    out = _outcome(order, store, domains)
+    seen: list[dict[str, t.Any]] = []
+
+    def hook(info: t.Mapping[str, t.Any]) -> None:
+        seen.append(dict(info))
+        if on_order is not None:
+            on_order(info)
+
+    try:
+        req = renew_request(order)
+        req.issue.on_order = hook
+        if store:
+            os.makedirs(store, mode=0o700, exist_ok=True)
+        result = renew(req)
+    except CertsError as exc:
+        out["msg"] = str(exc)
+    except Exception as exc:  # a bug must not take the other orders down
+        out["msg"] = "unexpected error: %s: %s" % (exc.__class__.__name__, exc)
+    else:
+        cert = result.certificate or {}
+        out.update(ok=bool(cert), ordered=result.renewed, reused=bool(cert) and not result.renewed,
+                   reason=result.reason, fingerprint=cert.get("fingerprint_sha256"), not_after=cert.get("not_after"),
+                   order_url=result.order_url, warnings=list(result.warnings))
+        if not cert:
+            out["msg"] = "no certificate in %s (%s)" % (store, result.reason)
+    if seen:
+        out.update(accepted=True, order_url=seen[-1].get("order_url"), replaces=bool(seen[-1].get("replaces")))
+        if order.get("ari_exempt") and not out["replaces"]:
+            out["warnings"].append("planned as an ARI renewal (exempt from the rate limits), but ordered without "
+                                   "replaces (the CA offers no ARI): the ledger counts it in full")
+    return out
+
+
+def prepare_accounts(orders: t.Sequence[t.Mapping[str, t.Any]]) -> None:
+    """Create each missing account key file once, before orders run side by side and race to create it."""
+    for path in sorted({str(o["account_key_path"]) for o in orders
+                        if o.get("account_key_path") and not o.get("account_key_content")}):
+        try:
+            account_key(AcmeAccount(directory="", key_path=path))
+        except CertsError:
+            continue  # reported by the order itself
+
+
+@dataclasses.dataclass
+class IssueRun:
+    issued: dict[str, dict[str, t.Any]]
+    lock: dict[str, t.Any]
+    warnings: list[str]
+    ledger: str
+
+
+def issue_orders(orders: t.Sequence[t.Mapping[str, t.Any]], store: str, owner: str, concurrency: int = 4,
+                 lock_wait: float = 900, stale_after: float = 3600) -> IssueRun:
+    """Issue *orders* (dicts of :func:`order_argspec`'s options) under the lock of renew_store *store*.
+
+    At most *concurrency* orders run at once. A lock that cannot be taken raises FileSystemError naming
+    its holder; anything else is reported per order id in ``issued``.
+    """
+    ids = [str(o.get("id")) for o in orders]
+    if len(set(ids)) != len(ids) or "None" in ids:
+        raise InputError("every order needs an id of its own (got %s)" % ", ".join(ids))
+    ledger = os.path.join(store, "ledger.json")
+    lock_path = os.path.join(store, "issue.lock")
+    got = _ledger.acquire_lock(lock_path, owner, lock_wait, stale_after)
+    ahead = WriteAhead(ledger)
+    issued: dict[str, dict[str, t.Any]] = {}
+    try:
+        prepare_accounts(orders)
+        workers = max(1, min(int(concurrency), len(orders) or 1))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="order") as pool:
+            futures = {oid: pool.submit(issue_one, order, ahead.hook()) for oid, order in zip(ids, orders)}
+            for oid, future in futures.items():
+                issued[oid] = future.result()
+    finally:
+        warnings = ahead.flush()
+        _ledger.release_lock(lock_path, owner)
+    for oid, outcome in issued.items():
+        warnings.extend("order %s: %s" % (oid, w) for w in outcome.pop("warnings"))
+    lock = {"acquired": got["acquired"], "waited": got["waited"], "broke_stale": got["broke_stale"]}
+    return IssueRun(issued=issued, lock=lock, warnings=warnings, ledger=ledger)
