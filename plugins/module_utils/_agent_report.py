@@ -139,9 +139,9 @@ def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _m
                           "1 when the certificate is in the lifecycle state (ghost: served another certificate than its "
                           "files; ari: the CA's renewal window is open; unproved: installed, never proved), else 0")
     for res in results:
-        for state, value in (("ghost", bool(res.ghosts)), ("ari", bool((res.ari or {}).get("due"))),
-                             ("unproved", res.unproved)):
-            lifecycle.set(1 if value else 0, name=res.name, filepath=res.path, state=state)
+        for state, active in (("ghost", bool(res.ghosts)), ("ari", bool((res.ari or {}).get("due"))),
+                              ("unproved", res.unproved)):
+            lifecycle.set(1 if active else 0, name=res.name, filepath=res.path, state=state)
         desc = res.description or {}
         labels = {
             "name": res.name,
