@@ -20,6 +20,7 @@ Plain Python, no Ansible import.
 
 from __future__ import annotations
 
+import os
 import time
 import typing as t
 
@@ -343,6 +344,22 @@ def converge(certs: t.Sequence[t.Mapping[str, t.Any]], bundles: t.Mapping[str, t
             "target": target, "reloader": reloader or _reload.reload, "log": log or (lambda _line: None),
             "check_mode": check_mode, "policy": policy_of(policy)}
     return [_one(cert, (bundles or {}).get(cert["name"]), opts) for cert in certs]
+
+
+def discard_staging(bundles: t.Mapping[str, t.Mapping[str, t.Any]], results: t.Sequence[t.Mapping[str, t.Any]]) -> list[str]:
+    """Remove the staging directory of each key made on the host (``key_src_remote``) once the files hold the
+    certificate issued for it (the key now lives in the generation store); kept while they do not, so that a
+    run stopped before the install can still install it. Returns the directories removed."""
+    import shutil
+
+    done = {r["name"] for r in results if r.get("attempted_fingerprint") and r["fingerprint"] == r["attempted_fingerprint"]}
+    removed = []
+    for name, options in bundles.items():
+        staged = options.get("key_src_remote")
+        if staged and name in done and os.path.basename(os.path.dirname(os.path.dirname(staged))) == ".ghostguard-next":
+            shutil.rmtree(os.path.dirname(staged), ignore_errors=True)
+            removed.append(os.path.dirname(staged))
+    return removed
 
 
 def summary(results: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, int]:
