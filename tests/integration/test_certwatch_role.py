@@ -140,7 +140,7 @@ def test_cron_fallback_on_a_host_without_systemd(tmp_path: pathlib.Path) -> None
     assert list((base / "secrets").iterdir()) == []  # report mode: no secrets
     # the proof settings reach the agent, the backoff for services that watch their files included
     config = json.loads((base / "etc" / "certwatch.json").read_text())
-    assert config["prove"] == {"retries": 10, "retry_delay": 1.0, "watch_retries": 10, "watch_retry_delay": 0.5,
+    assert config["prove"] == {"retries": 20, "retry_delay": 0.5, "watch_retries": 10, "watch_retry_delay": 0.5,
                                "watch_backoff": 2.0, "watch_max_delay": 8.0}
     assert oct((base / "secrets").stat().st_mode & 0o777) == "0o700"
     status = subprocess.run([str(base / "certwatch"), "status"], capture_output=True, text=True, check=False)
