@@ -275,7 +275,7 @@ def renew_report(plan: t.Any, hosts: t.Any, issued: t.Any = None, converged_var:
             not_issued = (_plain(hv[args_var]) if args_var in hv else {}).get("not_issued") or {}
             outcomes[str(host)] = _outcomes(hv.get(converged_var), not_issued)
     report = _renew_report.build_report(_plain(plan), outcomes, _plain(issued or {}))
-    report["problems"] = [str(p) for p in _plain(problems or []) if p]
+    report["problems"] = [str(p) for p in _plain(problems or []) if p] + list(report.get("problems") or [])
     report["ok"] = report["ok"] and not report["problems"]
     return report
 

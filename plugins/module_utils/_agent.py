@@ -109,6 +109,22 @@ def _load_state(state_dir: str) -> dict[str, t.Any]:
         return {}
 
 
+def _ari(cfg: dict[str, t.Any], results: list[CertResult], log: t.Callable[[str], None]) -> dict[str, dict[str, t.Any]]:
+    """The CA's renewal windows of the certificates this host orders itself (renew mode); a CA that does not
+    answer leaves them to the local policy, with a warning."""
+    paths = {c["name"]: r.path for c, r in zip(cfg["certificates"], results)
+             if c["issue_on"] == "host" and r.status not in ("missing", "invalid")}
+    try:
+        windows = engine.engine_ari(cfg, paths)
+    except CertsError as exc:
+        log("certwatch: ARI unavailable (%s); the local policy decides" % exc)
+        return {}
+    for name, window in windows.items():
+        if window.get("error") and not window.get("cached"):
+            log("certwatch: %s: ARI unavailable (%s); the local policy decides" % (name, window["error"]))
+    return windows
+
+
 def _renew(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, counters: _metrics.Counters,
            secrets: dict[str, t.Any], policy: t.Any, log: t.Callable[[str], None]) -> None:
     """Order a new certificate, then converge: install, reload, prove, roll back on a failed proof."""
@@ -116,7 +132,9 @@ def _renew(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, count
     old_fingerprint = res.fingerprint
     step = "issue"
     try:
-        bundle = engine.engine_issue(cert, cfg, secrets)
+        # inside the CA's ARI window the order names the certificate it replaces (exempt from rate limits)
+        replaces = (res.ari or {}).get("cert_id") if (res.ari or {}).get("due") else None
+        bundle = engine.engine_issue(cert, cfg, secrets, replaces=replaces)
         step = "install"
         out = engine.engine_converge(cfg, [cert], {cert["name"]: bundle}, log)[0]
     except CertsError as exc:
@@ -189,11 +207,14 @@ def run(cfg: dict[str, t.Any], command: str, now: str | None = None, write: bool
             policy = engine.engine_policy(cfg["policy"], now)
             results = _describe_all(cfg, policy, probe=True)
         secrets: dict[str, t.Any] | None = None
+        renewing = command == "renew" and cfg["mode"] == "renew"
+        ari = _ari(cfg, results, log) if renewing else {}
         for cert, res in zip(cfg["certificates"], results):
             if not observed:
                 _probe(cert, res)
-            renewing = command == "renew" and cfg["mode"] == "renew"
-            if renewing and cert["issue_on"] == "host" and (res.status in ATTENTION or (res.description or {}).get("due")):
+            res.ari = ari.get(cert["name"])
+            due = res.status in ATTENTION or bool((res.description or {}).get("due")) or bool((res.ari or {}).get("due"))
+            if renewing and cert["issue_on"] == "host" and due:
                 if secrets is None:
                     secrets = load_secrets(cfg)
                 policy = policy or engine.engine_policy(cfg["policy"])

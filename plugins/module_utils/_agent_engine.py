@@ -74,7 +74,34 @@ def engine_record_proof(cert: dict[str, t.Any]) -> None:
     record_proof(cert)
 
 
-def engine_issue(cert: dict[str, t.Any], config: dict[str, t.Any], secrets: dict[str, t.Any]) -> t.Any:
+def engine_ari(config: t.Mapping[str, t.Any], paths: t.Mapping[str, str]) -> dict[str, dict[str, t.Any]]:
+    """The CA's renewal windows (RFC 9773 ARI) of the host's own certificates (*paths*: name -> certificate
+    file), by name, each with its ``cert_id``; cached in the state directory until the CA's Retry-After, so a
+    timer run asks the CA at most a few times a day. ``{}`` when ARI is off (``acme.ari: false``)."""
+    acme = config.get("acme") or {}
+    if not paths or not acme.get("directory") or acme.get("ari") is False:
+        return {}
+    import os
+
+    from ._acme.ari import cert_id
+    from ._errors import CertsError
+    from ._fleet_ari import windows
+    from ._x509 import load_certificates
+
+    ids: dict[str, str] = {}
+    for name, path in paths.items():
+        try:
+            with open(path, "rb") as handle:
+                ids[name] = cert_id(load_certificates(handle.read(), path)[0][0])
+        except (OSError, IndexError, CertsError):
+            continue  # no certificate to ask about: the local policy decides
+    got = windows(sorted(set(ids.values())), acme["directory"], acme.get("ca_bundle"),
+                  os.path.join(config["state_dir"], "ari-cache.json"))
+    return {name: {**got.get(ident, {}), "cert_id": ident} for name, ident in ids.items()}
+
+
+def engine_issue(cert: dict[str, t.Any], config: dict[str, t.Any], secrets: dict[str, t.Any],
+                 replaces: str | None = None) -> t.Any:
     """Order a new certificate over DNS-01; the bundle stays in memory (``engine_converge`` installs it)."""
     from ._acme.issue import AcmeAccount, DnsChallenge, IssueRequest, issue
 
@@ -93,7 +120,7 @@ def engine_issue(cert: dict[str, t.Any], config: dict[str, t.Any], secrets: dict
     issued = issue(IssueRequest(
         names=list(cert["domains"]), account=account, dns=challenge, key_type=cert.get("key_type") or "ec-p256",
         profile=acme.get("profile"), preferred_chain=acme.get("preferred_chain"),
-        allowed_domains=config.get("allowed_domains") or None,
+        allowed_domains=config.get("allowed_domains") or None, replaces=replaces,
     ))
     return issued.bundle
 

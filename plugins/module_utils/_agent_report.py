@@ -31,7 +31,8 @@ class CertResult:
     """One certificate's result in a run.  A plain class: ``dataclasses`` would import ``inspect`` (and
     ``ast``, ``dis``) into every agent run."""
 
-    __slots__ = ("description", "error", "failure", "name", "outcome", "path", "probes", "renewed", "status", "unproved")
+    __slots__ = ("ari", "description", "error", "failure", "name", "outcome", "path", "probes", "renewed", "status",
+                 "unproved")
 
     def __init__(self, name: str, path: str, status: str, description: dict[str, t.Any] | None = None,
                  error: str | None = None, probes: list[dict[str, t.Any]] | None = None, outcome: str = "checked",
@@ -46,6 +47,7 @@ class CertResult:
         self.failure = failure
         self.renewed = renewed
         self.unproved = False  # the store's current generation was never proved (no proved.json for it)
+        self.ari: dict[str, t.Any] | None = None  # the CA's renewal window (renew mode, issue_on host)
 
     def __repr__(self) -> str:
         return "CertResult(%s)" % ", ".join("%s=%r" % (k, getattr(self, k)) for k in self.__slots__)
@@ -83,6 +85,7 @@ class CertResult:
             "served_fingerprint": served[0] if len(served) == 1 else served,
             "ghost": bool(self.ghosts),
             "unproved": self.unproved,
+            "ari": bool((self.ari or {}).get("due")),
             "probes": [{k: p.get(k) for k in ("endpoint", "served_fingerprint", "served_matches", "error",
                                               "handshake_ms", "attempts", "waited")} for p in self.probes],
             "error": self.error,
@@ -132,7 +135,13 @@ def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _m
     status = reg.gauge("ghostguard_cert_status", "1 for the certificate's current status, 0 for the others")
     served = reg.gauge("ghostguard_cert_served_matches",
                        "1 when the probe endpoint serves the certificate on disk, 0 when it serves another (a ghost)")
+    lifecycle = reg.gauge("ghostguard_cert_lifecycle_state",
+                          "1 when the certificate is in the lifecycle state (ghost: served another certificate than its "
+                          "files; ari: the CA's renewal window is open; unproved: installed, never proved), else 0")
     for res in results:
+        for state, active in (("ghost", bool(res.ghosts)), ("ari", bool((res.ari or {}).get("due"))),
+                              ("unproved", res.unproved)):
+            lifecycle.set(1 if active else 0, name=res.name, filepath=res.path, state=state)
         desc = res.description or {}
         labels = {
             "name": res.name,

@@ -20,6 +20,7 @@ Plain Python, no Ansible import.
 
 from __future__ import annotations
 
+import os
 import time
 import typing as t
 
@@ -150,6 +151,15 @@ def _prove(run: _Run, expected: str | None) -> list[dict[str, t.Any]]:
     return t.cast("list[dict[str, t.Any]]", probes)
 
 
+def _short(fingerprint: str | None) -> str:
+    return "none" if not fingerprint else fingerprint[:23] + "..."
+
+
+def _proved_on(run: _Run) -> str:
+    return "proved on %s" % ", ".join(str(e.get("name") or "%s:%s" % (e.get("host"), e.get("port")))
+                                      for e in endpoints(run.cert))
+
+
 def _bad(probes: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
     return [p for p in probes if p["served_matches"] is not True]
 
@@ -157,7 +167,9 @@ def _bad(probes: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
 def _why(run: _Run, bad: list[dict[str, t.Any]], fresh: bool = False) -> tuple[str, str]:
     """(step, message) of a failed proof; ``ghost`` for a watching service that served another certificate
     through every wait (it was sent nothing), else ``proof``."""
-    message = "; ".join("%s serves %s (%s)" % (p["endpoint"], p["served_fingerprint"], p["error_message"] or "mismatch")
+    expected = _short(run.out["fingerprint"])
+    message = "; ".join("%s serves %s instead of %s" % (p["endpoint"], _short(p["served_fingerprint"]), expected)
+                        if p["served_matches"] is False else "%s: %s" % (p["endpoint"], p["error_message"] or p["error"])
                         for p in bad)
     if _reload.watches(run.cert) and all(p["served_matches"] is False for p in bad):
         message += ("; the service watches its files (reload: {watch: true}) and did not pick up the %scertificate "
@@ -206,7 +218,11 @@ def _finish_rollback(run: _Run, store: t.Any, pending: dict[str, t.Any]) -> dict
     write_json(store, PENDING, {**pending, "previous_fingerprint": run.out["fingerprint"], "done": True})
     state = "proved" if served else error or "not proved"
     run.log("rolled back from %s to %s (%s)" % (attempted, run.out["fingerprint"], state))
-    return run.finish("rolled_back", reason, previous_served=served if endpoints(run.cert) else None,
+    back = "%s; rolled back to %s, %s" % (reason, _short(run.out["fingerprint"]),
+                                         "previous certificate served again" if served else
+                                         "previous certificate NOT proved served (%s)" % state if endpoints(run.cert)
+                                         else "no probe")
+    return run.finish("rolled_back", back, previous_served=served if endpoints(run.cert) else None,
                       proved=served if endpoints(run.cert) else None)
 
 
@@ -244,7 +260,7 @@ def _settle(run: _Run, fresh: bool, note: str | None = None) -> dict[str, t.Any]
     if not needs_reload and not _bad(probes) and (fresh or not run.obs["unproved"]):
         if fresh or run.out["generation"] is not None:
             _mark(run)
-        return run.finish("renewed" if fresh else "unchanged", note, proved=True, probes=probes)
+        return run.finish("renewed" if fresh else "unchanged", note or _proved_on(run), proved=True, probes=probes)
     if not fresh and not needs_reload and not run.obs["unproved"]:  # a probe failed, no ghost: nothing to act on
         return run.finish("unchanged", _why(run, _bad(probes))[1], proved=False, probes=probes)
     if run.opts["check_mode"]:
@@ -253,7 +269,9 @@ def _settle(run: _Run, fresh: bool, note: str | None = None) -> dict[str, t.Any]
     bad = _bad(_prove(run, expected)) if error is None else []
     if error is None and not bad:
         _mark(run)
-        return run.finish("renewed" if fresh else ("repaired" if needs_reload else "unchanged"), note, proved=True)
+        what = "reloaded, " if needs_reload else ""
+        return run.finish("renewed" if fresh else ("repaired" if needs_reload else "unchanged"),
+                          note or what + _proved_on(run), proved=True)
     step, message = ("reload", t.cast(str, error)) if error is not None else _why(run, bad, fresh)
     run.out["failure"] = step
     store = store_state(run.cert)[0]
@@ -326,6 +344,22 @@ def converge(certs: t.Sequence[t.Mapping[str, t.Any]], bundles: t.Mapping[str, t
             "target": target, "reloader": reloader or _reload.reload, "log": log or (lambda _line: None),
             "check_mode": check_mode, "policy": policy_of(policy)}
     return [_one(cert, (bundles or {}).get(cert["name"]), opts) for cert in certs]
+
+
+def discard_staging(bundles: t.Mapping[str, t.Mapping[str, t.Any]], results: t.Sequence[t.Mapping[str, t.Any]]) -> list[str]:
+    """Remove the staging directory of each key made on the host (``key_src_remote``) once the files hold the
+    certificate issued for it (the key now lives in the generation store); kept while they do not, so that a
+    run stopped before the install can still install it. Returns the directories removed."""
+    import shutil
+
+    done = {r["name"] for r in results if r.get("attempted_fingerprint") and r["fingerprint"] == r["attempted_fingerprint"]}
+    removed = []
+    for name, options in bundles.items():
+        staged = options.get("key_src_remote")
+        if staged and name in done and os.path.basename(os.path.dirname(os.path.dirname(staged))) == ".ghostguard-next":
+            shutil.rmtree(os.path.dirname(staged), ignore_errors=True)
+            removed.append(os.path.dirname(staged))
+    return removed
 
 
 def summary(results: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, int]:

@@ -227,6 +227,8 @@ def main() -> None:
         results = _converge.converge(
             certs, bundles, prove=params["prove"], policy=policy, check_mode=module.check_mode,
             target="previous" if params["state"] == "rolled_back" else "newest")
+        if not module.check_mode:
+            _converge.discard_staging(params["bundles"] or {}, results)
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)
     changed = any(r["outcome"] in CHANGES or r["reloaded"] for r in results)

@@ -532,9 +532,14 @@ def observed(module: AnsibleModule) -> None:
     for group in params["ari"]:
         got = _fleet_ari.windows(group["cert_ids"], group["directory"], group["ca_bundle"], cache,
                                  timeout=params["ari_timeout"])
-        errors = sorted({w["error"] for w in got.values() if w["error"]})
-        for error in errors:
-            warnings.append("ARI of %s: %s; those certificates are decided by the local policy" % (group["directory"], error))
+        kinds: dict = {}
+        for window in got.values():
+            if window["error"]:  # one line per kind of answer, not per certificate (the URL names the certificate)
+                kinds.setdefault(str(window["error"]).split(" from ")[0], []).append(window["error"])
+        for kind, errors in sorted(kinds.items()):
+            warnings.append("ARI of %s: %d certificate(s): %s%s; they are decided by the local policy"
+                            % (group["directory"], len(errors), kind if len(errors) > 1 else errors[0],
+                               " (a certificate this CA did not issue is unknown to it)" if "404" in kind else ""))
         windows.update(got)
     for warning in warnings:
         module.warn(warning)

@@ -147,7 +147,9 @@ def test_rolling_renewal_stops_at_the_ghost_and_rolls_it_back(fleet: Fleet, lab:
     # the ghost: rolled back, still serving its previous certificate, the report says why
     ghost = rows[("redge-2", "edge")]
     assert ghost["outcome"] == "rolled_back" and ghost["previous_served"] is True
-    assert "Prove every probe serves the new certificate" in ghost["reason"]
+    assert ghost["reason"].startswith("proof failed after install: 127.0.0.1:%d serves " % fleet.ports["redge-2"])
+    assert "rolled back to %s" % before["redge-2"][:23] in ghost["reason"]
+    assert "previous certificate served again" in ghost["reason"]
     assert fleet.served("redge-2") == before["redge-2"]
     # same batch as the ghost: finished; later batches untouched
     assert rows[("rapi-1", "api")]["outcome"] == "renewed"

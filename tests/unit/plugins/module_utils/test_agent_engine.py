@@ -34,8 +34,10 @@ def renew_host(host: Host, monkeypatch: pytest.MonkeyPatch, srv: TLSServer | Non
     """Configure a due `issue_on: host` certificate; the ACME order is replaced by the test CA, the install is real."""
     from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle
 
-    def issue(cert: dict[str, t.Any], cfg: dict[str, t.Any], secrets: dict[str, t.Any]) -> _bundle.Bundle:
+    def issue(cert: dict[str, t.Any], cfg: dict[str, t.Any], secrets: dict[str, t.Any],
+              replaces: str | None = None) -> _bundle.Bundle:
         assert secrets == {"rfc2136": {"key_secret": "c2VjcmV0"}}
+        assert replaces is None  # due by the local policy; the CA's ARI is unreachable here
         new = host.ca.issue(cert["domains"], days=90)
         return _bundle.build_bundle(new.cert_pem, new.key_pem, new.chain_pem)
 
