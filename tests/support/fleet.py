@@ -195,6 +195,17 @@ class Fleet:
         host.ghost = ghost
         self._start_service(host)
 
+    def stop_service(self, name: str) -> None:
+        """Stop a host's service (a crash, an operator): nothing listens on its port until start_service."""
+        service = self.services.pop(name, None)
+        if service is not None:
+            service.stop()
+
+    def start_service(self, name: str) -> None:
+        """Start a host's stopped service again, on the same port and files (it loads what the files hold now)."""
+        assert name not in self.services, "%s's service is running" % name
+        self._start_service(self.host(name))
+
     def reload_of(self, name: str) -> str:
         """How the host's service is told about a new certificate, as the inventory says it (for printing)."""
         host = self.host(name)
