@@ -270,8 +270,10 @@ def _settle(run: _Run, fresh: bool, note: str | None = None) -> dict[str, t.Any]
     if error is None and not bad:
         _mark(run)
         what = "reloaded, " if needs_reload else ""
-        return run.finish("renewed" if fresh else ("repaired" if needs_reload else "unchanged"),
-                          note or what + _proved_on(run), proved=True)
+        if not fresh and not needs_reload:  # installed earlier (an interrupted run, another tool), served already
+            return run.finish("unchanged", note or "generation %s, installed earlier and never proved: %s"
+                              % (run.out["generation"], _proved_on(run)), proved=True)
+        return run.finish("renewed" if fresh else "repaired", note or what + _proved_on(run), proved=True)
     step, message = ("reload", t.cast(str, error)) if error is not None else _why(run, bad, fresh)
     run.out["failure"] = step
     store = store_state(run.cert)[0]
