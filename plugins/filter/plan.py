@@ -264,18 +264,22 @@ def _outcomes(result: t.Any, not_issued: t.Mapping[str, str]) -> list[dict[str, 
     return rows + list(result.get("certificates") or [])
 
 
-def renew_report(plan: t.Any, hosts: t.Any, issued: t.Any = None, converged_var: str = "renew_converged",
-                 args_var: str = "renew_converge_args", problems: t.Any = None) -> dict[str, t.Any]:
-    """The run's report from the plan, what was issued and every host's converge result; *problems* are
-    run-level failures (the lock, a refused budget) that the report names first."""
+def renew_report(plan: t.Any, hosts: t.Any, issue: t.Any = None, converged_var: str = "renew_converged",
+                 args_var: str = "renew_converge_args") -> dict[str, t.Any]:
+    """The run's report from the plan, the issue task's result (``renew_orders`` state=issued, registered) and
+    every host's converge result; a run-level failure (the lock could not be taken) is named first."""
+    issue = _plain(issue or {})
+    problems = []
+    if issue and not issue.get("skipped") and "issued" not in issue:
+        problems.append("nothing was ordered: %s" % (issue.get("msg") or "the issue task failed"))
     outcomes = {}
     for host in hosts:
         hv = hosts[host]
         if converged_var in hv or args_var in hv:
             not_issued = (_plain(hv[args_var]) if args_var in hv else {}).get("not_issued") or {}
             outcomes[str(host)] = _outcomes(hv.get(converged_var), not_issued)
-    report = _renew_report.build_report(_plain(plan), outcomes, _plain(issued or {}))
-    report["problems"] = [str(p) for p in _plain(problems or []) if p] + list(report.get("problems") or [])
+    report = _renew_report.build_report(_plain(plan), outcomes, issue.get("issued") or {})
+    report["problems"] = problems + list(report.get("problems") or [])
     report["ok"] = report["ok"] and not report["problems"]
     return report
 

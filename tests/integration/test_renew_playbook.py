@@ -228,3 +228,32 @@ def test_acme_outage_mid_run_leaves_every_host_serving_a_valid_certificate(
     assert failed and all(r["reason"].startswith("issue failed") for r in failed)
     for host in fleet.spec:
         assert fleet.served_valid(host.name), host.name
+
+
+def test_a_lock_held_by_a_live_run_orders_nothing_and_the_report_says_why(
+        fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from ansible_collections.ghostguard.certs.plugins.module_utils._ledger import acquire_lock\n"
+        "acquire_lock(sys.argv[1], 'another-run', 0, 3600)\n"
+        "print('held', flush=True)\n"
+        "time.sleep(120)\n"), os.path.join(fleet.store, "issue.lock")], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.path.join(ROOT, ".build", "collections")})
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        before, served = len(new_orders(lab)), fleet.snapshot()
+        run = renew(fleet, tmp, renew_force=True, renew_lock_wait=1)
+        assert run.rc != 0
+        assert len(new_orders(lab)) == before and fleet.snapshot() == served
+        # the run got past validation: its report is written, names the holder, and fails every host
+        assert run.report is not None and not run.report["ok"]
+        [problem] = run.report["problems"]
+        assert "another-run" in problem and "pid %d" % holder.pid in problem, problem
+        assert "PROBLEM: " in run.out
+        assert all(r["outcome"] in ("failed", "unchanged") for r in run.report["rows"]), run.report["rows"]
+    finally:
+        holder.kill()
+        holder.wait()
