@@ -244,8 +244,8 @@ def renew_should_stop(hosts: t.Any, max_fail_percentage: t.Any, converged_var: s
             continue
         done += 1
         outcomes = result.get("certificates") or []
-        if result.get("failed") or result.get("unreachable") or any(o.get("outcome") in ("failed", "rolled_back")
-                                                                     for o in outcomes):
+        bad = any(o.get("outcome") in ("failed", "rolled_back") for o in outcomes)
+        if result.get("failed") or result.get("unreachable") or bad:
             failed += 1
     limit = float(_options({"max_fail_percentage": max_fail_percentage})["max_fail_percentage"])
     return failed > 0 and _renew_report.percent_failed(done, failed) > limit

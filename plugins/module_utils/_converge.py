@@ -218,10 +218,11 @@ def _finish_rollback(run: _Run, store: t.Any, pending: dict[str, t.Any]) -> dict
     write_json(store, PENDING, {**pending, "previous_fingerprint": run.out["fingerprint"], "done": True})
     state = "proved" if served else error or "not proved"
     run.log("rolled back from %s to %s (%s)" % (attempted, run.out["fingerprint"], state))
-    back = "%s; rolled back to %s, %s" % (reason, _short(run.out["fingerprint"]),
-                                         "previous certificate served again" if served else
-                                         "previous certificate NOT proved served (%s)" % state if endpoints(run.cert)
-                                         else "no probe")
+    if not endpoints(run.cert):
+        verdict = "no probe"
+    else:
+        verdict = "previous certificate served again" if served else "previous certificate NOT proved served (%s)" % state
+    back = "%s; rolled back to %s, %s" % (reason, _short(run.out["fingerprint"]), verdict)
     return run.finish("rolled_back", back, previous_served=served if endpoints(run.cert) else None,
                       proved=served if endpoints(run.cert) else None)
 

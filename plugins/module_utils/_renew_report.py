@@ -83,8 +83,8 @@ def failures(rows: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for row in rows:
         if row["outcome"] in ("failed", "rolled_back"):
-            out.setdefault(row["host"], []).append("%s: %s - %s" % (row.get("name") or "-", row["outcome"],
-                                                                     row.get("reason") or "no reason given"))
+            why = row.get("reason") or "no reason given"
+            out.setdefault(row["host"], []).append("%s: %s - %s" % (row.get("name") or "-", row["outcome"], why))
     return out
 
 
@@ -152,8 +152,8 @@ def html(report: t.Mapping[str, t.Any], title: str = "Certificate renewal") -> s
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>%s %s</title><style>%s</style></head><body>" % (esc(title), esc(report["generated_at"]), _STYLE),
              "<h1>%s %s</h1>" % (esc(title), "succeeded" if report["ok"] else "FAILED"),
-             "<p>Generated %s: %s; %d orders placed; batches %s.</p>" % (esc(report["generated_at"]), esc(counts),
-                                                                        report.get("orders_placed", 0), esc(batches))]
+             "<p>Generated %s: %s; %d orders placed; batches %s.</p>"
+             % (esc(report["generated_at"]), esc(counts), report.get("orders_placed", 0), esc(batches))]
     parts.extend("<p class=\"failed\"><strong>Problem:</strong> %s</p>" % esc(p) for p in report.get("problems") or [])
     parts.append("<table><thead><tr><th>Outcome</th><th>Host</th><th>Certificate</th><th>Batch</th><th>Not after</th>"
                  "<th>Fingerprint</th><th>Reason</th></tr></thead><tbody>")

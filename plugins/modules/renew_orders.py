@@ -535,7 +535,7 @@ def observed(module: AnsibleModule) -> None:
         kinds: dict = {}
         for window in got.values():
             if window["error"]:  # one line per kind of answer, not per certificate (the URL names the certificate)
-                kinds.setdefault(str(window["error"]).split(" from ")[0], []).append(window["error"])
+                kinds.setdefault(str(window["error"]).split(" from ", maxsplit=1)[0], []).append(window["error"])
         for kind, errors in sorted(kinds.items()):
             warnings.append("ARI of %s: %d certificate(s): %s%s; they are decided by the local policy"
                             % (group["directory"], len(errors), kind if len(errors) > 1 else errors[0],

@@ -90,8 +90,8 @@ def test_a_ghost_or_an_unproved_generation_is_repaired_without_an_order() -> Non
                         "idle": {"unproved": True, "generation": 4}})
     plan = _plan.build_plan(hosts, {"store": "/s", "canary": 1, "batch": 2}, [], NOW)
     assert plan["orders"] == [] and plan["roll"] == ["api-2", "idle"]
-    assert [(r["host"], r["mode"], r["order"]) for r in plan["repairs"]] == [("api-2", "repair", None),
-                                                                              ("idle", "repair", None)]
+    repairs = [(r["host"], r["mode"], r["order"]) for r in plan["repairs"]]
+    assert repairs == [("api-2", "repair", None), ("idle", "repair", None)]
     assert plan["repairs"][0]["why"].startswith("ghost: 127.0.0.1:443 serves cc:dd")
     assert plan["repairs"][1]["why"] == "unproved: generation 4 was installed and never proved"
     assert {u["host"] for u in plan["unchanged"]} == {"api-1", "solo"}
