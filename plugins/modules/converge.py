@@ -113,6 +113,22 @@ options:
     description: Limit to these certificate names (default every certificate given).
     type: list
     elements: str
+  agent:
+    description:
+      - Where the certwatch agent would be on the host (the role's C(certwatch_bin) and C(certwatch_config_path));
+        RV(agent) says whether it is installed, so that a play can let the role's handlers act only there
+        without a task of its own on every host.
+    type: dict
+    default: {}
+    suboptions:
+      bin:
+        description: The C(certwatch) command.
+        type: path
+        default: /usr/local/bin/certwatch
+      config:
+        description: The agent's configuration file.
+        type: path
+        default: /etc/ghostguard/certwatch.json
 notes:
   - Reloads run on the managed host as its C(reload) says - C(systemctl reload), a signal to the PID in
     C(pidfile), or the C(command) argv.
@@ -167,12 +183,20 @@ certificates:
   sample:
     - {name: shop, outcome: renewed, fingerprint: "5e:1f:...", generation: 4, proved: true, reload: systemd,
        reloaded: true, states: [due], timings: {install: 0.02, reload: 0.3, proof: 0.5}}
+agent:
+  description: Whether the certwatch agent is installed on the host (its command and configuration exist), and whether
+    systemd runs its unit (C(certwatch.service) installed and systemd is PID 1).
+  returned: always
+  type: dict
+  sample: {installed: true, systemd: false}
 summary:
   description: Counts by outcome (or by state with O(state=observed)), and C(total).
   returned: always
   type: dict
   sample: {total: 2, renewed: 1, unchanged: 1}
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -195,6 +219,9 @@ def argument_spec() -> dict:
             renew_before=dict(type="str"), renew_fraction=dict(type="float"), leeway=dict(type="str"),
             alert_before=dict(type="str"), max_connection_age=dict(type="str"))),
         names=dict(type="list", elements="str"),
+        agent=dict(type="dict", default={}, options=dict(
+            bin=dict(type="path", default="/usr/local/bin/certwatch"),
+            config=dict(type="path", default="/etc/ghostguard/certwatch.json"))),
     )
 
 
@@ -211,6 +238,13 @@ def normalise(certs: list, names: list | None) -> list:
     return [c for c in normal if not names or c["name"] in names]
 
 
+def agent_found(paths: dict) -> dict:
+    """Whether the certwatch agent is installed here, and run by systemd (what the role's handlers need)."""
+    installed = all(os.path.exists(p) for p in (paths["bin"], paths["config"]))
+    systemd = os.path.exists("/etc/systemd/system/certwatch.service") and os.path.isdir("/run/systemd/system")
+    return {"installed": installed, "systemd": installed and systemd}
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
@@ -220,7 +254,8 @@ def main() -> None:
         certs = normalise(params["certificates"], params["names"])
         if params["state"] == "observed":
             results = _converge.observe(certs, policy)
-            module.exit_json(changed=False, certificates=results, summary=_converge.summary(results))
+            module.exit_json(changed=False, certificates=results, summary=_converge.summary(results),
+                             agent=agent_found(params["agent"]))
         chosen = {c["name"]: c for c in certs}
         bundles = {name: _converge.bundle_from_options(name, value or {}, chosen[name]["domains"], policy)
                    for name, value in (params["bundles"] or {}).items() if name in chosen}
@@ -232,7 +267,8 @@ def main() -> None:
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)
     changed = any(r["outcome"] in CHANGES or r["reloaded"] for r in results)
-    module.exit_json(changed=changed, certificates=results, summary=_converge.summary(results))
+    module.exit_json(changed=changed, certificates=results, summary=_converge.summary(results),
+                     agent=agent_found(params["agent"]))
 
 
 if __name__ == "__main__":

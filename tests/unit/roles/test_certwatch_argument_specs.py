@@ -35,3 +35,13 @@ def test_defaults_are_documented_where_they_apply() -> None:
         assert "<certwatch_cert_dir>/<name>/%s" % file_name in options[field]["description"], field
     probe = " ".join(options["probe"]["description"])
     assert "127.0.0.1" in probe and "443" in probe and "not a wildcard" in probe
+
+
+def test_the_converge_module_looks_for_the_agent_where_the_role_puts_it() -> None:
+    from ansible_collections.ghostguard.certs.plugins.modules import converge
+
+    with open(os.path.join(ROOT, "roles", "certwatch", "defaults", "main.yml"), encoding="utf-8") as handle:
+        defaults = yaml.safe_load(handle)
+    agent = converge.argument_spec()["agent"]["options"]
+    assert agent["bin"]["default"] == defaults["certwatch_bin"]
+    assert agent["config"]["default"] == defaults["certwatch_config_path"]
