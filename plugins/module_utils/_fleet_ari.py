@@ -169,3 +169,25 @@ def windows(cert_ids: t.Iterable[str], directory: str, ca_bundle: str | None = N
     if cache_path and fresh:
         _save_cache(cache_path, fresh, clock)
     return out
+
+
+def fleet_windows(groups: t.Iterable[t.Mapping[str, t.Any]], cache_path: str | None = None, now: t.Any = None,
+                  timeout: float = 10) -> tuple[dict[str, dict[str, t.Any]], list[str]]:
+    """The windows of a fleet's certificates, asked of each CA (*groups*: ``{directory, ca_bundle, cert_ids}``),
+    and one warning per CA and kind of failure (not per certificate): those certificates are left to the local
+    policy. Used by the ``renew_orders`` module and the ``ari_windows`` lookup."""
+    found: dict[str, dict[str, t.Any]] = {}
+    warnings = []
+    for group in groups:
+        got = windows(group["cert_ids"], group["directory"], group.get("ca_bundle"), cache_path, now=now,
+                      timeout=timeout)
+        kinds: dict[str, list[str]] = {}
+        for window in got.values():
+            if window["error"]:  # the URL in the message names the certificate: group by what went wrong
+                kinds.setdefault(str(window["error"]).split(" from ", maxsplit=1)[0], []).append(window["error"])
+        for kind, errors in sorted(kinds.items()):
+            warnings.append("ARI of %s: %d certificate(s): %s%s; they are decided by the local policy"
+                            % (group["directory"], len(errors), kind if len(errors) > 1 else errors[0],
+                               " (a certificate this CA did not issue is unknown to it)" if "404" in kind else ""))
+        found.update(got)
+    return found, warnings

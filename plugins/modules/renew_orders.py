@@ -527,20 +527,7 @@ def observed(module: AnsibleModule) -> None:
     cache = None if module.check_mode else os.path.join(params["store"], "ari-cache.json")
     if cache:
         os.makedirs(params["store"], mode=0o700, exist_ok=True)
-    windows: dict = {}
-    warnings = []
-    for group in params["ari"]:
-        got = _fleet_ari.windows(group["cert_ids"], group["directory"], group["ca_bundle"], cache,
-                                 timeout=params["ari_timeout"])
-        kinds: dict = {}
-        for window in got.values():
-            if window["error"]:  # one line per kind of answer, not per certificate (the URL names the certificate)
-                kinds.setdefault(str(window["error"]).split(" from ", maxsplit=1)[0], []).append(window["error"])
-        for kind, errors in sorted(kinds.items()):
-            warnings.append("ARI of %s: %d certificate(s): %s%s; they are decided by the local policy"
-                            % (group["directory"], len(errors), kind if len(errors) > 1 else errors[0],
-                               " (a certificate this CA did not issue is unknown to it)" if "404" in kind else ""))
-        windows.update(got)
+    windows, warnings = _fleet_ari.fleet_windows(params["ari"], cache, timeout=params["ari_timeout"])
     for warning in warnings:
         module.warn(warning)
     module.exit_json(changed=False, windows=windows, ari_warnings=warnings)

@@ -11,8 +11,8 @@ short_description: Write the plan or the report of a renew.yml or rollback.yml r
 version_added: 0.3.0
 description:
   - Writes, atomically, in O(dir) (created with mode 0755) the plan of a C(ghostguard.certs.renew) run
-    (C(plan.json)) or the report of a run (C(report.json), C(report.txt), C(report.html)), and returns them as
-    text for the play to show and as the data C(set_stats) publishes to AWX.
+    (C(plan.json)) and the report of a run (C(report.json), C(report.txt), C(report.html)), and returns the report
+    (or the plan) as text for the play to show and as the data C(set_stats) publishes to AWX.
   - One task writes every file, so that every run that got past validation leaves its report, even one whose
     orders, lock or hosts failed.
   - Run it on the controller (C(delegate_to) localhost). Nothing in a plan or a report is key material.
@@ -34,7 +34,9 @@ options:
     description: The plan of a run (the C(ghostguard.certs.renew_plan) filter); written as C(plan.json).
     type: dict
   report:
-    description: The report of a run (the C(ghostguard.certs.renew_report) or C(ghostguard.certs.rollback_report) filter).
+    description:
+      - The report of a run (the C(ghostguard.certs.renew_report) or C(ghostguard.certs.rollback_report) filter).
+      - With O(plan) too, both are written (a dry run gives the plan alone).
     type: dict
   title:
     description: The heading of the HTML report.
@@ -105,22 +107,23 @@ def main() -> None:
             "title": {"type": "str", "default": "Certificate renewal"},
         },
         required_one_of=[("plan", "report")],
-        mutually_exclusive=[("plan", "report")],
         supports_check_mode=False,
     )
     folder = module.params["dir"]
     try:
         os.makedirs(folder, mode=0o755, exist_ok=True)
-        if module.params["plan"] is not None:
-            plan = module.params["plan"]
-            files = [_write(folder, "plan.json", json.dumps(plan, indent=2, sort_keys=True) + "\n")]
-            module.exit_json(changed=True, table=_plan.plan_table(plan), files=files)
+        files = []
+        plan = module.params["plan"]
+        if plan is not None:
+            files.append(_write(folder, "plan.json", json.dumps(plan, indent=2, sort_keys=True) + "\n"))
         report = module.params["report"]
+        if report is None:
+            module.exit_json(changed=True, table=_plan.plan_table(plan), files=files)
         table = _renew_report.report_table(report)
-        files = [_write(folder, "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n"),
-                 _write(folder, "report.txt", table + "\n"),
-                 _write(folder, "report.html", _renew_report.html(report, module.params["title"]))]
-        paths = {"report_json": files[0], "report_html": files[2]}
+        files += [_write(folder, "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n"),
+                  _write(folder, "report.txt", table + "\n"),
+                  _write(folder, "report.html", _renew_report.html(report, module.params["title"]))]
+        paths = {"report_json": files[-3], "report_html": files[-1]}
         module.exit_json(changed=True, table=table, files=files, report=report, stats=_renew_report.stats(report, paths))
     except (CertsError, OSError) as exc:
         module.fail_json(msg="cannot write the report in %s: %s; check the directory (renew_report_dir) and its "
