@@ -45,6 +45,7 @@ __all__ = ["OUTCOMES", "PROVE_DEFAULTS", "bundle_from_options", "converge", "obs
            "summary"]
 
 PROVE_DEFAULTS = _inventory.PROVE_DEFAULTS
+FIRST_WAIT = 0.05  # the first wait of a proof after a reload (then doubling up to retry_delay)
 OUTCOMES = ("renewed", "unchanged", "repaired", "rolled_back", "failed", "stopped", "skipped", "deferred")
 TARGETS = ("newest", "previous")
 
@@ -126,11 +127,14 @@ def _reload_service(run: _Run) -> str | None:
 
 
 def waits(cert: t.Mapping[str, t.Any], prove: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """The proof's waits for *cert*: constant after a reload, growing for a service that watches its files."""
+    """The proof's waits for *cert*. After a signal, systemd or command reload: short at first (a service
+    reloads in tens of milliseconds: 0.05 s, doubling) and then ``retry_delay`` each; for a service that
+    watches its files, the ``watch_*`` backoff."""
     if _reload.watches(cert):
         return {"retries": int(prove["watch_retries"]), "delay": float(prove["watch_retry_delay"]),
                 "backoff": float(prove["watch_backoff"]), "max_delay": float(prove["watch_max_delay"])}
-    return {"retries": int(prove["retries"]), "delay": float(prove["retry_delay"])}
+    delay = float(prove["retry_delay"])
+    return {"retries": int(prove["retries"]), "delay": min(FIRST_WAIT, delay), "backoff": 2.0, "max_delay": delay}
 
 
 def prove_served(cert: t.Mapping[str, t.Any], expected: str | None,
