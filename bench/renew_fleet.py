@@ -23,6 +23,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -106,7 +107,7 @@ def playbook(args: list[str], env: dict[str, str]) -> tuple[float, subprocess.Co
     return time.monotonic() - started, proc
 
 
-def live(out: str) -> int:
+def live(out: str, rounds: int = 3) -> int:
     from fleet import CertSpec, Fleet, HostSpec
     from lab import Lab
 
@@ -128,36 +129,40 @@ def live(out: str) -> int:
             except (OSError, ValueError):
                 return 0
 
-        results = []
-        # renew.yml
-        fleet = Fleet(os.path.join(out, "renew"), info, spec("r")).start()
-        base = ["-i", fleet.inventory, *fleet.vault_args]
-        extra = {"renew_store": fleet.store, "renew_report_dir": os.path.join(out, "renew-report"),
-                 "renew_batch": "50%"}
-        before = orders()
-        took, proc = playbook([*base, os.path.join(ROOT, "playbooks", "renew.yml"), "-e", json.dumps(extra)], env)
-        placed = orders() - before
-        if proc.returncode != 0:
-            print(proc.stdout[-3000:])
-        results.append(("renew.yml, 20 hosts / 4 name sets", took, placed, proc.returncode))
-        before = orders()
-        took, proc = playbook([*base, os.path.join(ROOT, "playbooks", "renew.yml"), "-e", json.dumps(extra)], env)
-        results.append(("renew.yml no-op run (nothing due; ARI + probes)", took, orders() - before, proc.returncode))
-        started = time.monotonic()
-        ping = subprocess.run([os.path.join(BIN, "ansible"), "all", "-m", "ansible.builtin.ping", *base], env=env,
-                              capture_output=True, text=True, cwd=ROOT, check=False)
-        results.append(("ansible all -m ping (same 20 hosts)", time.monotonic() - started, 0, ping.returncode))
-        fleet.stop()
-        renew_orders = placed
-        # naive loop
-        naive = Fleet(os.path.join(out, "naive"), info, spec("n"), services=False).start()
-        before = orders()
-        took, proc = playbook(["-i", naive.inventory, *naive.vault_args, os.path.join(HERE, "naive_renew.yml"),
-                               "-e", json.dumps({"naive_dir": os.path.join(out, "naive-stage")})], env)
-        if proc.returncode != 0:
-            print(proc.stdout[-3000:])
-        results.append(("naive acme_dns01 + deploy per host", took, orders() - before, proc.returncode))
-        rows: list[tuple[str, ...]] = [("RUN", "WALL TIME", "ORDERS", "RC")]
+        runs: dict[str, list[tuple[float, int, int]]] = {}
+
+        def record(name: str, took: float, placed: int, rc: int) -> None:
+            runs.setdefault(name, []).append((took, placed, rc))
+
+        for round_ in range(rounds):   # interleaved rounds, each on fresh fleets: medians, every run side by side
+            fleet = Fleet(os.path.join(out, "renew-%d" % round_), info, spec("r%d" % round_)).start()
+            base = ["-i", fleet.inventory, *fleet.vault_args]
+            extra = {"renew_store": fleet.store, "renew_report_dir": os.path.join(out, "renew-report-%d" % round_),
+                     "renew_batch": "50%"}
+            for name in ("renew.yml, 20 hosts / 4 name sets (canary 1, 50% batches, all proved)",
+                         "renew.yml no-op run (nothing due; ARI + probes)"):
+                before = orders()
+                took, proc = playbook([*base, os.path.join(ROOT, "playbooks", "renew.yml"), "-e", json.dumps(extra)],
+                                      env)
+                if proc.returncode != 0:
+                    print(proc.stdout[-3000:])
+                record(name, took, orders() - before, proc.returncode)
+            started = time.monotonic()
+            ping = subprocess.run([os.path.join(BIN, "ansible"), "all", "-m", "ansible.builtin.ping", *base], env=env,
+                                  capture_output=True, text=True, cwd=ROOT, check=False)
+            record("ansible all -m ping (same 20 hosts)", time.monotonic() - started, 0, ping.returncode)
+            fleet.stop()
+            naive = Fleet(os.path.join(out, "naive-%d" % round_), info, spec("n%d" % round_), services=False).start()
+            before = orders()
+            took, proc = playbook(["-i", naive.inventory, *naive.vault_args, os.path.join(HERE, "naive_renew.yml"),
+                                   "-e", json.dumps({"naive_dir": os.path.join(out, "naive-stage-%d" % round_)})], env)
+            if proc.returncode != 0:
+                print(proc.stdout[-3000:])
+            record("naive acme_dns01 + deploy per host (no proof)", took, orders() - before, proc.returncode)
+        results = [(name, statistics.median(r[0] for r in got), max(r[1] for r in got), max(r[2] for r in got))
+                   for name, got in runs.items()]
+        renew_orders = results[0][2]
+        rows: list[tuple[str, ...]] = [("RUN (median of %d rounds)" % rounds, "WALL TIME", "ORDERS / ROUND", "RC")]
         rows += [(name, "%.1f s" % took, str(count), str(rc)) for name, took, count, rc in results]
         table(rows)
         naive_row = results[3]
@@ -174,6 +179,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--plan-only", action="store_true")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "renew"))
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are printed)")
     args = parser.parse_args()
     print("-- (c) planning simulation (no hosts; engine only)")
     planning()
@@ -182,7 +188,7 @@ def main() -> int:
     shutil.rmtree(args.out, ignore_errors=True)
     os.makedirs(args.out)
     print("-- (a) renew.yml vs a naive per-host loop, (b) the no-op run; same lab")
-    return live(args.out)
+    return live(args.out, args.rounds)
 
 
 if __name__ == "__main__":

@@ -264,21 +264,23 @@ def _outcomes(result: t.Any, not_issued: t.Mapping[str, str]) -> list[dict[str, 
     return rows + list(result.get("certificates") or [])
 
 
-def renew_report(plan: t.Any, hosts: t.Any, issue: t.Any = None, converged_var: str = "renew_converged",
-                 args_var: str = "renew_converge_args") -> dict[str, t.Any]:
+def renew_report(plan: t.Any, hosts: t.Any, issue: t.Any = None, converged_var: str = "renew_converged") -> dict[str, t.Any]:
     """The run's report from the plan, the issue task's result (``renew_orders`` state=issued, registered) and
     every host's converge result; a run-level failure (the lock could not be taken) is named first."""
     issue = _plain(issue or {})
+    plan = _plain(plan)
     problems = []
+    issued = issue.get("issued") or {}
     if issue and not issue.get("skipped") and "issued" not in issue:
         problems.append("nothing was ordered: %s" % (issue.get("msg") or "the issue task failed"))
+        issued = {o["id"]: {"ok": False, "msg": problems[0], "store": o["store"], "domains": o["domains"]}
+                  for o in plan["orders"]}
     outcomes = {}
     for host in hosts:
         hv = hosts[host]
-        if converged_var in hv or args_var in hv:
-            not_issued = (_plain(hv[args_var]) if args_var in hv else {}).get("not_issued") or {}
-            outcomes[str(host)] = _outcomes(hv.get(converged_var), not_issued)
-    report = _renew_report.build_report(_plain(plan), outcomes, issue.get("issued") or {})
+        if converged_var in hv:   # a certificate whose order failed has no row here: the report takes it from issued
+            outcomes[str(host)] = _outcomes(hv[converged_var], {})
+    report = _renew_report.build_report(plan, outcomes, issued)
     report["problems"] = problems + list(report.get("problems") or [])
     report["ok"] = report["ok"] and not report["problems"]
     return report

@@ -167,3 +167,34 @@ def html(report: t.Mapping[str, t.Any], title: str = "Certificate renewal") -> s
                                                 esc(row.get("reason"))))
     parts.append("</tbody></table></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def write(folder: str, plan: t.Mapping[str, t.Any] | None, report: t.Mapping[str, t.Any] | None,
+          title: str = "Certificate renewal") -> dict[str, t.Any]:
+    """Write plan.json and/or report.json, report.txt and report.html in *folder* (each file atomic), and
+    return what the renew_report task returns: the table shown, the files, and with a report, the report
+    and the set_stats data."""
+    import json
+    import os
+
+    from ._durable import write_atomic
+    from ._plan import plan_table
+
+    os.makedirs(folder, mode=0o755, exist_ok=True)
+    files: list[str] = []
+
+    def put(name: str, text: str) -> str:
+        path = os.path.join(folder, name)
+        write_atomic(path, text.encode("utf-8"), 0o644, durable=False)
+        files.append(path)
+        return path
+
+    if plan is not None:
+        put("plan.json", json.dumps(plan, indent=2, sort_keys=True) + "\n")
+    if report is None:
+        return {"changed": True, "table": plan_table(t.cast(t.Mapping[str, t.Any], plan)), "files": files}
+    text = report_table(report)
+    paths = {"report_json": put("report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")}
+    put("report.txt", text + "\n")
+    paths["report_html"] = put("report.html", html(report, title))
+    return {"changed": True, "table": text, "files": files, "report": report, "stats": stats(report, paths)}

@@ -19,6 +19,10 @@ description:
 author:
   - ghostguard developers (@ghostguard)
 attributes:
+  action:
+    support: full
+    description: An action plugin writes the files in the controller's own process (no module is sent anywhere);
+      delegate the task to C(localhost).
   check_mode:
     support: none
     description: The files are what a dry run produces; run the task with C(check_mode) false.
@@ -82,52 +86,27 @@ report:
   type: dict
 """
 
-import json
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _plan, _renew_report
-from ansible_collections.ghostguard.certs.plugins.module_utils._durable import write_atomic
+from ansible_collections.ghostguard.certs.plugins.module_utils import _renew_report
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
-
-def _write(folder: str, name: str, text: str) -> str:
-    path = os.path.join(folder, name)
-    write_atomic(path, text.encode("utf-8"), 0o644, durable=False)
-    return path
+ARGUMENT_SPEC = {
+    "dir": {"type": "path", "required": True},
+    "plan": {"type": "dict"},
+    "report": {"type": "dict"},
+    "title": {"type": "str", "default": "Certificate renewal"},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "dir": {"type": "path", "required": True},
-            "plan": {"type": "dict"},
-            "report": {"type": "dict"},
-            "title": {"type": "str", "default": "Certificate renewal"},
-        },
-        required_one_of=[("plan", "report")],
-        supports_check_mode=False,
-    )
-    folder = module.params["dir"]
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_one_of=[("plan", "report")], supports_check_mode=False)
+    params = module.params
     try:
-        os.makedirs(folder, mode=0o755, exist_ok=True)
-        files = []
-        plan = module.params["plan"]
-        if plan is not None:
-            files.append(_write(folder, "plan.json", json.dumps(plan, indent=2, sort_keys=True) + "\n"))
-        report = module.params["report"]
-        if report is None:
-            module.exit_json(changed=True, table=_plan.plan_table(plan), files=files)
-        table = _renew_report.report_table(report)
-        files += [_write(folder, "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n"),
-                  _write(folder, "report.txt", table + "\n"),
-                  _write(folder, "report.html", _renew_report.html(report, module.params["title"]))]
-        paths = {"report_json": files[-3], "report_html": files[-1]}
-        module.exit_json(changed=True, table=table, files=files, report=report, stats=_renew_report.stats(report, paths))
+        module.exit_json(**_renew_report.write(params["dir"], params["plan"], params["report"], params["title"]))
     except (CertsError, OSError) as exc:
         module.fail_json(msg="cannot write the report in %s: %s; check the directory (renew_report_dir) and its "
-                             "permissions" % (folder, exc))
+                             "permissions" % (params["dir"], exc))
 
 
 if __name__ == "__main__":
