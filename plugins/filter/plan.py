@@ -11,23 +11,13 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.ghostguard.certs.plugins.filter.inventory import plain as _plain
 from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _ledger, _plan, _renew_report
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 HOST_KEYS = ("certwatch_certificates", "certwatch_cert_dir", "certwatch_allowed_domains", "certwatch_acme",
              "certwatch_dns", "certwatch_policy")
 TRUE = ("1", "true", "yes", "on", "y")
-
-
-def _plain(value: t.Any) -> t.Any:
-    """Templated inventory data as plain dicts, lists and scalars."""
-    if isinstance(value, t.Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def _host_vars(hosts: t.Any, extra: t.Sequence[str] = ()) -> dict[str, dict[str, t.Any]]:

@@ -35,15 +35,11 @@ KEY_TYPES = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"]
 OrderHook = t.Callable[[t.Mapping[str, t.Any]], None]
 
 
-def order_argspec() -> dict[str, t.Any]:
-    """One order's options: acme_dns01's options plus ``id``, ``replaces`` (ARI cert id), ``ari_exempt`` (the plan
-    counted it exempt) and ``store``."""
+def acme_argspec() -> dict[str, t.Any]:
+    """acme_dns01's options (and each order's in renew_orders): the policy, the files, the ACME account, the
+    order and the DNS provider."""
     spec: dict[str, t.Any] = policy_argspec()
     spec.update(
-        id={"type": "str", "required": True},
-        replaces={"type": "str"},
-        ari_exempt={"type": "bool", "default": False},
-        store={"type": "path"},
         names={"type": "list", "elements": "str", "aliases": ["domains"]},
         cert_path={"type": "path", "required": True},
         key_path={"type": "path", "no_log": False},
@@ -70,6 +66,15 @@ def order_argspec() -> dict[str, t.Any]:
         timeout={"type": "int", "default": 300},
         allowed_domains={"type": "list", "elements": "str"},
     )
+    return spec
+
+
+def order_argspec() -> dict[str, t.Any]:
+    """One order's options: acme_dns01's options plus ``id``, ``replaces`` (ARI cert id), ``ari_exempt`` (the plan
+    counted it exempt) and ``store``."""
+    spec = acme_argspec()
+    spec.update(id={"type": "str", "required": True}, replaces={"type": "str"},
+                ari_exempt={"type": "bool", "default": False}, store={"type": "path"})
     return spec
 
 

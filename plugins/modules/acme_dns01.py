@@ -419,93 +419,18 @@ renewal_log:
            reason: renewal_window}
 """
 
-import typing as t
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils._acme.issue import (
-    AcmeAccount,
-    DnsChallenge,
-    IssueRequest,
-    RenewRequest,
-    log_line,
-    renew,
-)
-from ansible_collections.ghostguard.certs.plugins.module_utils._argspec import policy_argspec
-from ansible_collections.ghostguard.certs.plugins.module_utils._deploy import Targets
+from ansible_collections.ghostguard.certs.plugins.module_utils import _fleet_issue
+from ansible_collections.ghostguard.certs.plugins.module_utils._acme.issue import log_line, renew
 from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns import registry
-from ansible_collections.ghostguard.certs.plugins.module_utils._durable import read_file
-from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, InputError
-from ansible_collections.ghostguard.certs.plugins.module_utils._policy import Policy
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 
 def argument_spec() -> dict:
-    spec = policy_argspec()
-    spec.update(
-        names={"type": "list", "elements": "str", "aliases": ["domains"]},
-        cert_path={"type": "path", "required": True},
-        key_path={"type": "path", "no_log": False},
-        chain_path={"type": "path"},
-        fullchain_path={"type": "path"},
-        acme_directory={"type": "str", "required": True},
-        acme_ca_bundle={"type": "path"},
-        account_key_content={"type": "str", "no_log": True},
-        account_key_path={"type": "path", "no_log": False},
-        account_email={"type": "str"},
-        terms_agreed={"type": "bool", "default": False},
-        eab_kid={"type": "str"},
-        eab_hmac_key={"type": "str", "no_log": True},
-        profile={"type": "str"},
-        preferred_chain={"type": "str"},
-        ari={"type": "bool", "default": True},
-        csr_content={"type": "str"},
-        csr_path={"type": "path"},
-        key_type={"type": "str", "default": "ec-p256", "choices": ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"],
-                  "no_log": False},
-        reuse_key={"type": "bool", "default": False, "no_log": False},
-        **registry.argument_spec(),  # dns_provider, alidns, rfc2136: defaults from the providers' settings
-        nameservers={"type": "list", "elements": "str"},
-        propagation_timeout={"type": "int", "default": 120},
-        timeout={"type": "int", "default": 300},
-        allowed_domains={"type": "list", "elements": "str"},
-    )
-    return spec
-
-
-def _text(value: t.Any) -> bytes | None:
-    return None if value is None else value.encode("utf-8")
-
-
-def renew_request(params: t.Mapping[str, t.Any], check_mode: bool) -> RenewRequest:
-    """The module's options as the engine's typed request."""
-    csr, csr_source = _text(params["csr_content"]), "csr_content"
-    if csr is None and params["csr_path"]:
-        csr, csr_source = read_file(params["csr_path"]), "csr_path %s" % params["csr_path"]
-        if csr is None:
-            raise InputError("csr_path %s does not exist" % params["csr_path"])
-    policy = Policy.from_options(params)
-    provider = params["dns_provider"]
-    return RenewRequest(
-        issue=IssueRequest(
-            names=params["names"] or [],
-            account=AcmeAccount(
-                directory=params["acme_directory"], ca_bundle=params["acme_ca_bundle"],
-                key_content=_text(params["account_key_content"]), key_path=params["account_key_path"],
-                email=params["account_email"], terms_agreed=params["terms_agreed"], eab_kid=params["eab_kid"],
-                eab_hmac_key=params["eab_hmac_key"],
-            ),
-            dns=DnsChallenge(provider=provider, settings=params.get(provider) or {},
-                             nameservers=params["nameservers"] or None,
-                             propagation_timeout=params["propagation_timeout"]),
-            csr=csr, csr_source=csr_source, key_type=params["key_type"], profile=params["profile"],
-            preferred_chain=params["preferred_chain"], allowed_domains=params["allowed_domains"],
-            timeout=params["timeout"], leeway=policy.leeway,
-        ),
-        targets=Targets(cert=params["cert_path"], key=params["key_path"], chain=params["chain_path"],
-                        fullchain=params["fullchain_path"]),
-        policy=policy, ari=params["ari"], reuse_key=params["reuse_key"], check_mode=check_mode,
-    )
+    """The options (one definition with renew_orders' orders: ``_fleet_issue.acme_argspec``)."""
+    return _fleet_issue.acme_argspec()
 
 
 def main() -> None:
@@ -518,7 +443,7 @@ def main() -> None:
     )
     try:
         require("cryptography", "acme", "dnspython", *registry.libraries(module.params["dns_provider"]))
-        result = renew(renew_request(module.params, module.check_mode))
+        result = renew(_fleet_issue.renew_request(module.params, module.check_mode))
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)
     for warning in result.warnings:
