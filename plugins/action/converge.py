@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.errors import AnsibleActionFail, AnsibleError
-from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-ROLES = ("cert", "key", "chain")
-MAX_BYTES = 1 << 20
+from ansible_collections.ghostguard.certs.plugins.plugin_utils.controller_files import read_sources
 
 
 class ActionModule(ActionBase):
@@ -35,21 +33,4 @@ class ActionModule(ActionBase):
     def _read(self, name: str, entry: t.Any) -> dict[str, t.Any]:
         if not isinstance(entry, dict):
             raise AnsibleActionFail("bundles.%s must be a mapping such as {cert_src: ..., key_src: ...}" % name)
-        out = dict(entry)
-        for role in ROLES:
-            src = out.pop(role + "_src", None)
-            if src is None:
-                continue
-            if out.get(role + "_content") is not None:
-                raise AnsibleActionFail("bundles.%s: give %s_content or %s_src, not both" % (name, role, role))
-            try:
-                path = self._find_needle("files", to_text(src))
-                with open(path, "rb") as handle:
-                    data = handle.read(MAX_BYTES + 1)
-            except (AnsibleError, OSError) as exc:
-                raise AnsibleActionFail("bundles.%s.%s_src %s cannot be read on the controller (%s)"
-                                        % (name, role, src, to_native(exc))) from None
-            if len(data) > MAX_BYTES:
-                raise AnsibleActionFail("bundles.%s.%s_src %s is larger than 1 MiB; give a PEM file" % (name, role, src))
-            out[role + "_content"] = to_text(data, errors="surrogate_or_strict")
-        return out
+        return read_sources(self, entry, "bundles.%s: " % name)
