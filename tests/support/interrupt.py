@@ -94,3 +94,60 @@ def wait_until(condition: t.Callable[[], t.Any], timeout: float, proc: subproces
             raise AssertionError("the playbook ended (rc %s) before %s" % (proc.returncode, what))
         time.sleep(interval)
     raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+
+
+# --------------------------------------------------------------------------- Ctrl-C (SIGINT), and what is left
+
+
+MARKER = "GHOSTGUARD_TEST_RUN"
+
+
+def start_marked_playbook(playbook: str, extra_vars: dict[str, t.Any], inventory: str, log_path: str, marker: str,
+                          args: t.Sequence[str] = (), **env_extra: str) -> subprocess.Popen[bytes]:
+    """:func:`start_playbook` with ``GHOSTGUARD_TEST_RUN=<marker>`` in its environment: every process of the
+    run (workers, modules, what they start) inherits it, so :func:`marked` finds them even once orphaned."""
+    return start_playbook(playbook, extra_vars, inventory, log_path, args=args, **{MARKER: marker, **env_extra})
+
+
+def marked(marker: str) -> list[int]:
+    """Live processes (not zombies) whose environment holds ``GHOSTGUARD_TEST_RUN=<marker>``."""
+    needle = ("%s=%s" % (MARKER, marker)).encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/environ" % entry, "rb") as handle:
+                if needle not in handle.read().split(b"\0"):
+                    continue
+            with open("/proc/%s/stat" % entry, encoding="ascii", errors="replace") as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue
+        except OSError:
+            continue
+        found.append(int(entry))
+    return sorted(found)
+
+
+def describe(pids: t.Iterable[int]) -> list[str]:
+    """``pid: command line`` of each process still there (for an assertion's message)."""
+    out = []
+    for pid in pids:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                out.append("%d: %s" % (pid, handle.read().replace(b"\0", b" ").decode(errors="replace")[:200]))
+        except OSError:
+            pass
+    return out
+
+
+def interrupt(proc: subprocess.Popen[bytes], group: bool = True) -> list[int]:
+    """Ctrl-C: SIGINT to the process group of ``ansible-playbook`` (*group*, what a terminal sends), or to the
+    ``ansible-playbook`` process alone. Its workers called setsid(): neither reaches them directly.
+    Returns the pids of the tree just before (:func:`descendants`)."""
+    tree = descendants(proc.pid)
+    if group:
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        os.kill(proc.pid, signal.SIGINT)
+    return tree
