@@ -201,7 +201,7 @@ def _orders(sets: t.Mapping[str, dict[str, t.Any]], options: t.Mapping[str, t.An
                 first = group[0]
                 order = {"id": "host:%s:%s" % (first["host"], first["name"]), "host": first["host"], "name": first["name"],
                          "store": os.path.join(store, "hosts", first["host"], first["name"]),
-                         "force": force or mode == "host_key"}
+                         "force": force}
             order.update({"set": key, "domains": entry["domains"], "mode": mode, "hosts": [h["host"] for h in group],
                           "source_host": group[0]["host"], "replaces": replaces, "ari_exempt": exempt})
             orders.append(order)

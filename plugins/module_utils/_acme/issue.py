@@ -286,6 +286,9 @@ def renew(req: RenewRequest) -> RenewResult:
         client = _client(req.issue.account, account_pem, deadline)
         renewal_info = client.renewal_info
     decision = decide(cert_path, targets.key if csr_der is None else None, names, policy, renewal_info)
+    if csr_der is not None and not decision.due and not _csr_key_matches(csr_der, decision.cert):
+        # a key made elsewhere (on a host: only its CSR travels) that the stored certificate was not issued for
+        decision.due, decision.reason = True, "key_mismatch"
     store = targets.store_dir()
     result = _result(decision, names, store)
     if not decision.due or req.check_mode:
@@ -312,6 +315,21 @@ def renew(req: RenewRequest) -> RenewResult:
     result.order_url, result.chain_issuer, result.dns_records = issued.order_url, issued.chain_issuer, issued.dns_records
     result.renewal_log = _renewal_log(issued.bundle, installed, names, result)
     return result
+
+
+def _csr_key_matches(csr_der: bytes, leaf: t.Any) -> bool:
+    """Whether the certificate *leaf* (None: no certificate) was issued for the key of the CSR."""
+    if leaf is None:
+        return False
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    try:
+        requested = x509.load_der_x509_csr(csr_der).public_key().public_bytes(*spki)
+    except ValueError:
+        return False
+    return bool(leaf.public_key().public_bytes(*spki) == requested)
 
 
 def _result(decision: RenewDecision, names: list[str], store: str) -> RenewResult:
