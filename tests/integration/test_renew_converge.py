@@ -32,7 +32,7 @@ import yaml
 from ansible_run import BIN, ROOT, ansible_env, run_module, run_playbook
 from certgen import now
 from conftest import LabHandle
-from cryptography import x509
+from converge_checks import assert_converged, file_fp, proved_marker, switch_target
 from deploy_lab import fp
 from fleet import DUE, FRESH, CertSpec, Fleet, HostSpec, read_json
 from interrupt import kill_tree, start_playbook, wait_until
@@ -192,41 +192,6 @@ def assert_ledger_matches_ca(fleet: Fleet, lab: LabHandle) -> None:
 
 def orders_for(lab: LabHandle, name: str) -> int:
     return sum(1 for o in ca_orders(lab) if name in o["identifiers"])
-
-
-def file_fp(fleet: Fleet, host: str) -> str:
-    with open(fleet.files(host)["cert"], "rb") as handle:
-        return fp(x509.load_pem_x509_certificate(handle.read()))
-
-
-def store_dir(fleet: Fleet, host: str) -> str:
-    name = fleet.host(host).cert.name
-    return os.path.join(fleet.cert_dir(host), name, ".ghostguard", name)
-
-
-def switch_target(fleet: Fleet, host: str) -> str | None:
-    """Where the store's switching link ``..<name>.data`` points (None before the first install)."""
-    name = fleet.host(host).cert.name
-    try:
-        return os.readlink(os.path.join(fleet.cert_dir(host), name, "..%s.data" % name))
-    except OSError:
-        return None
-
-
-def proved_marker(fleet: Fleet, host: str) -> dict[str, t.Any] | None:
-    path = os.path.join(store_dir(fleet, host), "proved.json")
-    return read_json(path) if os.path.exists(path) else None
-
-
-def assert_converged(fleet: Fleet, host: str) -> str:
-    """The host serves what its files hold, and that is the store's current generation, proved."""
-    served = fleet.served(host)
-    assert served == file_fp(fleet, host), host
-    marker = proved_marker(fleet, host)
-    target = switch_target(fleet, host)
-    assert marker is not None and target is not None, (host, marker, target)
-    assert marker["fingerprint"] == served and "gen-%d" % marker["generation"] == os.path.basename(target), (host, marker)
-    return served
 
 
 # --------------------------------------------------------------------------- fixtures

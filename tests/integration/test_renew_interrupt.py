@@ -31,6 +31,7 @@ import typing as t
 import pytest
 from ansible_run import ROOT, run_playbook
 from conftest import LabHandle
+from converge_checks import assert_converged, file_fp, proved_marker, switch_target
 from cryptography import x509
 from deploy_lab import fp
 from fleet import DUE, CertSpec, Fleet, HostSpec, read_json
@@ -197,41 +198,6 @@ def assert_lock_not_blocking(fleet: Fleet) -> dict[str, t.Any] | None:
         assert holder["boot_id"] == handle.read().strip(), holder
     assert isinstance(holder["pid"], int) and not os.path.exists("/proc/%d" % holder["pid"]), (holder, describe([holder["pid"]]))
     return t.cast("dict[str, t.Any]", holder)
-
-
-def file_fp(fleet: Fleet, host: str) -> str:
-    with open(fleet.files(host)["cert"], "rb") as handle:
-        return fp(x509.load_pem_x509_certificate(handle.read()))
-
-
-def store_dir(fleet: Fleet, host: str) -> str:
-    name = fleet.host(host).cert.name
-    return os.path.join(fleet.cert_dir(host), name, ".ghostguard", name)
-
-
-def switch_target(fleet: Fleet, host: str) -> str | None:
-    """Where the store's switching link ``..<name>.data`` points (None before the first install)."""
-    name = fleet.host(host).cert.name
-    try:
-        return os.readlink(os.path.join(fleet.cert_dir(host), name, "..%s.data" % name))
-    except OSError:
-        return None
-
-
-def proved_marker(fleet: Fleet, host: str) -> dict[str, t.Any] | None:
-    path = os.path.join(store_dir(fleet, host), "proved.json")
-    return read_json(path) if os.path.exists(path) else None
-
-
-def assert_converged(fleet: Fleet, host: str) -> str:
-    """The host serves what its files hold, and that is the store's current generation, proved."""
-    served = fleet.served(host)
-    assert served == file_fp(fleet, host), host
-    marker = proved_marker(fleet, host)
-    target = switch_target(fleet, host)
-    assert marker is not None and target is not None, (host, marker, target)
-    assert marker["fingerprint"] == served and "gen-%d" % marker["generation"] == os.path.basename(target), (host, marker)
-    return served
 
 
 def store_certificate(fleet: Fleet, host: str) -> str | None:

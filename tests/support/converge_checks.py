@@ -1,0 +1,48 @@
+# Copyright (c) 2026 ghostguard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the convergence tests check on a fleet host: the files, the generation store, its proof marker."""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+from cryptography import x509
+from deploy_lab import fp
+from fleet import Fleet, read_json
+
+
+def file_fp(fleet: Fleet, host: str) -> str:
+    with open(fleet.files(host)["cert"], "rb") as handle:
+        return fp(x509.load_pem_x509_certificate(handle.read()))
+
+
+def store_dir(fleet: Fleet, host: str) -> str:
+    name = fleet.host(host).cert.name
+    return os.path.join(fleet.cert_dir(host), name, ".ghostguard", name)
+
+
+def switch_target(fleet: Fleet, host: str) -> str | None:
+    """Where the store's switching link ``..<name>.data`` points (None before the first install)."""
+    name = fleet.host(host).cert.name
+    try:
+        return os.readlink(os.path.join(fleet.cert_dir(host), name, "..%s.data" % name))
+    except OSError:
+        return None
+
+
+def proved_marker(fleet: Fleet, host: str) -> dict[str, t.Any] | None:
+    path = os.path.join(store_dir(fleet, host), "proved.json")
+    return t.cast("dict[str, t.Any] | None", read_json(path)) if os.path.exists(path) else None
+
+
+def assert_converged(fleet: Fleet, host: str) -> str:
+    """The host serves what its files hold, and that is the store's current generation, proved."""
+    served = fleet.served(host)
+    assert served == file_fp(fleet, host), host
+    marker = proved_marker(fleet, host)
+    target = switch_target(fleet, host)
+    assert marker is not None and target is not None, (host, marker, target)
+    assert marker["fingerprint"] == served and "gen-%d" % marker["generation"] == os.path.basename(target), (host, marker)
+    return served
