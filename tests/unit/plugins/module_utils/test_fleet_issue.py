@@ -162,7 +162,9 @@ def test_a_run_killed_after_the_ca_accepted_orders_leaves_them_in_the_ledger(qui
     cannot be known to it; that gap is one HTTP response long.)"""
     lab = quiet_lab
     store = tmp_path / "store"
-    orders = [order(lab, store, "n%d" % i, ["n%d.example.test" % i], propagation_timeout=20) for i in (1, 2)]
+    # names of its own: the killed run may leave its TXT records behind (no process is left to remove them), and
+    # the DNS-01 tests sharing this lab check that the names they use are clean
+    orders = [order(lab, store, "k%d" % i, ["killed%d.example.test" % i], propagation_timeout=20) for i in (1, 2)]
     before = len(lab.proxy_stats().get("orders", []))
     downloads = lab.proxy_count("certificate")
     ledger_path = str(store / "ledger.json")
@@ -180,7 +182,7 @@ def test_a_run_killed_after_the_ca_accepted_orders_leaves_them_in_the_ledger(qui
     seen = accepted_by_ca(lab, before)
     ledger = _ledger.load_ledger(ledger_path)
     assert sorted(e["domains"][0] for e in ledger) == sorted(o["identifiers"][0] for o in seen) == [
-        "n1.example.test", "n2.example.test"]
+        "killed1.example.test", "killed2.example.test"]
     assert all(e["order_url"] for e in ledger)
     assert lab.proxy_count("certificate") == downloads  # killed mid-order: nothing was issued
     lock = json.loads((store / "issue.lock").read_text())
