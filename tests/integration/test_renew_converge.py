@@ -32,7 +32,7 @@ import yaml
 from ansible_run import BIN, ROOT, ansible_env, run_module, run_playbook
 from certgen import now
 from conftest import LabHandle
-from converge_checks import assert_converged, file_fp, proved_marker, switch_target
+from converge_checks import Run, assert_converged, file_fp, proved_marker, switch_target
 from deploy_lab import fp
 from fleet import DUE, FRESH, CertSpec, Fleet, HostSpec, read_json
 from interrupt import kill_tree, start_playbook, wait_until
@@ -69,25 +69,6 @@ class State:
     ca_start = 0                                   # index of the CA's first order of this module
     agent: dict[str, t.Any] = {}                   # the certwatch agent's paths
     ghosts: dict[str, str] = {}                    # host -> fingerprint another tool put in place
-
-
-class Run:
-    def __init__(self, rc: int, out: str, report_dir: pathlib.Path) -> None:
-        self.rc = rc
-        self.out = out
-        self.report_dir = report_dir
-        report_dir.mkdir(parents=True, exist_ok=True)
-        (report_dir / "ansible.log").write_text(out)
-        self.plan = read_json(str(report_dir / "plan.json")) if (report_dir / "plan.json").exists() else None
-        self.report = read_json(str(report_dir / "report.json")) if (report_dir / "report.json").exists() else None
-
-    def rows(self) -> dict[str, dict[str, t.Any]]:
-        assert self.report is not None, self.out[-6000:]
-        return {r["host"]: r for r in self.report["rows"]}
-
-    def holders(self) -> dict[str, dict[str, t.Any]]:
-        assert self.plan is not None, self.out[-6000:]
-        return {h["host"]: h for s in self.plan["sets"] for h in s["holders"]}
 
 
 # --------------------------------------------------------------------------- the fleet and its runs

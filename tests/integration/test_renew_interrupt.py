@@ -31,7 +31,7 @@ import typing as t
 import pytest
 from ansible_run import ROOT, run_playbook
 from conftest import LabHandle
-from converge_checks import assert_converged, file_fp, proved_marker, switch_target
+from converge_checks import Run, assert_converged, file_fp, proved_marker, switch_target
 from cryptography import x509
 from deploy_lab import fp
 from fleet import DUE, CertSpec, Fleet, HostSpec, read_json
@@ -68,21 +68,6 @@ class State:
     installed: dict[str, str] = {}                 # host -> fingerprint the interrupted run installed
     stored: dict[str, str | None] = {}             # host -> certificate renew_store held after its interrupted order
     reordered: dict[str, int] = {}                 # host -> orders the next run placed for its name set
-
-
-class Run:
-    def __init__(self, rc: int, out: str, report_dir: pathlib.Path) -> None:
-        self.rc = rc
-        self.out = out
-        self.report_dir = report_dir
-        report_dir.mkdir(parents=True, exist_ok=True)
-        (report_dir / "ansible.log").write_text(out)
-        self.plan = read_json(str(report_dir / "plan.json")) if (report_dir / "plan.json").exists() else None
-        self.report = read_json(str(report_dir / "report.json")) if (report_dir / "report.json").exists() else None
-
-    def rows(self) -> dict[str, dict[str, t.Any]]:
-        assert self.report is not None, self.out[-6000:]
-        return {r["host"]: r for r in self.report["rows"]}
 
 
 # --------------------------------------------------------------------------- the fleet and its runs

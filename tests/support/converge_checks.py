@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import typing as t
 
 from cryptography import x509
@@ -46,3 +47,25 @@ def assert_converged(fleet: Fleet, host: str) -> str:
     assert marker is not None and target is not None, (host, marker, target)
     assert marker["fingerprint"] == served and "gen-%d" % marker["generation"] == os.path.basename(target), (host, marker)
     return served
+
+
+class Run:
+    """One renew.yml run of a convergence test: its exit code, its output (kept as ansible.log in the report
+    directory), the plan and the report it wrote (None when it wrote none)."""
+
+    def __init__(self, rc: int, out: str, report_dir: pathlib.Path) -> None:
+        self.rc = rc
+        self.out = out
+        self.report_dir = report_dir
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / "ansible.log").write_text(out)
+        self.plan = read_json(str(report_dir / "plan.json")) if (report_dir / "plan.json").exists() else None
+        self.report = read_json(str(report_dir / "report.json")) if (report_dir / "report.json").exists() else None
+
+    def rows(self) -> dict[str, dict[str, t.Any]]:
+        assert self.report is not None, self.out[-6000:]
+        return {r["host"]: r for r in self.report["rows"]}
+
+    def holders(self) -> dict[str, dict[str, t.Any]]:
+        assert self.plan is not None, self.out[-6000:]
+        return {h["host"]: h for s in self.plan["sets"] for h in s["holders"]}
