@@ -152,9 +152,13 @@ def _holders(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[st
 
 
 def _mode(entry: t.Mapping[str, t.Any], options: t.Mapping[str, t.Any]) -> str:
+    """How a due name set is ordered: one key per host, the key on its only host, or one shared key. The hosts
+    holding a set come from the whole inventory (``members``), so a --limit run orders a set shared with hosts
+    outside the run once, with the shared key, and installs it only where the run goes."""
     if options.get("key_per_host"):
         return "per_host"
-    if len(entry["holders"]) == 1 and options.get("host_keys", True) is not False:
+    holders = set(entry.get("members") or ()) | {h["host"] for h in entry["holders"]}
+    if len(holders) == 1 and options.get("host_keys", True) is not False:
         return "host_key"
     return "shared_key"
 
@@ -210,9 +214,26 @@ def _orders(sets: t.Mapping[str, dict[str, t.Any]], options: t.Mapping[str, t.An
     return orders, deploys, unchanged
 
 
+def _members(sets: t.Mapping[str, dict[str, t.Any]], skipped: t.Sequence[t.Mapping[str, t.Any]],
+             members: t.Mapping[str, t.Mapping[str, t.Any]] | None) -> None:
+    """Every inventory host of each name set (``members``) and those the run leaves out (``outside``: --limit,
+    renew_hosts, unreachable)."""
+    unreachable: dict[str, list[str]] = {}
+    for skip in skipped:
+        if str(skip.get("reason", "")).startswith("unreachable"):
+            unreachable.setdefault(",".join(sorted(skip["domains"])), []).append(skip["host"])
+    for key, entry in sets.items():
+        inside = [h["host"] for h in entry["holders"]]
+        known = list((members or {}).get(key, {}).get("hosts") or [])
+        every = inside + [h for h in known + unreachable.get(key, []) if h not in inside]
+        entry["members"] = list(dict.fromkeys(every))
+        entry["outside"] = [h for h in entry["members"] if h not in inside]
+
+
 def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[str, t.Any],
                ledger: t.Sequence[t.Mapping[str, t.Any]] = (), now: float | None = None,
-               ari: t.Mapping[str, t.Mapping[str, t.Any]] | None = None) -> dict[str, t.Any]:
+               ari: t.Mapping[str, t.Mapping[str, t.Any]] | None = None,
+               members: t.Mapping[str, t.Mapping[str, t.Any]] | None = None) -> dict[str, t.Any]:
     """Plan one run.
 
     *hosts* maps host name (in inventory order) to ``{"certificates": normalize_certificates(...),
@@ -221,10 +242,13 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
     ``force``, ``key_per_host``, ``host_keys`` (default true: a name set held by one host gets its key on that
     host; false: every key is made on the controller, as AWX job slicing needs), ``canary``, ``batch``,
     ``limits``, ``store``. A certificate that is not due but is served as a ghost, or whose generation was never
-    proved, puts its host in the roll to be repaired (``mode: repair``, no order).
+    proved, puts its host in the roll to be repaired (``mode: repair``, no order). *members* maps each name set
+    to the hosts of the whole inventory that hold it (``{"hosts": [...]}``, see _run_vars.members): a set held by
+    hosts outside the run is still ordered with its shared key, installed only on the hosts of the run.
     """
     now = time.time() if now is None else now
     sets, skipped = _holders(hosts, options, ari or {})
+    _members(sets, skipped, members)
     orders, deploys, unchanged = _orders(sets, options, str(options.get("store") or "."))
     canary = int(options.get("canary", 1))
     batch = options.get("batch", "25%")
@@ -265,6 +289,8 @@ def plan_table(plan: t.Mapping[str, t.Any]) -> str:
                   "per_host": "%d orders, key per host" % len(entry["holders"])}[entry["mode"]]
         why = "; ".join(entry["why"]) if entry["due"] else entry["holders"][0]["why"]
         batches_ = ",".join(str(b) for b in entry.get("batches", [])) or "-"
+        if entry.get("outside"):
+            hosts += " (not in this run: %s)" % ",".join(entry["outside"])
         rows.append((entry["set"], hosts, action, batches_, why))
     lines = table(rows)
     for skip in plan["skipped"]:
