@@ -18,6 +18,7 @@ from ansible_collections.ghostguard.certs.plugins.module_utils import (
     _plan,
     _renew_report,
     _run_vars,
+    _time,
 )
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
@@ -175,7 +176,9 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, ari: t.A
     data: dict[str, dict[str, t.Any]] = {}
     for host, hv in _host_vars(hosts, (observed_var,)).items():
         observed, why_not = _observation(hv.get(observed_var))
+        policy = hv.get("certwatch_policy") or {}
         data[host] = {
+            "alert_before": _time.parse_duration(policy.get("alert_before", "72h"), "certwatch_policy.alert_before"),
             "certificates": _inventory.normalize_certificates(host, hv),
             "observed": observed or [],
             "unreachable": why_not is not None,

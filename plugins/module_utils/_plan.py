@@ -16,9 +16,11 @@ import time
 import typing as t
 
 from ._inventory import set_slug
-from ._ledger import budget, iso
+from ._ledger import iso, parse_time
 from ._renew_report import table
+from ._schedule import schedule
 
+ALERT_BEFORE = 72 * 3600.0   # the policy's default alert_before
 _PERCENT_RE = re.compile(r"^\s*(\d+(\.\d+)?)\s*%\s*$")
 
 # ----------------------------------------------------------------------------- batches
@@ -139,11 +141,18 @@ def _holders(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[st
             window = ari.get(cert_id) if cert_id else None
             due, why = _why(cert, seen, window, force)
             desc = seen.get("description") or {}
+            deadline = None   # when the certificate enters alert_before: a deferred order must come before it
+            if desc.get("not_after"):
+                try:
+                    deadline = parse_time(str(desc["not_after"])) - float(data.get("alert_before", ALERT_BEFORE))
+                except ValueError:
+                    deadline = None
             entry = sets.setdefault(cert["set"], {"set": cert["set"], "domains": cert["domains"], "holders": [],
                                                   "due": False, "why": []})
             entry["holders"].append({"host": host, "name": cert["name"], "due": due, "why": why,
                                      "fingerprint": desc.get("fingerprint_sha256"), "not_after": desc.get("not_after"),
                                      "ari_cert_id": cert_id, "ari_due": bool(window and window.get("due")),
+                                     "deadline": deadline,
                                      "repair": None if due else _repair(seen)})
             if due:
                 entry["due"] = True
@@ -206,8 +215,10 @@ def _orders(sets: t.Mapping[str, dict[str, t.Any]], options: t.Mapping[str, t.An
                 order = {"id": "host:%s:%s" % (first["host"], first["name"]), "host": first["host"], "name": first["name"],
                          "store": os.path.join(store, "hosts", first["host"], first["name"]),
                          "force": force}
+            deadlines = [h.get("deadline") for h in group]
             order.update({"set": key, "domains": entry["domains"], "mode": mode, "hosts": [h["host"] for h in group],
-                          "source_host": group[0]["host"], "replaces": replaces, "ari_exempt": exempt})
+                          "source_host": group[0]["host"], "replaces": replaces, "ari_exempt": exempt,
+                          "deadline": None if None in deadlines else min(t.cast("list[float]", deadlines))})
             orders.append(order)
             for holder in group:
                 deploys.setdefault(holder["host"], []).append({"name": holder["name"], "order": order["id"], "mode": mode})
@@ -250,6 +261,16 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
     sets, skipped = _holders(hosts, options, ari or {})
     _members(sets, skipped, members)
     orders, deploys, unchanged = _orders(sets, options, str(options.get("store") or "."))
+    # the rate limits schedule: the most urgent orders now, the rest deferred to when the budget admits them
+    verdict = schedule(orders, ledger, options.get("limits"), now)
+    later = {d["id"]: d for d in verdict["deferred"]}
+    deferred = [dict(o, **{k: later[o["id"]][k] for k in ("admit_at", "limit", "scope", "late")})
+                for o in orders if o["id"] in later]
+    orders = [o for o in orders if o["id"] not in later]
+    for host in list(deploys):
+        deploys[host] = [item for item in deploys[host] if item["order"] not in later]
+        if not deploys[host]:
+            del deploys[host]
     canary = int(options.get("canary", 1))
     batch = options.get("batch", "25%")
     roll = [h for h in hosts if h in deploys]
@@ -257,13 +278,12 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
     host_batch = {h: i + 1 for i, b in enumerate(plan_batches) for h in b}
     for entry in sets.values():
         entry["batches"] = sorted({host_batch[h["host"]] for h in entry["holders"] if h["host"] in host_batch})
-    verdict = budget([o["domains"] for o in orders if not o["ari_exempt"]], ledger, options.get("limits"), now)
-    verdict["exempt_planned"] = sum(1 for o in orders if o["ari_exempt"])
     repairs = [dict(item, host=h) for h, items in deploys.items() for item in items if item["mode"] == "repair"]
     return {
         "generated_at": iso(now),
         "sets": [sets[k] for k in sorted(sets)],
         "orders": orders,
+        "deferred": deferred,
         "deploys": deploys,
         "repairs": repairs,
         "roll": roll,
@@ -274,7 +294,7 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
         "skipped": skipped,
         "budget": verdict,
         "summary": {"name_sets": len(sets), "due_sets": sum(1 for s in sets.values() if s["due"]),
-                    "orders": len(orders), "hosts_to_roll": len(roll), "batches": len(plan_batches),
+                    "orders": len(orders), "deferred": len(deferred), "hosts_to_roll": len(roll), "batches": len(plan_batches),
                     "skipped": len(skipped), "repairs": len(repairs),
                     "ari_orders": sum(1 for o in orders if o["ari_exempt"])},
     }
@@ -302,9 +322,18 @@ def plan_table(plan: t.Mapping[str, t.Any]) -> str:
                  % (summary["name_sets"], summary["due_sets"], summary["orders"], summary["hosts_to_roll"],
                     summary["batches"], " | ".join("[%s]" % ",".join(b) for b in plan["batches"])))
     verdict = plan["budget"]
-    if verdict["ok"]:
-        lines.append("rate limits: ok (%s)" % ", ".join(
-            "%s %s %d+%d/%d" % (c["limit"], c["scope"], c["used"], c["planned"], c["max"]) for c in verdict["checks"][:4]))
+    for order in plan.get("deferred") or []:
+        lines.append("%s: %s (%s) %s (%s for %s)"
+                     % ("LATE" if order["late"] else "deferred", order["set"], ",".join(order["hosts"]),
+                        "not within 30 days" if order["admit_at"] is None else "until " + order["admit_at"],
+                        order["limit"], order["scope"]))
+    usage = ", ".join("%s %s %d+%d/%d" % (c["limit"], c["scope"], c["used"], c["planned"], c["max"])
+                      for c in verdict["checks"][:4])
+    if not verdict["ok"]:
+        lines.append("rate limits: %d deferred past alert_before - %s" % (len(verdict["refused"]),
+                                                                          "; ".join(verdict["refused"][:5])))
+    elif plan.get("deferred"):
+        lines.append("rate limits: %d orders now, %d deferred (%s)" % (len(plan["orders"]), len(plan["deferred"]), usage))
     else:
-        lines.append("rate limits: REFUSED - " + "; ".join(verdict["refused"]))
+        lines.append("rate limits: ok (%s)" % usage)
     return "\n".join(lines)

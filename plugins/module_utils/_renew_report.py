@@ -37,8 +37,6 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
         for item in items:
             outcome = done.get(item["name"]) or done.get(None)  # None: the host itself (lost during the roll)
             order = issued.get(item["order"], {})
-            if outcome is None and not plan.get("budget", {}).get("ok", True):
-                outcome = {"outcome": "skipped", "reason": "not ordered: the plan exceeds the CA's rate limits"}
             if outcome is None:
                 if order and not order.get("ok", False):
                     outcome = {"outcome": "failed", "reason": "issue failed: %s" % order.get("msg", "unknown error")}
@@ -48,6 +46,15 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
                    "mode": item["mode"]}
             row.update({k: v for k, v in outcome.items() if k not in ("key", "key_content")})
             rows.append(row)
+    for order in plan.get("deferred") or []:
+        when = "not within 30 days" if order["admit_at"] is None else "from %s" % order["admit_at"]
+        why = "deferred by the CA's rate limits (%s for %s): ordered by a run %s" % (order["limit"], order["scope"], when)
+        if order["late"]:
+            why += ", but it enters alert_before first; raise renew_limits if your CA allows more, or renew it elsewhere"
+        for holder in order["hosts"]:
+            rows.append({"host": holder, "name": _name_of(plan, holder, order["set"]), "order": order["id"],
+                         "outcome": "failed" if order["late"] else "deferred", "reason": why,
+                         "admit_at": order["admit_at"]})
     for entry in plan["unchanged"]:
         rows.append({"host": entry["host"], "name": entry["name"], "outcome": "unchanged", "reason": entry["why"],
                      "not_after": entry["not_after"]})
@@ -62,8 +69,9 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
                "msg": o.get("msg"), "not_after": o.get("not_after")} for oid, o in issued.items()]
     failed_hosts = sorted({r["host"] for r in rows if r["outcome"] in ("failed", "rolled_back")})
     problems = [] if plan.get("budget", {}).get("ok", True) else [
-        "The plan would exceed the CA's rate limits; nothing was ordered: %s. Renew fewer name sets (renew_names), "
-        "wait, or raise renew_limits if your CA allows more" % "; ".join(plan["budget"].get("refused") or [])]
+        "The CA's rate limits defer %d name set(s) past the time they enter alert_before (the most urgent were "
+        "ordered first): %s. Raise renew_limits if your CA allows more"
+        % (len(plan["budget"]["refused"]), "; ".join(plan["budget"]["refused"][:10]))]
     return {
         "problems": problems,
         "failures": failures(rows),
@@ -78,6 +86,16 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
     }
 
 
+def _name_of(plan: t.Mapping[str, t.Any], host: str, key: str) -> str:
+    """The name of *host*'s certificate of name set *key* (from the plan's sets)."""
+    for entry in plan.get("sets") or []:
+        if entry["set"] == key:
+            for holder in entry["holders"]:
+                if holder["host"] == host:
+                    return str(holder["name"])
+    return "-"
+
+
 def failures(rows: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, list[str]]:
     """Per host, why it fails the run: each failed or rolled back certificate with its reason."""
     out: dict[str, list[str]] = {}
@@ -90,7 +108,7 @@ def failures(rows: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, list[str]]:
 
 def stats(report: t.Mapping[str, t.Any], paths: t.Mapping[str, str]) -> dict[str, t.Any]:
     """What set_stats publishes to AWX: the outcome, one short row per host and certificate, never key material."""
-    keys = ("host", "name", "outcome", "reason", "not_after", "batch")
+    keys = ("host", "name", "outcome", "reason", "not_after", "batch", "admit_at")
     return {"ok": report["ok"], "counts": report["counts"], "orders_placed": report["orders_placed"],
             "failed_hosts": report["failed_hosts"], "problems": report.get("problems") or [],
             "rows": [{k: r.get(k) for k in keys} for r in report["rows"]], **paths}
@@ -124,9 +142,10 @@ def report_table(report: t.Mapping[str, t.Any]) -> str:
     counts = report["counts"]
     for problem in report.get("problems") or []:
         lines.append("PROBLEM: %s" % problem)
-    lines.append("%d renewed, %d repaired, %d unchanged, %d failed, %d rolled back, %d stopped, %d skipped; %d orders placed"
-                 % (counts["renewed"], counts.get("repaired", 0), counts["unchanged"], counts["failed"],
-                    counts["rolled_back"], counts["stopped"], counts["skipped"], report["orders_placed"]))
+    lines.append("%d renewed, %d repaired, %d unchanged, %d failed, %d rolled back, %d stopped, %d skipped, %d deferred; "
+                 "%d orders placed" % (counts["renewed"], counts.get("repaired", 0), counts["unchanged"], counts["failed"],
+                                       counts["rolled_back"], counts["stopped"], counts["skipped"],
+                                       counts.get("deferred", 0), report["orders_placed"]))
     return "\n".join(lines)
 
 

@@ -93,15 +93,17 @@ def test_mistyped_inventory_field_is_refused_before_any_order(fleet: Fleet, lab:
     assert run.plan is None
 
 
-def test_over_budget_plan_is_refused_before_any_order(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
+def test_a_plan_the_rate_limits_cannot_admit_in_time_orders_nothing_and_fails(
+        fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
     before, served = len(new_orders(lab)), fleet.snapshot()
     run = renew(fleet, tmp, renew_limits={"per_name_set_week": 0, "orders_per_3h": 2})
     assert run.rc != 0
-    assert "would exceed the CA's rate limits; nothing was ordered" in run.out
-    assert "orders_per_3h for account: 0 used + 3 planned > 2 allowed" in run.out
-    assert "per_name_set_week for rapi.example.test: 0 used + 1 planned > 0 allowed" in run.out
+    assert "The CA's rate limits defer 3 name set(s) past the time they enter alert_before" in run.out
+    assert "rapi.example.test: not within 30 days, but it enters alert_before at" in run.out
+    assert "(per_name_set_week for rapi.example.test, 0 allowed)" in run.out
     assert len(new_orders(lab)) == before and fleet.snapshot() == served
-    assert run.plan is not None and not run.plan["budget"]["ok"]
+    assert run.plan is not None and not run.plan["budget"]["ok"] and run.plan["orders"] == []
+    assert {r["outcome"] for r in run.rows().values() if r.get("order")} == {"failed"}
 
 
 def test_dry_run_and_check_mode_stop_after_the_plan(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
