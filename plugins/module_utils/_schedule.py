@@ -94,7 +94,7 @@ def schedule(orders: t.Sequence[t.Mapping[str, t.Any]], ledger: t.Sequence[t.Map
                      key=lambda o: (-1.0 if o.get("deadline") is None else float(o["deadline"]), str(o["id"])))
     order_scopes = {str(o["id"]): scopes(o["domains"]) for o in urgency}
     admit: dict[str, float] = {str(o["id"]): now for o in orders if o.get("ari_exempt")}
-    first_block: dict[str, tuple[str, str]] = {}
+    holding: dict[str, tuple[str, str]] = {}
     pending = list(urgency)
     at = now
     while pending and at <= now + HORIZON:
@@ -107,7 +107,7 @@ def schedule(orders: t.Sequence[t.Mapping[str, t.Any]], ledger: t.Sequence[t.Map
                 for scope in order_scopes[oid]:
                     placed.setdefault(scope, []).append(at)     # at >= every time placed so far: stays sorted
             else:
-                first_block.setdefault(oid, blocked)
+                holding[oid] = blocked   # the last counter that held it back: the one that sets its time
                 waiting.append(order)
         pending = waiting
         releases = [_next_release(order_scopes[str(o["id"])], placed, at) for o in pending]
@@ -123,7 +123,7 @@ def schedule(orders: t.Sequence[t.Mapping[str, t.Any]], ledger: t.Sequence[t.Map
             continue
         deadline = order.get("deadline")
         late = when is None or deadline is None or when > float(deadline)
-        limit, counter = first_block.get(oid, ("orders_per_3h", "account"))
+        limit, counter = holding.get(oid, ("orders_per_3h", "account"))
         deferred.append({"id": oid, "domains": list(order["domains"]), "admit_at": None if when is None else iso(when),
                          "deadline": None if deadline is None else iso(float(deadline)), "limit": limit,
                          "scope": counter, "late": late})

@@ -18,6 +18,7 @@ import pytest
 from renew_data import NOW
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _errors, _ledger
+from ansible_collections.ghostguard.certs.plugins.module_utils._schedule import schedule
 
 # ------------------------------------------------------------------------------------------ budget and ledger
 
@@ -26,27 +27,29 @@ def entry(hours_ago: float, *domains: str, replaces: bool = False) -> dict[str, 
     return {"time": _ledger.iso(NOW - hours_ago * 3600), "domains": list(domains), "replaces": replaces}
 
 
-def test_budget_counts_the_ledger_within_each_window_and_exempts_ari_renewals() -> None:
+def test_the_schedule_counts_the_ledger_within_each_window_and_exempts_ari_renewals() -> None:
     ledger = [entry(1, "a.example.com")] * 3 + [entry(4, "a.example.com")] + [entry(24 * 8, "a.example.com")] * 9
     ledger += [entry(1, "a.example.com", replaces=True)] * 20
-    verdict = _ledger.budget([["a.example.com"]], ledger, {"per_name_set_week": 5, "orders_per_3h": 4}, NOW)
+    one = [{"id": "a", "domains": ["a.example.com"], "deadline": NOW + 30 * 86400}]
+    verdict = schedule(one, ledger, {"per_name_set_week": 5, "orders_per_3h": 4}, NOW)
     checks = {(c["limit"], c["scope"]): c for c in verdict["checks"]}
     assert checks[("orders_per_3h", "account")]["used"] == 3
     assert checks[("per_name_set_week", "a.example.com")]["used"] == 4
     assert checks[("per_registered_domain_week", "example.com")]["used"] == 4
-    assert verdict["ok"] and verdict["exempt_orders_week"] == 20
-    over = _ledger.budget([["a.example.com"], ["a.example.com"]], ledger, {"per_name_set_week": 5, "orders_per_3h": 4}, NOW)
-    assert not over["ok"]
-    assert over["refused"] == ["orders_per_3h for account: 3 used + 2 planned > 4 allowed",
-                               "per_name_set_week for a.example.com: 4 used + 2 planned > 5 allowed"]
+    assert verdict["ok"] and verdict["exempt_orders_week"] == 20 and verdict["deferred"] == []
+    two = [*one, {"id": "b", "domains": ["a.example.com"], "deadline": NOW + 30 * 86400}]
+    over = schedule(two, ledger, {"per_name_set_week": 5, "orders_per_3h": 4}, NOW)
+    (later,) = over["deferred"]
+    # the 5th order of the name set this week waits until the oldest of the week's 4 leaves the week
+    assert later["limit"] == "per_name_set_week" and later["admit_at"] == _ledger.iso(NOW - 4 * 3600 + 7 * 86400)
 
 
-def test_budget_defaults_are_lets_encrypts() -> None:
-    verdict = _ledger.budget([["x.example.com"]], [], None, NOW)
+def test_the_limits_default_to_lets_encrypts() -> None:
+    orders = [{"id": "n%02d" % i, "domains": ["n%d.example.com" % i], "deadline": None} for i in range(51)]
+    verdict = schedule(orders, [], None, NOW)
     assert verdict["limits"] == {"per_registered_domain_week": 50, "per_name_set_week": 5, "orders_per_3h": 300}
-    domains = [["n%d.example.com" % i] for i in range(51)]
-    refused = _ledger.budget(domains, [], None, NOW)
-    assert refused["refused"] == ["per_registered_domain_week for example.com: 0 used + 51 planned > 50 allowed"]
+    assert verdict["admitted"] == 50 and [(d["limit"], d["scope"]) for d in verdict["deferred"]] == [
+        ("per_registered_domain_week", "example.com")]
 
 
 def test_ledger_records_under_a_lock_and_forgets_after_a_week(tmp_path: pathlib.Path) -> None:
