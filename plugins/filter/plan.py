@@ -365,13 +365,10 @@ def renew_select(certificates: t.Any, names: t.Any = None) -> list[dict[str, t.A
 
 def rollback_report(hosts: t.Any, converged_var: str = "renew_converged") -> dict[str, t.Any]:
     """rollback.yml's report from every host's converge result (state rolled_back)."""
-    outcomes = {}
-    for host in hosts:
-        hv = hosts[host]
-        if converged_var in hv:
-            rows = _outcomes(hv[converged_var], {})
-            outcomes[str(host)] = [dict(r, name=r.get("name") or "-") for r in rows]
-    return _renew_report.build_rollback_report(outcomes)
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _rollback_report
+
+    results = {str(host): _plain(hosts[host][converged_var] or {}) for host in hosts if converged_var in hosts[host]}
+    return _rollback_report.build_rollback_report({host: _rollback_report.host_rows(r) for host, r in results.items()})
 
 
 def renew_names(names: t.Any) -> list[str] | None:

@@ -1,8 +1,8 @@
 # Copyright (c) 2026 ghostguard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The report of a renew.yml or rollback.yml run: one row per host and certificate, counts, failed
-hosts; never key material."""
+"""The report of a renew.yml run (rollback.yml's: :mod:`._rollback_report`): one row per host and
+certificate, counts, failed hosts; never key material.  :func:`write` writes either."""
 
 from __future__ import annotations
 
@@ -114,20 +114,6 @@ def stats(report: t.Mapping[str, t.Any], paths: t.Mapping[str, str]) -> dict[str
             "rows": [{k: r.get(k) for k in keys} for r in report["rows"]], **paths}
 
 
-def build_rollback_report(outcomes: t.Mapping[str, t.Sequence[t.Mapping[str, t.Any]]],
-                          generated_at: str | None = None) -> dict[str, t.Any]:
-    """The rollback playbook's report: one row per (host, certificate); a rollback is the wanted outcome here."""
-    rows = [dict(o, host=host) for host, items in outcomes.items() for o in items]
-    rows.sort(key=lambda r: (r["outcome"] != "failed", r["host"], r["name"]))
-    counts = dict.fromkeys(OUTCOMES, 0)
-    for row in rows:
-        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
-    failed_hosts = sorted({r["host"] for r in rows if r["outcome"] == "failed"})
-    return {"generated_at": generated_at or iso(time.time()), "rows": rows, "counts": counts, "orders": [],
-            "orders_placed": 0, "failed_hosts": failed_hosts, "ok": not failed_hosts, "batches": [], "problems": [],
-            "failures": failures([r for r in rows if r["outcome"] == "failed"])}
-
-
 def report_table(report: t.Mapping[str, t.Any]) -> str:
     rows: list[tuple[str, ...]] = [("OUTCOME", "HOST", "CERTIFICATE", "BATCH", "NOT AFTER", "SERVED", "REASON")]
     for row in report["rows"]:
@@ -153,10 +139,10 @@ def percent_failed(done: int, failed: int) -> float:
     return 0.0 if done == 0 else math.floor(failed * 10000.0 / done) / 100.0
 
 
-_STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%;"
-          "font-size:14px}th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}"
-          "th{background:#f4f4f4}.failed,.rolled_back{background:#fdd}.stopped,.skipped,.deferred{background:#ffd}"
-          ".renewed,.repaired{background:#efe}code{font-size:12px}")
+STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%;"
+         "font-size:14px}th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}"
+         "th{background:#f4f4f4}.failed,.rolled_back{background:#fdd}.stopped,.skipped,.deferred{background:#ffd}"
+         ".renewed,.repaired,.rolled_forward{background:#efe}code{font-size:12px}")
 
 
 def html(report: t.Mapping[str, t.Any], title: str = "Certificate renewal") -> str:
@@ -169,7 +155,7 @@ def html(report: t.Mapping[str, t.Any], title: str = "Certificate renewal") -> s
     counts = ", ".join("%s %d" % (k.replace("_", " "), v) for k, v in report["counts"].items())
     batches = " ".join("[%s]" % ", ".join(b) for b in report.get("batches") or [])
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>%s %s</title><style>%s</style></head><body>" % (esc(title), esc(report["generated_at"]), _STYLE),
+             "<title>%s %s</title><style>%s</style></head><body>" % (esc(title), esc(report["generated_at"]), STYLE),
              "<h1>%s %s</h1>" % (esc(title), "succeeded" if report["ok"] else "FAILED"),
              "<p>Generated %s: %s; %d orders placed; batches %s.</p>"
              % (esc(report["generated_at"]), esc(counts), report.get("orders_placed", 0), esc(batches))]
@@ -210,10 +196,17 @@ def write(folder: str, plan: t.Mapping[str, t.Any] | None, report: t.Mapping[str
 
     if plan is not None:
         put("plan.json", json.dumps(plan, indent=2, sort_keys=True) + "\n")
+    # changed is false: a report records the run on the controller, it changes nothing in the fleet (the
+    # hosts' tasks say what changed there); the files written are returned
     if report is None:
-        return {"changed": True, "table": plan_table(t.cast(t.Mapping[str, t.Any], plan)), "files": files}
-    text = report_table(report)
+        return {"changed": False, "table": plan_table(t.cast(t.Mapping[str, t.Any], plan)), "files": files}
+    if report.get("kind") == "rollback":
+        from ._rollback_report import rollback_html, rollback_stats, rollback_table
+
+        text, page, publish = rollback_table(report), rollback_html(report, title), rollback_stats
+    else:
+        text, page, publish = report_table(report), html(report, title), stats
     paths = {"report_json": put("report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")}
     put("report.txt", text + "\n")
-    paths["report_html"] = put("report.html", html(report, title))
-    return {"changed": True, "table": text, "files": files, "report": report, "stats": stats(report, paths)}
+    paths["report_html"] = put("report.html", page)
+    return {"changed": False, "table": text, "files": files, "report": report, "stats": publish(report, paths)}

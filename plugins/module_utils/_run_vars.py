@@ -23,7 +23,7 @@ RENEW_VARS = ("renew_hosts", "renew_names", "renew_canary", "renew_batch", "rene
               "renew_report_dir", "renew_lock_wait", "renew_concurrency", "renew_probe_retries",
               "renew_probe_retry_delay", "renew_watch_retries", "renew_watch_retry_delay", "renew_watch_backoff",
               "renew_watch_max_delay")
-ROLLBACK_VARS = ("rollback_hosts", "rollback_names", "rollback_report_dir")
+ROLLBACK_VARS = ("rollback_hosts", "rollback_names", "rollback_to", "rollback_report_dir")
 # The certwatch role's options (roles/certwatch/meta/argument_specs.yml; a unit test keeps them equal), the
 # inventory model's certwatch_certificates, certwatch_acme, ... among them.
 CERTWATCH_VARS = (

@@ -16,7 +16,7 @@ import pathlib
 import typing as t
 
 import pytest
-from ansible_run import ROOT, run_playbook
+from ansible_run import ROOT, recap, run_playbook
 from conftest import LabHandle
 from fleet import Fleet, default_spec, read_json
 from services import free_port
@@ -161,6 +161,10 @@ def test_rolling_renewal_stops_at_the_ghost_and_rolls_it_back(fleet: Fleet, lab:
     # not due: unchanged
     assert rows[("redge-3", "edge")]["outcome"] == "unchanged" and fleet.served("redge-3") == before["redge-3"]
     assert run.report["failed_hosts"] == ["redge-2"]
+    # changed where the run changed something (installed, reloaded, rolled back), nowhere else
+    counts = recap(run.out)
+    assert all(counts[h]["changed"] >= 1 for h in ("redge-1", "redge-2", "rapi-1")), counts
+    assert all(counts[h]["changed"] == 0 for h in ("redge-3", "rapi-2", "rapi-3")), counts
     assert "redge-2                    : ok=" in run.out and "failed=1" in run.out.split("redge-2                    : ok=")[1][:80]
     # the key of the shared set stays on the controller, 0600; the single-host key never left the host
     shared = next(o for o in run.plan["orders"] if o["mode"] == "shared_key")
@@ -197,6 +201,8 @@ def test_second_run_changes_nothing_and_orders_nothing(fleet: Fleet, lab: LabHan
     assert run.plan["orders"] == [] and run.plan["roll"] == []
     assert run.report["counts"]["renewed"] == 0 and run.report["counts"]["unchanged"] == 6
     assert fleet.snapshot() == before
+    counts = recap(run.out)  # a run that changes nothing says so for every host (the report written is no change)
+    assert len(counts) == 6 and all(c["changed"] == 0 for c in counts.values()), counts
 
 
 def test_rollback_playbook_restores_the_previous_generation(fleet: Fleet, tmp: pathlib.Path) -> None:
