@@ -173,8 +173,7 @@ def test_renew_mode_keeps_its_files_in_the_configured_directories(tmp_path: path
     role_vars = {
         "certwatch_mode": "renew", "certwatch_scheduler": "cron", "certwatch_manage_os_packages": False,
         "certwatch_python": sys.executable, "certwatch_venv": str(base / "venv"),
-        "certwatch_venv_system_site_packages": True, "certwatch_python_packages": [],
-        "certwatch_renew_python_packages": [],  # the agent's checks need none beyond the system's cryptography
+        "certwatch_renew_python_packages": [],  # its checks need only cryptography (no order is placed here)
         "certwatch_bin": str(base / "certwatch"), "certwatch_config_path": str(etc / "certwatch.json"),
         "certwatch_secrets_dir": str(base / "secrets"), "certwatch_state_dir": str(base / "state"),
         "certwatch_metrics_dir": str(base / "metrics"), "certwatch_cron_file": str(base / "cron.d" / "certwatch"),
