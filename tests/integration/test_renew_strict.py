@@ -111,8 +111,8 @@ def test_patterns_and_names_that_match_nothing_fail(fleet: Fleet, lab: LabHandle
     # a rollback that would do nothing is an error: the operator must never believe it ran
     for extra, args, message in (
             ({"rollback_hosts": "sapi-7"}, [], "rollback_hosts=sapi-7 matches no host of the inventory"),
-            ({"rollback_hosts": "sapi-1"}, ["--limit", "sapi-2"], "rollback_hosts=sapi-1 matches 1 host(s) (sapi-1), "
-                                                                   "none of them within --limit"),
+            ({"rollback_hosts": "sapi-1"}, ["--limit", "sapi-2"],
+             "rollback_hosts=sapi-1 matches 1 host(s) (sapi-1), none of them within --limit"),
             ({}, ["--limit", "sapi-2"], "Set rollback_hosts, for example -e rollback_hosts=api-2"),
             ({"rollback_hosts": "api", "rollback_names": "apx"}, [], "rollback_names: apx matches no certificate of the "
                                                                      "3 host(s) of this run (their certificates: api; "

@@ -109,8 +109,8 @@ def test_key_types() -> None:
     (problem,) = _run_vars.key_type_conflicts(members)
     assert problem.startswith("name set api.example.com: its hosts disagree on certwatch_acme.key_type (r3 asks for "
                               "ec-p256; r2 asks for ec-p384; r1 asks for rsa-2048)")
-    assert _run_vars.key_type_conflicts({"x": {"hosts": ["a", "b"], "key_types": {"a": "ec-p256",
-                                                                                                "b": "ec-p256"}}}) == []
+    same = {"x": {"hosts": ["a", "b"], "key_types": {"a": "ec-p256", "b": "ec-p256"}}}
+    assert _run_vars.key_type_conflicts(same) == []
 
 
 def test_a_limited_run_orders_a_shared_set_with_its_shared_key() -> None:

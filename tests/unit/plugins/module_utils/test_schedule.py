@@ -53,9 +53,9 @@ def test_the_ledger_counts_and_a_deferral_past_alert_before_fails() -> None:
     assert not verdict["ok"]
     (late,) = verdict["deferred"]
     assert late["id"] == "o02" and late["late"] and late["admit_at"] == _ledger.iso(NOW + 3600)
+    times = (_ledger.iso(NOW + 3600), _ledger.iso(NOW + 1800))
     assert verdict["refused"] == ["h02.example2.com: the rate limits admit it at %s, but it enters alert_before at %s "
-                                  "(orders_per_3h for account, 3 allowed)" % (_ledger.iso(NOW + 3600),
-                                                                             _ledger.iso(NOW + 1800))]
+                                  "(orders_per_3h for account, 3 allowed)" % times]
 
 
 def test_ari_renewals_are_exempt_and_a_zero_limit_never_admits() -> None:
