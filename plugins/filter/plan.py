@@ -11,6 +11,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.ghostguard.certs.plugins.filter.inventory import name_rules
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import plain as _plain
 from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _ledger, _plan, _renew_report
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
@@ -63,6 +64,7 @@ def _options(options: t.Any) -> dict[str, t.Any]:
 
 
 def renew_validate(hosts: t.Any, options: t.Any = None) -> list[str]:
+    name_rules()
     return _inventory.validate_inventory(_host_vars(hosts), _options(options))
 
 
@@ -72,6 +74,7 @@ def renew_options(options: t.Any) -> dict[str, t.Any]:
 
 def renew_certificates(certificates: t.Any, cert_dir: t.Any = None, host: str = "this host") -> list[dict[str, t.Any]]:
     hv = {"certwatch_certificates": _plain(certificates or []), "certwatch_cert_dir": _plain(cert_dir)}
+    name_rules()
     problems = _inventory.validate_host(host, {k: v for k, v in hv.items() if v is not None}, shared=False)
     if problems:
         raise AnsibleFilterError("; ".join(problems))

@@ -15,6 +15,7 @@ import re
 import time
 import typing as t
 
+from ._acme.names import display
 from ._inventory import set_slug
 from ._ledger import budget, iso
 from ._renew_report import table
@@ -257,7 +258,8 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
 
 
 def plan_table(plan: t.Mapping[str, t.Any]) -> str:
-    """The plan as text: one row per name set (hosts, why due, batch), then the budget verdict."""
+    """The plan as text: one row per name set (its names, an IDN in both forms; hosts, why due, batch), then the
+    budget verdict."""
     rows: list[tuple[str, ...]] = [("NAME SET", "HOSTS", "ACTION", "BATCH", "WHY")]
     for entry in plan["sets"]:
         hosts = ",".join(sorted({h["host"] for h in entry["holders"]}))
@@ -265,7 +267,7 @@ def plan_table(plan: t.Mapping[str, t.Any]) -> str:
                   "per_host": "%d orders, key per host" % len(entry["holders"])}[entry["mode"]]
         why = "; ".join(entry["why"]) if entry["due"] else entry["holders"][0]["why"]
         batches_ = ",".join(str(b) for b in entry.get("batches", [])) or "-"
-        rows.append((entry["set"], hosts, action, batches_, why))
+        rows.append((",".join(display(n) for n in entry["domains"]), hosts, action, batches_, why))
     lines = table(rows)
     for skip in plan["skipped"]:
         lines.append("skipped: %s/%s (%s)" % (skip["host"], skip["name"], skip["reason"]))
