@@ -10,8 +10,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory
-from ansible_collections.ghostguard.certs.plugins.module_utils._acme import names as _names
+from ansible_collections.ghostguard.certs.plugins.module_utils import _domains, _inventory
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 
@@ -29,7 +28,7 @@ def plain(value: t.Any) -> t.Any:
 def name_rules() -> None:
     """Every name rule on the controller (Unicode names, the Public Suffix List); a missing library fails the task."""
     try:
-        _names.load_rules()
+        _domains.load_rules()
     except CertsError as exc:
         raise AnsibleFilterError(str(exc)) from None
 

@@ -231,7 +231,7 @@ def _check_certificate(host: str, label: str, cert: t.Mapping[str, t.Any], cert_
     if not isinstance(domains, list) or not domains or not all(_is_str(d) for d in domains):
         problems.append("%s: must be a non-empty list of DNS names, got %r" % (_where(host, label, "domains"), domains))
     else:
-        from ._acme.names import allowed, name_problem  # acme_dns01's rules: what a CA issues for, allowed_domains
+        from ._domains import allowed, name_problem  # acme_dns01's rules: what a CA issues for, allowed_domains
 
         for domain in domains:
             if why := name_problem(domain, suffixes=None):
@@ -348,7 +348,7 @@ def set_slug(key: str) -> str:
 def probe_server_name(domains: t.Sequence[str]) -> str:
     """The SNI a probe sends when none is given (A-label form): the first non-wildcard domain; for a certificate of
     wildcards only, a name its first wildcard covers (``*.example.com`` -> ``ghostguard-probe.example.com``)."""
-    from ._acme.names import ascii_form
+    from ._domains import ascii_form
 
     names = [ascii_form(d) for d in domains]
     plain = [n for n in names if not n.startswith("*")]
@@ -373,7 +373,7 @@ def normalize_certificate(cert: t.Mapping[str, t.Any], cert_dir: str | None = No
     folder = os.path.join(str(cert_dir), name) if cert_dir else os.path.dirname(str(anchor))
     raw = cert.get("probes") if "probes" in cert else cert.get("probe")
     probes = [] if raw is None else (list(raw) if isinstance(raw, list) else [raw])
-    from ._acme.names import ascii_form  # the names in A-label form (validated first)
+    from ._domains import ascii_form  # the names in A-label form (validated first)
 
     entry: dict[str, t.Any] = {"name": name, "domains": sorted({ascii_form(d) for d in cert["domains"]})}
     entry["set"] = set_key(entry["domains"])

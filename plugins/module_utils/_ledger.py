@@ -30,7 +30,7 @@ THREE_HOURS = 3 * 3600
 def registered_domain(name: str) -> str:
     """The registered domain of a name, the scope of the CA's per-domain limit, by the Public Suffix List that
     ``publicsuffixlist`` ships (nothing is downloaded): ``api.example.com.cn`` -> ``example.com.cn``."""
-    from ._acme.names import registered_domain as by_suffix_list
+    from ._domains import registered_domain as by_suffix_list
 
     return by_suffix_list(name)
 

@@ -15,7 +15,7 @@ import re
 import time
 import typing as t
 
-from ._acme.names import display
+from ._domains import display
 from ._inventory import set_slug
 from ._ledger import budget, iso
 from ._renew_report import table

@@ -10,7 +10,7 @@ import math
 import time
 import typing as t
 
-from ._acme.names import display
+from ._domains import display
 from ._ledger import iso
 
 # Outcomes of a run, problems first (the report's order); DESIGN.md's lifecycle outcomes.

@@ -57,9 +57,9 @@ options:
         values on one TXT name, both are written and both are removed.
       - A Unicode name (V(bücher.example)) is ordered as its A-label (V(xn--bcher-kva.example); IDNA 2008 with
         the UTS 46 mapping, the Python library C(idna)). A name a CA refuses fails the task before any request,
-        with the reason per name: an IP address, a single label, an empty label, a label over 63 or a name over
-        253 characters, an underscore or another character than letters, digits and hyphens, a misplaced
-        wildcard, or a public suffix of the Public Suffix List (V(com.cn), V(*.com)).
+        with the reason per name. Refused are an IP address, a single label, an empty label, a label over 63 or a
+        name over 253 characters, an underscore or another character than letters, digits and hyphens, a
+        misplaced wildcard, and a public suffix of the Public Suffix List (V(com.cn), V(*.com)).
       - Required unless O(csr_content) or O(csr_path) is given (then the CSR's names are used, and O(names),
         when given, must equal them).
     type: list

@@ -99,9 +99,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils import _domains, _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme import keys as _keys
-from ansible_collections.ghostguard.certs.plugins.module_utils._acme import names as _names
 from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._durable import os_error, read_file, write_atomic
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
@@ -141,7 +140,7 @@ def main() -> None:
     try:
         require("cryptography")
         # the controller checked the names against the Public Suffix List; a host need not have it
-        names = [_names.to_ascii(n, suffixes=None) for n in params["names"]]
+        names = [_domains.to_ascii(n, suffixes=None) for n in params["names"]]
         key = None
         existing = None if params["regenerate"] else read_file(path)
         if existing is not None:

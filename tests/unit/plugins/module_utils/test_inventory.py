@@ -8,7 +8,7 @@ import typing as t
 import pytest
 from renew_data import cert, host
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory
+from ansible_collections.ghostguard.certs.plugins.module_utils import _domains, _inventory
 
 # ------------------------------------------------------------------------------------------ validation
 
@@ -108,9 +108,7 @@ def test_refused_names_name_host_certificate_field_and_reason() -> None:
 
 
 def test_a_public_suffix_is_refused_where_the_rules_are_loaded() -> None:
-    from ansible_collections.ghostguard.certs.plugins.module_utils._acme import names
-
-    names.load_rules()  # the controller's filters do this first
+    _domains.load_rules()  # the controller's filters do this first
     hv = host([cert("cn", "com.cn", "*.co.uk")], certwatch_allowed_domains=None)
     assert _inventory.validate_host("web-1", hv) == [
         "host web-1, certificate cn, field domains: 'com.cn' is not a DNS name a CA issues for: com.cn is a public suffix "
