@@ -30,6 +30,7 @@ MAX_NAME = 253
 MAX_LABEL = 63
 _IP_LIKE = re.compile(r"^\[?[0-9a-fA-F:.]+\]?$")
 _PSL: dict[bool, t.Any] = {}  # only_icann -> PublicSuffixList, built on first use
+_REGISTERED: dict[str, str] = {}  # name -> registered domain (the budget asks for each ledger entry again)
 
 
 def require(*features: str) -> None:
@@ -214,9 +215,11 @@ def registered_domain(name: str) -> str:
     """The registered domain of *name* (A-label form) by the Public Suffix List, both sections, as Let's Encrypt
     counts its per-domain limit: ``api.example.com.cn`` -> ``example.com.cn``, ``a.b.github.io`` -> ``b.github.io``.
     A name that is itself a public suffix counts as itself."""
-    base = ascii_form(name)
-    base = base[2:] if base.startswith("*.") else base
-    return str(_psl(False).privatesuffix(base) or base)
+    if name not in _REGISTERED:
+        base = ascii_form(name)
+        base = base[2:] if base.startswith("*.") else base
+        _REGISTERED[name] = str(_psl(False).privatesuffix(base) or base)
+    return _REGISTERED[name]
 
 
 def _ascii_pattern(raw: str) -> str:

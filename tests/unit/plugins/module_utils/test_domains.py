@@ -28,6 +28,7 @@ def hidden(monkeypatch: pytest.MonkeyPatch) -> t.Iterator[t.Callable[[str], None
 
     _deps.forget()
     monkeypatch.setattr(names, "_PSL", {})
+    monkeypatch.setattr(names, "_REGISTERED", {})
     yield hide
     monkeypatch.undo()
     _deps.forget()
