@@ -79,8 +79,8 @@ def test_run_variable_mistakes(options: dict[str, t.Any], message: str) -> None:
 
 
 def test_an_idn_is_accepted_and_used_as_its_a_label_everywhere() -> None:
-    hv = host([cert("shop", "bücher.example.com", "*.Bücher.example.com", probe=[{"port": 443},
-                                                                              {"port": 8443, "server_name": "www.bücher.example.com"}])])
+    probes = [{"port": 443}, {"port": 8443, "server_name": "www.bücher.example.com"}]
+    hv = host([cert("shop", "bücher.example.com", "*.Bücher.example.com", probe=probes)])
     assert _inventory.validate_host("web-1", hv) == []
     normal = _inventory.normalize_certificates("web-1", hv)[0]
     assert normal["domains"] == ["*.xn--bcher-kva.example.com", "xn--bcher-kva.example.com"]
