@@ -15,7 +15,7 @@ export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: all demo test deps apt venv collection lint ruff mypy ansible-lint sanity unit integration molecule compat bench build clean
+.PHONY: all demo test deps apt venv collection lint ruff mypy yamllint ansible-lint pre-commit sanity unit integration molecule compat bench build clean
 
 all: test
 
@@ -45,7 +45,8 @@ test: deps lint sanity unit integration compat molecule
 	@echo "make test: all stages passed"
 
 ## stages -----------------------------------------------------------------------
-lint: ruff mypy ansible-lint
+# the hooks of .pre-commit-config.yaml, one target each (`make pre-commit` runs them through pre-commit itself)
+lint: ruff mypy yamllint ansible-lint
 
 ruff: venv
 	$(VENV)/bin/ruff check plugins tests bench scripts demo molecule
@@ -53,14 +54,21 @@ ruff: venv
 mypy: venv
 	$(VENV)/bin/mypy
 
+yamllint: venv
+	$(VENV)/bin/yamllint --strict .
+
 ansible-lint: deps
 	$(VENV)/bin/ansible-lint --offline
+
+pre-commit: venv collection
+	$(VENV)/bin/pre-commit run --all-files
 
 sanity: deps
 	bash scripts/sanity.sh
 
-unit: deps
-	$(PY) -m pytest tests/unit -q -p no:cacheprovider
+# unit: nothing from apt (the tests marked `lab` run with the integration stage)
+unit: venv collection
+	$(PY) -m pytest tests/unit -q -p no:cacheprovider -m "not lab"
 
 # Integration tests mostly wait on real servers (ACME orders, DNS propagation, reloads, handshakes):
 # two pytest-xdist workers, one test file each at a time (a file's fleet or lab is never shared across
@@ -69,6 +77,7 @@ TEST_WORKERS ?= 2
 XDIST := -n $(TEST_WORKERS) --dist loadfile
 
 integration: deps
+	$(PY) -m pytest tests/unit -q -p no:cacheprovider -m lab
 	$(PY) -m pytest tests/integration -q -p no:cacheprovider $(XDIST)
 
 molecule: deps

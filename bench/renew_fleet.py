@@ -69,7 +69,7 @@ def simulate(hosts: int, seed: int = 7) -> dict[str, t.Any]:
             expiry = {"certificates": [
                 {"path": certs[0]["cert_path"], "sans": ["DNS:" + domains[0]], "due": due,
                  "status": "due" if due else "ok", "reasons": ["renewal_window"] if due else [],
-                 "not_after": "2027-01-01T00:00:00Z", "renew_at": "2026-12-01T00:00:00Z"},
+                 "not_after": _ledger.iso(now + rng.uniform(4, 30) * 86400), "renew_at": "2026-12-01T00:00:00Z"},
                 {"path": certs[1]["cert_path"], "sans": ["DNS:%s.node.example.net" % name], "due": index % 30 == 0,
                  "status": "ok", "reasons": [], "not_after": "2027-01-01T00:00:00Z", "renew_at": "2026-12-01T00:00:00Z"},
             ]}
@@ -83,16 +83,19 @@ def simulate(hosts: int, seed: int = 7) -> dict[str, t.Any]:
     elapsed = time.perf_counter() - started
     return {"hosts": hosts, "name_sets": plan["summary"]["name_sets"], "orders": plan["summary"]["orders"],
             "hosts_to_roll": plan["summary"]["hosts_to_roll"], "batches": plan["summary"]["batches"],
-            "plan_seconds": elapsed, "budget_ok": plan["budget"]["ok"], "refused": plan["budget"]["refused"]}
+            "plan_seconds": elapsed, "budget_ok": plan["budget"]["ok"], "refused": plan["budget"]["refused"],
+            "deferred": plan["summary"]["deferred"],
+            "last_admit": max([o["admit_at"] for o in plan["deferred"] if o["admit_at"]] or ["-"])}
 
 
 def planning() -> None:
-    rows: list[tuple[str, ...]] = [("HOSTS", "NAME SETS", "DUE ORDERS", "HOSTS TO ROLL", "BATCHES", "PLAN TIME",
-                                    "RATE LIMITS")]
+    rows: list[tuple[str, ...]] = [("HOSTS", "NAME SETS", "ORDERS NOW", "DEFERRED", "LAST DEFERRED AT", "HOSTS TO ROLL",
+                                    "BATCHES", "PLAN TIME", "RATE LIMITS")]
     for count in (237, 1000, 10000):
         r = simulate(count)
-        verdict = "ok" if r["budget_ok"] else "REFUSED: " + "; ".join(r["refused"])[:90]
-        rows.append((str(r["hosts"]), str(r["name_sets"]), str(r["orders"]), str(r["hosts_to_roll"]),
+        verdict = "ok" if r["budget_ok"] else "%d late (deferred past alert_before)" % len(r["refused"])
+        rows.append((str(r["hosts"]), str(r["name_sets"]), str(r["orders"]), str(r["deferred"]), r["last_admit"],
+                     str(r["hosts_to_roll"]),
                      str(r["batches"]), "%.3f s" % r["plan_seconds"], verdict))
     table(rows)
 

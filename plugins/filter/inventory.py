@@ -10,7 +10,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _domains, _inventory
+from ansible_collections.ghostguard.certs.plugins.module_utils import _domains, _inventory, _run_vars
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 
@@ -50,8 +50,18 @@ def inventory_certificates(certificates: t.Any, cert_dir: t.Any = None, host: st
     return [_inventory.normalize_certificate(c, plain(cert_dir) or None) for c in plain(certificates or [])]
 
 
+def inventory_unknown_variables(names: t.Any, host: str = "this host") -> list[str]:
+    """A problem for every certwatch_* variable among *names* (e.g. lookup('ansible.builtin.varnames', '^certwatch_'))
+    that the role does not know, with a did-you-mean: a typo never silently falls back to a default."""
+    if not isinstance(names, (list, tuple)):
+        names = [names] if names else []
+    mine = [str(n) for n in names if str(n).startswith("certwatch_")]
+    return _run_vars.unknown_variables({str(host): mine}, _run_vars.CERTWATCH_VARS)
+
+
 class FilterModule:
     """ghostguard.certs inventory model filters."""
 
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"inventory_certificates": inventory_certificates, "inventory_problems": inventory_problems}
+        return {"inventory_certificates": inventory_certificates, "inventory_problems": inventory_problems,
+                "inventory_unknown_variables": inventory_unknown_variables}

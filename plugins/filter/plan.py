@@ -13,12 +13,20 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import name_rules
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import plain as _plain
-from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _ledger, _plan, _renew_report
+from ansible_collections.ghostguard.certs.plugins.module_utils import (
+    _inventory,
+    _ledger,
+    _plan,
+    _renew_report,
+    _run_vars,
+    _time,
+)
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 HOST_KEYS = ("certwatch_certificates", "certwatch_cert_dir", "certwatch_allowed_domains", "certwatch_acme",
              "certwatch_dns", "certwatch_policy")
 TRUE = ("1", "true", "yes", "on", "y")
+FALSE = ("0", "false", "no", "off", "n", "")
 
 
 def _host_vars(hosts: t.Any, extra: t.Sequence[str] = ()) -> dict[str, dict[str, t.Any]]:
@@ -39,6 +47,17 @@ def _int(value: t.Any, default: t.Any) -> t.Any:
     return value
 
 
+def _flag(value: t.Any) -> t.Any:
+    """true/false from a bool, 0/1 or a yes/no string; anything else is returned as it is (validation refuses it)."""
+    if value is None:
+        return False
+    if isinstance(value, str) and value.strip().lower() in TRUE + FALSE:
+        return value.strip().lower() in TRUE
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    return value
+
+
 def _options(options: t.Any) -> dict[str, t.Any]:
     opts = dict(_plain(options or {}))
     opts["canary"] = _int(opts.get("canary"), 1)
@@ -51,8 +70,9 @@ def _options(options: t.Any) -> dict[str, t.Any]:
             pass
     opts["max_fail_percentage"] = 0 if mfp is None else mfp
     for flag in ("force", "key_per_host", "dry_run", "host_keys"):
-        value = opts.get(flag, flag == "host_keys")
-        opts[flag] = str(value).lower() in TRUE if isinstance(value, str) else bool(value)
+        opts[flag] = _flag(opts.get(flag, flag == "host_keys"))
+    if opts.pop("check_mode", False) is True and opts["dry_run"] is False:
+        opts["dry_run"] = True   # --check is a dry run
     if isinstance(opts.get("names"), str):
         opts["names"] = [n.strip() for n in opts["names"].split(",") if n.strip()]
     if opts.get("names") == []:
@@ -63,9 +83,67 @@ def _options(options: t.Any) -> dict[str, t.Any]:
     return opts
 
 
-def renew_validate(hosts: t.Any, options: t.Any = None) -> list[str]:
+def _variable_names(hosts: t.Any) -> dict[str, list[str]]:
+    """host -> the names of its variables (inventory, group and extra vars: what hostvars holds)."""
+    return {str(host): [str(k) for k in hosts[host]] for host in hosts}
+
+
+def renew_validate(hosts: t.Any, options: t.Any = None, members: t.Any = None) -> list[str]:
+    """Every problem of the run: unknown renew_*/rollback_*/certwatch_* variables, the run variables' values,
+    renew_names that name no certificate, each host's inventory model, and name sets whose hosts (of the whole
+    inventory when *members* is given, see renew_members) disagree on the key type."""
     name_rules()
-    return _inventory.validate_inventory(_host_vars(hosts), _options(options))
+    opts = _options(options)
+    host_vars = _host_vars(hosts)
+    problems = _run_vars.unknown_variables(_variable_names(hosts))
+    problems.extend(_inventory.validate_inventory(host_vars, opts))
+    certs = {h: hv.get("certwatch_certificates") or [] for h, hv in host_vars.items()}
+    problems.extend(_run_vars.unmatched_names("renew_names", opts.get("names"), certs))
+    if not opts.get("key_per_host"):
+        sets = _plain(members) if members is not None else _run_vars.members(host_vars)
+        problems.extend(_run_vars.key_type_conflicts(sets))
+    return problems
+
+
+def renew_members(hosts: t.Any, hostvars: t.Any) -> dict[str, dict[str, t.Any]]:
+    """The name sets of the whole inventory (*hosts*: every inventory host name, e.g. groups['all']) and the
+    hosts holding each: the plan orders a name set shared by several inventory hosts once, with a shared key,
+    even when --limit or renew_hosts leaves some of them out of the run."""
+    wanted = ("certwatch_certificates", "certwatch_acme")
+    data = {}
+    for host in hosts or []:
+        hv = hostvars[host]
+        data[str(host)] = {k: _plain(hv[k]) for k in wanted if k in hv}
+    return _run_vars.members(data)
+
+
+def rollback_validate(hosts: t.Any, names: t.Any = None) -> list[str]:
+    """rollback.yml's checks: unknown variables, each host's certificates, rollback_names that name no certificate."""
+    name_rules()
+    host_vars = _host_vars(hosts)
+    problems = _run_vars.unknown_variables(_variable_names(hosts))
+    certs = {}
+    for host, hv in host_vars.items():
+        certs[host] = hv.get("certwatch_certificates") or []
+        problems.extend(_inventory.validate_host(host, hv, shared=False))
+    problems.extend(_run_vars.unmatched_names("rollback_names", renew_names(names), certs))
+    return problems
+
+
+def run_targets(matched: t.Any, limited: t.Any, variable: str, pattern: t.Any, groups: t.Any = None) -> list[str]:
+    """A problem when the host pattern *pattern* of *variable* (renew_hosts, rollback_hosts) matches no host of
+    the inventory (*matched*: query('inventory_hostnames', pattern)) or none within --limit (*limited*: the hosts
+    --limit leaves, ansible_play_hosts_all of a play over all)."""
+    matched = list(matched or [])
+    inside = [h for h in matched if h in set(limited or [])]
+    if not matched:
+        names = sorted(g for g in (groups or {}) if g not in ("all", "ungrouped"))
+        return ["%s=%s matches no host of the inventory (its groups: %s); nothing was changed"
+                % (variable, pattern, ", ".join(names) or "none")]
+    if not inside:
+        return ["%s=%s matches %d host(s) (%s), none of them within --limit; nothing was changed"
+                % (variable, pattern, len(matched), ", ".join(matched[:5]))]
+    return []
 
 
 def renew_options(options: t.Any) -> dict[str, t.Any]:
@@ -94,14 +172,17 @@ def _observation(result: t.Any) -> tuple[list[dict[str, t.Any]] | None, str | No
 
 
 def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, ari: t.Any = None,
-               observed_var: str = "renew_observed") -> dict[str, t.Any]:
-    """The run's plan from every host's observation (``converge`` state=observed, registered as *observed_var*)
-    and the CA's ARI windows (``renew_orders`` state=observed)."""
+               observed_var: str = "renew_observed", members: t.Any = None) -> dict[str, t.Any]:
+    """The run's plan from every host's observation (``converge`` state=observed, registered as *observed_var*),
+    the CA's ARI windows (``renew_orders`` state=observed) and the name sets of the whole inventory (*members*,
+    renew_members)."""
     opts = _options(options)
     data: dict[str, dict[str, t.Any]] = {}
     for host, hv in _host_vars(hosts, (observed_var,)).items():
         observed, why_not = _observation(hv.get(observed_var))
+        policy = hv.get("certwatch_policy") or {}
         data[host] = {
+            "alert_before": _time.parse_duration(policy.get("alert_before", "72h"), "certwatch_policy.alert_before"),
             "certificates": _inventory.normalize_certificates(host, hv),
             "observed": observed or [],
             "unreachable": why_not is not None,
@@ -111,7 +192,7 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, ari: t.A
         entries = _ledger.load_ledger(ledger) if ledger else []
     except CertsError as exc:
         raise AnsibleFilterError(str(exc)) from None
-    plan = _plan.build_plan(data, opts, entries, ari=_plain(ari or {}))
+    plan = _plan.build_plan(data, opts, entries, ari=_plain(ari or {}), members=_plain(members or {}))
     plan["options"] = {k: opts.get(k) for k in ("canary", "batch", "max_fail_percentage", "force", "key_per_host",
                                                 "host_keys", "dry_run", "names", "limits")}
     # what each host converges: its certificate (paths, reload, probes) and the order it installs from
@@ -288,13 +369,10 @@ def renew_select(certificates: t.Any, names: t.Any = None) -> list[dict[str, t.A
 
 def rollback_report(hosts: t.Any, converged_var: str = "renew_converged") -> dict[str, t.Any]:
     """rollback.yml's report from every host's converge result (state rolled_back)."""
-    outcomes = {}
-    for host in hosts:
-        hv = hosts[host]
-        if converged_var in hv:
-            rows = _outcomes(hv[converged_var], {})
-            outcomes[str(host)] = [dict(r, name=r.get("name") or "-") for r in rows]
-    return _renew_report.build_rollback_report(outcomes)
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _rollback_report
+
+    results = {str(host): _plain(hosts[host][converged_var] or {}) for host in hosts if converged_var in hosts[host]}
+    return _rollback_report.build_rollback_report({host: _rollback_report.host_rows(r) for host, r in results.items()})
 
 
 def renew_names(names: t.Any) -> list[str] | None:
@@ -312,6 +390,9 @@ class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
             "renew_validate": renew_validate,
+            "renew_members": renew_members,
+            "rollback_validate": rollback_validate,
+            "run_targets": run_targets,
             "renew_options": renew_options,
             "renew_certificates": renew_certificates,
             "renew_plan": renew_plan,

@@ -5,8 +5,9 @@
 than its files, prove by handshake, roll back.  Used by the ``converge`` module (renew.yml, rollback.yml)
 and the certwatch agent.
 
-Per certificate, in order: (1) install the bundle when it is newer than the files (or, with
-``target="previous"``, roll back to the previous generation); (2) reload when a probe serves another
+Per certificate, in order: (1) install the bundle when it is newer than the files (or, with ``target``
+``previous``, ``older`` or ``newer``, roll back or forward through the generation store: see
+:func:`_requested`); (2) reload when a probe serves another
 certificate than the files (nothing is reloaded when every probe already serves them; ``reload: {watch:
 true}`` sends nothing and is waited for with growing waits); (3) prove: every probe serves the files'
 fingerprint, recorded in the store (``proved.json``); (4) when the reload or the proof of an install fails,
@@ -14,18 +15,19 @@ roll back, reload and prove the previous generation.
 
 Idempotent and resumable: each step is decided from what is observed, never from what a run meant to do,
 so a run stopped anywhere is finished by the next one with the same bundles.  A rollback writes its intent
-(``<store>/rollback.json``) before it starts, so an interrupted rollback is finished, not repeated.
+(``<store>/rollback.json``: from which generation, which way) before it starts, so an interrupted
+rollback is finished, not repeated; the generation it leaves is kept for a roll forward (:mod:`._rollback`).
 Plain Python, no Ansible import.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import typing as t
 
 from . import _inventory, _reload, _x509
-from ._errors import CertsError, InputError
+from ._converge_bundles import bundle_from_options, discard_staging
+from ._errors import CertsError
 from ._observe import (
     PENDING,
     complete,
@@ -41,13 +43,14 @@ from ._observe import (
     write_json,
 )
 
-__all__ = ["OUTCOMES", "PROVE_DEFAULTS", "bundle_from_options", "converge", "observe", "prove_served", "record_proof",
-           "summary"]
+__all__ = ["OUTCOMES", "PROVE_DEFAULTS", "bundle_from_options", "converge", "discard_staging", "observe", "prove_served",
+           "record_proof", "summary"]
 
 PROVE_DEFAULTS = _inventory.PROVE_DEFAULTS
 FIRST_WAIT = 0.05  # the first wait of a proof after a reload (then doubling up to retry_delay)
-OUTCOMES = ("renewed", "unchanged", "repaired", "rolled_back", "failed", "stopped", "skipped", "deferred")
-TARGETS = ("newest", "previous")
+OUTCOMES = ("renewed", "unchanged", "repaired", "rolled_back", "rolled_forward", "failed", "stopped", "skipped",
+            "deferred")
+TARGETS = ("newest", "previous", "older", "newer")
 
 
 class _Run:
@@ -62,7 +65,7 @@ class _Run:
             "not_after": (self.obs["description"] or {}).get("not_after"), "generation": self.obs["generation"],
             "proved": None, "reload": _reload.kind(cert), "reloaded": False, "attempted_fingerprint": None,
             "previous_served": None, "states": list(self.obs["states"]), "timings": self.timings,
-            "probes": self.obs["probes"], "failure": None,
+            "probes": self.obs["probes"], "failure": None, "from_generation": None, "from_not_after": None,
         }
 
     def log(self, message: str) -> None:
@@ -194,24 +197,37 @@ def _mark(run: _Run) -> None:
 
 
 def _switch_back(run: _Run, pending: dict[str, t.Any]) -> None:
-    """Make the generation before *pending*'s attempted one current (nothing when it is not current)."""
+    """Make the generation before *pending*'s attempted one (forward: the next newer one kept) current;
+    nothing when the attempted one is no longer current."""
     from ._deploy import DeployRequest, rollback
 
     request = DeployRequest(targets=targets(run.cert), from_fingerprint=pending["attempted_fingerprint"],
-                            in_place=bool(run.cert.get("in_place")))
+                            in_place=bool(run.cert.get("in_place")), forward=pending.get("direction") == "forward")
     _timed(run, "install", lambda: rollback(request))
     run.refresh()
 
 
+def _moved(pending: t.Mapping[str, t.Any], to: t.Mapping[str, t.Any], done: str = "rolled") -> str:
+    """``rolled back from generation 3 (5e:1f...) to generation 2 (a0:b1...)`` from a rollback's record."""
+    def gen(number: t.Any, fingerprint: t.Any) -> str:
+        return _short(fingerprint) if number is None else "generation %s (%s)" % (number, _short(fingerprint))
+
+    return "%s %s from %s to %s" % (done, "forward" if pending.get("direction") == "forward" else "back",
+                                    gen(pending.get("from_generation"), pending.get("attempted_fingerprint")),
+                                    gen(to.get("generation"), to.get("fingerprint")))
+
+
 def _finish_rollback(run: _Run, store: t.Any, pending: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Roll back from ``pending["attempted_fingerprint"]`` (if still current), reload, prove the previous one."""
-    attempted, reason = pending["attempted_fingerprint"], pending.get("reason")
-    run.out["attempted_fingerprint"] = attempted
+    """Roll back (or forward) from ``pending["attempted_fingerprint"]`` (if still current), reload, prove."""
+    attempted, reason, forward = pending["attempted_fingerprint"], pending.get("reason"), pending.get("direction") == "forward"
+    run.out.update(attempted_fingerprint=attempted, from_generation=pending.get("from_generation"),
+                   from_not_after=pending.get("from_not_after"))
     try:
         _switch_back(run, pending)
     except CertsError as exc:
         write_json(store, PENDING, None)
-        return run.finish("failed", "%s; rollback impossible: %s" % (reason, exc), proved=False)
+        return run.finish("failed", "%s; %s impossible: %s" % (reason, "roll forward" if forward else "rollback", exc),
+                          proved=False)
     write_json(store, PENDING, {**pending, "previous_fingerprint": run.out["fingerprint"]})
     error = _reload_service(run) if endpoints(run.cert) or run.out["reload"] != "none" else None
     served = False
@@ -219,37 +235,74 @@ def _finish_rollback(run: _Run, store: t.Any, pending: dict[str, t.Any]) -> dict
         served = error is None and not _bad(_prove(run, run.out["fingerprint"]))
         if served:
             _mark(run)
-    write_json(store, PENDING, {**pending, "previous_fingerprint": run.out["fingerprint"], "done": True})
+    write_json(store, PENDING, {**pending, "previous_fingerprint": run.out["fingerprint"],
+                                "to_generation": run.out["generation"], "done": True})
     state = "proved" if served else error or "not proved"
-    run.log("rolled back from %s to %s (%s)" % (attempted, run.out["fingerprint"], state))
+    run.log("rolled %s from %s to %s (%s)" % ("forward" if forward else "back", attempted, run.out["fingerprint"], state))
+    which = "newer" if forward else "previous"
     if not endpoints(run.cert):
         verdict = "no probe"
     else:
-        verdict = "previous certificate served again" if served else "previous certificate NOT proved served (%s)" % state
-    back = "%s; rolled back to %s, %s" % (reason, _short(run.out["fingerprint"]), verdict)
-    return run.finish("rolled_back", back, previous_served=served if endpoints(run.cert) else None,
-                      proved=served if endpoints(run.cert) else None)
+        verdict = "%s certificate served again" % which if served else "%s certificate NOT proved served (%s)" % (which, state)
+    if pending.get("requested"):
+        why = "%s, %s" % (_moved(pending, run.out), verdict)
+    else:
+        why = "%s; rolled back to %s, %s" % (reason, _short(run.out["fingerprint"]), verdict)
+    return run.finish("rolled_forward" if forward else "rolled_back", why,
+                      previous_served=served if endpoints(run.cert) else None, proved=served if endpoints(run.cert) else None)
 
 
-def _roll_back(run: _Run, attempted: str | None, reason: str) -> dict[str, t.Any]:
-    store = store_state(run.cert)[0]
-    pending = {"attempted_fingerprint": attempted, "reason": reason, "time": time.time(), "done": False}
+def _roll_back(run: _Run, attempted: str | None, reason: str, forward: bool = False,
+               requested: bool = False) -> dict[str, t.Any]:
+    store, generation, _fingerprint = store_state(run.cert)
+    pending = {"attempted_fingerprint": attempted, "reason": reason, "time": time.time(), "done": False,
+               "direction": "forward" if forward else "back", "requested": requested, "from_generation": generation,
+               "from_not_after": run.out["not_after"]}
     write_json(store, PENDING, pending)
-    run.log("%s; rolling back" % reason)
+    run.log("%s; rolling %s" % (reason, "forward" if forward else "back"))
     return _finish_rollback(run, store, pending)
 
 
-def _previous(run: _Run) -> dict[str, t.Any]:
-    """``target="previous"``: roll back once; a finished rollback of the current files is not repeated."""
-    store, _generation, current = store_state(run.cert)
-    done = read_json(store, PENDING) or {}
-    if done.get("done") and done.get("previous_fingerprint") == current and current == run.obs["fingerprint"]:
-        return _settle(run, fresh=False, note="already rolled back from %s" % done.get("attempted_fingerprint"))
+def _already(run: _Run, last: t.Mapping[str, t.Any], note: str) -> dict[str, t.Any]:
+    """Nothing to move: the last rollback (or roll forward) is where the files are; prove (or repair) it."""
+    if last:
+        run.out.update(attempted_fingerprint=last.get("attempted_fingerprint"), from_generation=last.get("from_generation"),
+                       from_not_after=last.get("from_not_after"))
+    return _settle(run, fresh=False, note=note)
+
+
+def _requested(run: _Run) -> dict[str, t.Any]:
+    """rollback.yml: ``target`` ``previous`` rolls back once (a finished rollback of the current files is not
+    repeated); ``older`` one generation further back, every time; ``newer`` forward to the generation the last
+    rollback left (nothing when the newest kept is current)."""
+    from ._rollback import target_generation
+
+    store, generation, current = store_state(run.cert)
+    last = read_json(store, PENDING) or {}
+    forward = run.opts["target"] == "newer"
+    here = bool(last.get("done")) and last.get("previous_fingerprint") == current == run.obs["fingerprint"]
+    last_forward = last.get("direction") == "forward"
+    if here and run.opts["target"] == "previous" and not last_forward:
+        return _already(run, last, "already " + _moved(last, {"generation": last.get("to_generation", generation),
+                                                              "fingerprint": current}))
+    if current is None or generation is None:
+        return run.finish("failed", "nothing to roll back: %s has no generation store; deploy a certificate first"
+                          % run.obs["path"], proved=None)
+    try:
+        goal = target_generation(store, generation, forward)
+    except CertsError:
+        if not forward:
+            return run.finish("failed", "nothing to roll back to: generation %s is the oldest of the %d generation(s) kept "
+                              "(keep: %s); nothing was changed%s" % (
+                                  generation, len(store.generations()), run.cert.get("keep") or 3,
+                                  "; roll forward with rollback_to=newer" if store.retired() else ""), proved=None)
+        note = "already " + _moved(last, {"generation": generation, "fingerprint": current}) if here and last_forward \
+            else "nothing to roll forward to: generation %s is the newest kept" % generation
+        return _already(run, last if here and last_forward else {}, note)
     if run.opts["check_mode"]:
-        return run.finish("rolled_back", "would roll back from generation %s" % run.obs["generation"])
-    if current is None:
-        return run.finish("failed", "nothing to roll back: %s has no generation store" % run.obs["path"])
-    return _roll_back(run, current, "rollback requested")
+        return run.finish("rolled_forward" if forward else "rolled_back", "would roll %s from generation %s to generation %s"
+                          % ("forward" if forward else "back", generation, goal), proved=None)
+    return _roll_back(run, current, "roll forward requested" if forward else "rollback requested", forward, True)
 
 
 # --------------------------------------------------------------------------- one certificate
@@ -293,8 +346,8 @@ def _one(cert: t.Mapping[str, t.Any], bundle: t.Any, opts: dict[str, t.Any]) -> 
     pending = read_json(store, PENDING)
     if pending and not pending.get("done") and not opts["check_mode"]:
         return _finish_rollback(run, store, pending)  # a rollback was interrupted: finish it first
-    if opts["target"] == "previous":
-        return _previous(run)
+    if opts["target"] != "newest":
+        return _requested(run)
     fresh = False
     if _newer(run):
         run.out["attempted_fingerprint"] = _bundle_fingerprint(bundle)
@@ -310,30 +363,6 @@ def _one(cert: t.Mapping[str, t.Any], bundle: t.Any, opts: dict[str, t.Any]) -> 
     return _settle(run, fresh)
 
 
-def bundle_from_options(name: str, options: t.Mapping[str, t.Any], domains: t.Sequence[str] = (),
-                        policy: t.Any = None) -> t.Any:
-    """A validated bundle from ``{cert_content, chain_content, key_content | key_src_remote}`` (the
-    ``converge`` module's ``bundles`` entry): key match, chain links, names cover *domains*, not expired."""
-    from ._bundle import build_bundle, read_input, validate_bundle
-
-    def data(option: str) -> bytes | None:
-        value = options.get(option)
-        return None if value is None else (value.encode("utf-8") if isinstance(value, str) else bytes(value))
-
-    if options.get("cert_content") is None:
-        raise InputError("bundles.%s has no cert_content (or cert_src on the controller)" % name)
-    key = data("key_content")
-    if key is not None and options.get("key_src_remote"):
-        raise InputError("bundles.%s: give key_content (key_src) or key_src_remote, not both" % name)
-    if options.get("key_src_remote"):
-        key = read_input(str(options["key_src_remote"]), "bundles.%s.key_src_remote" % name)
-    where = {role: "bundles.%s.%s_content" % (name, role) for role in ("cert", "key", "chain")}
-    bundle = build_bundle(t.cast(bytes, data("cert_content")), key, data("chain_content"), where)
-    pol = policy_of(policy)
-    validate_bundle(bundle, None, list(domains), pol.now, float(pol.leeway))
-    return bundle
-
-
 def converge(certs: t.Sequence[t.Mapping[str, t.Any]], bundles: t.Mapping[str, t.Any] | None = None, *,
              prove: t.Mapping[str, t.Any] | None = None, target: str = "newest",
              reloader: t.Callable[[t.Mapping[str, t.Any]], str | None] | None = None,
@@ -346,27 +375,11 @@ def converge(certs: t.Sequence[t.Mapping[str, t.Any]], bundles: t.Mapping[str, t
     an error message or None); *log* receives one line per step; *policy* (a Policy or its options) only
     describes the files."""
     if target not in TARGETS:
-        raise CertsError("target must be newest or previous (got %r)" % (target,))
+        raise CertsError("target must be one of %s (got %r)" % (", ".join(TARGETS), target))
     opts = {"prove": {**PROVE_DEFAULTS, **{k: v for k, v in (prove or {}).items() if v is not None}},
             "target": target, "reloader": reloader or _reload.reload, "log": log or (lambda _line: None),
             "check_mode": check_mode, "policy": policy_of(policy)}
     return [_one(cert, (bundles or {}).get(cert["name"]), opts) for cert in certs]
-
-
-def discard_staging(bundles: t.Mapping[str, t.Mapping[str, t.Any]], results: t.Sequence[t.Mapping[str, t.Any]]) -> list[str]:
-    """Remove the staging directory of each key made on the host (``key_src_remote``) once the files hold the
-    certificate issued for it (the key now lives in the generation store); kept while they do not, so that a
-    run stopped before the install can still install it. Returns the directories removed."""
-    import shutil
-
-    done = {r["name"] for r in results if r.get("attempted_fingerprint") and r["fingerprint"] == r["attempted_fingerprint"]}
-    removed = []
-    for name, options in bundles.items():
-        staged = options.get("key_src_remote")
-        if staged and name in done and os.path.basename(os.path.dirname(os.path.dirname(staged))) == ".ghostguard-next":
-            shutil.rmtree(os.path.dirname(staged), ignore_errors=True)
-            removed.append(os.path.dirname(staged))
-    return removed
 
 
 def summary(results: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, int]:

@@ -21,7 +21,7 @@ for readers.  A store of the older layout (service paths through ``<store>/curre
 the next deploy or rollback, before anything else, without changing what a reader sees.
 
 With ``in_place`` the service paths are regular files rewritten in their own inodes (for services
-that watch the files), key first, certificate last (see :meth:`._store.Store.write_in_place`); the
+that watch the files), key first, certificate last (see :func:`._inplace.write_in_place`); the
 generations are kept all the same, for rollback.  Files at service paths the store does not account
 for are read as they are on disk and kept as a generation of their own - only when they form one
 certificate with its key and chain (:mod:`._adopt`); rollback never restores an inconsistent one.
@@ -40,8 +40,9 @@ from . import _adopt, _policy, _x509
 from ._attrs import Attrs, resolve_attrs
 from ._bundle import ROLES, Bundle, build_bundle, diff_view, read_input, validate_bundle
 from ._durable import locked, os_error
-from ._errors import CertificateError, FileSystemError, InputError
-from ._store import FILE_NAMES, Store, link_name
+from ._errors import InputError
+from ._inplace import files_ok, write_in_place
+from ._store import Store, link_name, prune_victims
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from cryptography.x509 import Certificate
@@ -110,6 +111,7 @@ class DeployRequest:
     policy: _policy.Policy = dataclasses.field(default_factory=_policy.Policy)
     from_fingerprint: str | None = None
     in_place: bool = False
+    forward: bool = False  # rollback(): to the next newer generation a rollback left (a roll forward)
 
 
 @dataclasses.dataclass
@@ -200,34 +202,35 @@ def request_from_options(options: t.Mapping[str, t.Any], check_mode: bool = Fals
 # --------------------------------------------------------------------------- deploy and rollback
 
 
-def _describe(cert: Certificate | None, path: str | None, policy: _policy.Policy) -> dict[str, t.Any] | None:
+def describe_cert(cert: Certificate | None, path: str | None, policy: _policy.Policy) -> dict[str, t.Any] | None:
     return None if cert is None else _x509.describe(cert, path, policy)
 
 
-def _recover(req: DeployRequest, store: Store, paths: t.Mapping[str, str]) -> None:
+def recover_leftovers(req: DeployRequest, store: Store, paths: t.Mapping[str, str]) -> None:
     """Clean what a killed earlier run left in *store* (not in check mode)."""
     if not req.check_mode and store.exists():
         with locked(store.lock_path):
             store.recover(paths.values())
 
 
-def _publish(req: DeployRequest, store: Store, number: int, paths: t.Mapping[str, str]) -> list[str]:
+def publish_generation(req: DeployRequest, store: Store, number: int, paths: t.Mapping[str, str]) -> list[str]:
     """Make the service paths show generation *number* (current already): links, or bytes in place."""
     if req.in_place:
-        return store.write_in_place(number, paths, req.attrs)
+        return write_in_place(store, number, paths, req.attrs)
     linked = store.link_service_paths(paths)
     store.announce({role: path for role, path in paths.items() if path not in linked})
     return linked
 
 
-def plan(existing: t.Sequence[int], current: int | None, adopting: bool, keep: int) -> tuple[int | None, int, list[int]]:
-    """Numbers a deploy gives: (adopted generation or None, new generation, generations kept after)."""
+def plan(existing: t.Sequence[int], current: int | None, adopting: bool, keep: int,
+         retired: t.Sequence[int] = ()) -> tuple[int | None, int, list[int]]:
+    """Numbers a deploy gives: (adopted generation or None, new generation, generations kept after).
+    The generations rollbacks left (*retired*) are discarded; their numbers are not given again."""
     top = max(existing, default=0)
     adopt = top + 1 if adopting else None
     number = (adopt or top) + 1
-    gens = sorted(list(existing) + ([adopt] if adopt else []) + [number])
-    protected = {number, adopt if adopt else current}
-    victims = [g for g in gens[:-keep] if g not in protected]
+    gens = sorted([g for g in existing if g not in retired] + ([adopt] if adopt else []) + [number])
+    victims = prune_victims(gens, keep, [g for g in (number, adopt or current) if g is not None])
     return adopt, number, [g for g in gens if g not in victims]
 
 
@@ -256,7 +259,7 @@ def deploy(req: DeployRequest) -> DeployResult:
     policy = req.policy
     new_cert_path = req.targets.anchor()
     try:
-        _recover(req, store, paths)
+        recover_leftovers(req, store, paths)
         current = store.current()
         found = _adopt.survey(store, paths)
         adopted = None
@@ -271,12 +274,12 @@ def deploy(req: DeployRequest) -> DeployResult:
             and all(store.read(current, role) == files[role] for role in files)
         )
         if req.in_place:
-            published = current is not None and store.files_ok(current, paths, req.attrs)
+            published = current is not None and files_ok(store, current, paths, req.attrs)
         else:
             published = store.links_ok(paths) and store.linked()
         diff = {"before": diff_view(previous_cert), "after": diff_view(req.bundle.cert)}
-        previous = _describe(previous_cert, new_cert_path, policy)
-        certificate = _describe(req.bundle.cert, new_cert_path, policy)
+        previous = describe_cert(previous_cert, new_cert_path, policy)
+        certificate = describe_cert(req.bundle.cert, new_cert_path, policy)
         if same_content and current is not None:
             actions = []
             if not published:
@@ -290,16 +293,19 @@ def deploy(req: DeployRequest) -> DeployResult:
                         store.fix_attrs(current, req.attrs)
                     if not published:
                         store.attach_link()
-                        _publish(req, store, current, paths)
+                        publish_generation(req, store, current, paths)
             return DeployResult(bool(actions), current, current, certificate, previous, store.root,
                                 store.generations(), actions, {"before": diff["before"], "after": diff["after"]})
         stale = store.stale() if current is not None else []
         existing = [g for g in store.generations() if g not in stale]
-        adopt_number, number, kept = plan(existing, current, adopted is not None, req.keep)
+        retired = store.retired()
+        adopt_number, number, kept = plan(existing, current, adopted is not None, req.keep, retired)
         if req.check_mode:
             actions = []
             if adopted:
                 actions.append("adopt the files at %s as generation %s" % (", ".join(sorted(found.foreign)), adopt_number))
+            if retired:
+                actions.append("discard generation(s) %s that rollbacks left" % ", ".join(map(str, retired)))
             actions.append("write generation %d and make it current" % number)
             return DeployResult(True, number, adopt_number or current, certificate, previous, store.root, kept,
                                 actions, diff)
@@ -309,18 +315,23 @@ def deploy(req: DeployRequest) -> DeployResult:
             store.recover(paths.values())
             current = store.current()
             store.attach_link()
+            discarded: list[int] = []
             if adopted:
                 # Keep what services read today as a generation of its own, switch to it and only
                 # then replace foreign files by links: readers see the same bytes throughout.
                 current = store.write_generation(adopted, req.attrs)
+                discarded = store.discard_retired()
                 store.switch(current)
                 if not req.in_place:
                     store.link_service_paths(paths)
                 actions.append("adopted existing files as generation %d" % current)
             number = store.write_generation(files, req.attrs)
+            discarded += store.discard_retired()  # after the write: their numbers are not given again
+            if discarded:
+                actions.append("discarded generation(s) %s that rollbacks left" % ", ".join(map(str, discarded)))
             store.switch(number)
             actions.append("wrote generation %d and made it current" % number)
-            changed_paths = _publish(req, store, number, paths)
+            changed_paths = publish_generation(req, store, number, paths)
             if changed_paths:
                 actions.append(("rewrote %s in place" if req.in_place else "linked %s through " + str(store.link))
                                % ", ".join(changed_paths))
@@ -334,62 +345,8 @@ def deploy(req: DeployRequest) -> DeployResult:
 
 
 def rollback(req: DeployRequest) -> DeployResult:
-    """Make the generation before the current one current again; the abandoned one is removed."""
-    req.targets.check()
-    paths = req.targets.paths()
-    store = req.targets.new_store()
-    policy = req.policy
-    cert_path = req.targets.anchor()
-    try:
-        _recover(req, store, paths)
-        current = store.current()
-        if current is None:
-            raise FileSystemError(
-                "nothing to roll back: %s holds no current generation; deploy a certificate first" % store.root,
-                path=store.root,
-            )
-        current_cert = store.certificate(current)
-        current_desc = _describe(current_cert, cert_path, policy)
-        if req.from_fingerprint:
-            wanted = _x509.normalize_fingerprint(req.from_fingerprint)
-            if current_cert is None or _x509.fingerprint(current_cert) != wanted:
-                return DeployResult(False, current, current, current_desc, current_desc, store.root,
-                                    store.generations(), ["current generation is not %s: nothing to roll back" % wanted],
-                                    {"before": diff_view(current_cert), "after": diff_view(current_cert)})
-        older = [g for g in store.generations() if g < current]
-        if not older:
-            raise FileSystemError(
-                "nothing to roll back to: generation %d in %s is the only one kept; deploy the previous "
-                "certificate again with state=present" % (current, store.root),
-                path=store.root,
-            )
-        target = older[-1]
-        lacking = [role for role in paths if role not in store.roles(target)]
-        if lacking:
-            raise FileSystemError(
-                "generation %d in %s has no %s file (it was issued for a CSR); roll back without %s, or deploy "
-                "the previous certificate and its key with state=present"
-                % (target, store.root, ", ".join(lacking), ", ".join(r + "_path" for r in lacking)),
-                path=store.root,
-            )
-        try:
-            _adopt.check_file_set({role: store.read(target, role) or b"" for role in store.roles(target)},
-                                  {role: os.path.join(store.gen_dir(target), FILE_NAMES[role]) for role in ROLES})
-        except CertificateError as exc:
-            raise CertificateError("generation %d in %s is not one consistent certificate, so it is not restored "
-                                   "(%s); deploy the certificate you want with state=present" % (target, store.root, exc),
-                                   path=store.gen_dir(target)) from None
-        target_cert = store.certificate(target)
-        diff = {"before": diff_view(current_cert), "after": diff_view(target_cert)}
-        desc = _describe(target_cert, cert_path, policy)
-        actions = ["made generation %d current again, removed generation %d" % (target, current)]
-        if req.check_mode:
-            return DeployResult(True, target, current, desc, current_desc, store.root, store.generations(), actions, diff)
-        with locked(store.lock_path):
-            store.attach_link()
-            store.switch(target)
-            _publish(req, store, target, paths)
-            store.remove(current)
-        return DeployResult(True, target, current, desc, current_desc, store.root, store.generations(), actions, diff)
-    except OSError as exc:
-        raise os_error("roll back", getattr(exc, "filename", None) or store.root, exc) from None
+    """Make the generation before the current one current again (``req.forward``: the next newer one a
+    rollback left); the one left is kept (see :mod:`._rollback`)."""
+    from ._rollback import rollback as _switch
+
+    return _switch(req)

@@ -7,7 +7,6 @@ problem names host, certificate and field) and the certificates with their defau
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import typing as t
@@ -299,40 +298,14 @@ def _validate_shared(host: str, hv: t.Mapping[str, t.Any]) -> list[str]:
     return problems
 
 
-def validate_run(options: t.Mapping[str, t.Any]) -> list[str]:
-    """Problems in the renew_* run variables."""
-    problems: list[str] = []
-    canary = options.get("canary", 1)
-    if not _is_int(canary) or canary < 0:
-        problems.append("renew_canary: must be a number of hosts (0 for no canary), got %r" % (canary,))
-    batch = options.get("batch", "25%")
-    if not (_is_int(batch) and batch > 0) and not (isinstance(batch, str) and _PERCENT_RE.match(batch)):
-        problems.append("renew_batch: must be a number of hosts or a percentage such as \"25%%\", got %r" % (batch,))
-    mfp = options.get("max_fail_percentage", 0)
-    if not isinstance(mfp, (int, float)) or isinstance(mfp, bool) or not 0 <= mfp <= 100:
-        problems.append("renew_max_fail_percentage: must be a number from 0 to 100, got %r" % (mfp,))
-    from ._ledger import DEFAULT_LIMITS  # renew.yml's run variables only
-
-    limits = options.get("limits") or {}
-    if not isinstance(limits, t.Mapping):
-        problems.append("renew_limits: must be a dict such as %s" % json.dumps(DEFAULT_LIMITS))
-    else:
-        for key, hint in _unknown(limits, tuple(DEFAULT_LIMITS)):
-            problems.append("renew_limits: unknown key %r%s" % (key, hint))
-        for key, value in limits.items():
-            if key in DEFAULT_LIMITS and (not _is_int(value) or value < 0):
-                problems.append("renew_limits.%s: must be a whole number, got %r" % (key, value))
-    names = options.get("names")
-    if names is not None and not (isinstance(names, list) and all(_is_str(n) for n in names)):
-        problems.append("renew_names: must be a list of certificate names, got %r" % (names,))
-    return problems
-
-
 def validate_inventory(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[str, t.Any] | None = None) -> list[str]:
     """Every problem of the run variables and of every host's certificates (empty: the run may start)."""
+    from ._run_vars import key_type_problems, validate_run  # renew.yml's run variables only
+
     problems = validate_run(options or {})
     for host in hosts:
         problems.extend(validate_host(host, hosts[host]))
+        problems.extend(key_type_problems(host, hosts[host]))
     return problems
 
 

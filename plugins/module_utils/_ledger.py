@@ -1,7 +1,7 @@
 # Copyright (c) 2026 ghostguard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The renew_store of renew.yml: the ledger of orders placed, the rate-limit budget counted on it,
+"""The renew_store of renew.yml: the ledger of orders placed (the rate-limit schedule counts on it, _schedule.py),
 and the issue lock shared by runs and AWX job slices."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import uuid
 from . import _time
 from ._durable import locked, write_atomic
 from ._errors import FileSystemError, InputError
-from ._inventory import set_key
 
 DEFAULT_LIMITS = {"per_registered_domain_week": 50, "per_name_set_week": 5, "orders_per_3h": 300}
 WEEK = 7 * 86400
@@ -61,63 +60,6 @@ def load_ledger(path: str) -> list[dict[str, t.Any]]:
     if not isinstance(data, list):
         raise InputError("the order ledger %s is not a JSON list; fix or move it away" % path)
     return [e for e in data if isinstance(e, dict)]
-
-
-def budget(planned: t.Sequence[t.Sequence[str]], ledger: t.Sequence[t.Mapping[str, t.Any]],
-           limits: t.Mapping[str, t.Any] | None = None, now: float | None = None) -> dict[str, t.Any]:
-    """Check the planned orders (each a list of names) against the CA's limits and the ledger.
-
-    Ledger entries that carried ARI ``replaces`` are exempt, as at Let's Encrypt. Planned orders
-    count in full (whether the CA will accept ``replaces`` is known only when ordering).
-    """
-    now = time.time() if now is None else now
-    lim = dict(DEFAULT_LIMITS)
-    lim.update({k: int(v) for k, v in (limits or {}).items() if k in DEFAULT_LIMITS})
-    week: list[t.Mapping[str, t.Any]] = []
-    recent = 0
-    exempt = 0
-    for entry in ledger:
-        try:
-            age = now - parse_time(str(entry["time"]))
-        except (KeyError, ValueError):
-            continue
-        if entry.get("replaces"):
-            if age < WEEK:
-                exempt += 1
-            continue
-        if age < WEEK:
-            week.append(entry)
-        if age < THREE_HOURS:
-            recent += 1
-    checks: list[dict[str, t.Any]] = []
-    orders_total = recent + len(planned)
-    checks.append({"limit": "orders_per_3h", "scope": "account", "used": recent, "planned": len(planned),
-                   "max": lim["orders_per_3h"], "ok": orders_total <= lim["orders_per_3h"]})
-    per_set: dict[str, int] = {}
-    for names in planned:
-        key = set_key(names)
-        per_set[key] = per_set.get(key, 0) + 1
-    for key, count in sorted(per_set.items()):
-        used = sum(1 for e in week if set_key(e.get("domains", [])) == key)
-        checks.append({"limit": "per_name_set_week", "scope": key, "used": used, "planned": count,
-                       "max": lim["per_name_set_week"], "ok": used + count <= lim["per_name_set_week"]})
-    per_domain: dict[str, int] = {}
-    for names in planned:
-        for reg in sorted({registered_domain(n) for n in names}):
-            per_domain[reg] = per_domain.get(reg, 0) + 1
-    for reg, count in sorted(per_domain.items()):
-        used = sum(1 for e in week if reg in {registered_domain(n) for n in e.get("domains", [])})
-        checks.append({"limit": "per_registered_domain_week", "scope": reg, "used": used, "planned": count,
-                       "max": lim["per_registered_domain_week"], "ok": used + count <= lim["per_registered_domain_week"]})
-    over = [c for c in checks if not c["ok"]]
-    return {
-        "ok": not over,
-        "limits": lim,
-        "checks": checks,
-        "exempt_orders_week": exempt,
-        "refused": ["%s for %s: %d used + %d planned > %d allowed" % (c["limit"], c["scope"], c["used"], c["planned"],
-                                                                      c["max"]) for c in over],
-    }
 
 
 def record_orders(path: str, entries: t.Sequence[t.Mapping[str, t.Any]]) -> list[dict[str, t.Any]]:

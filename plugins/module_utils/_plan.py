@@ -17,9 +17,11 @@ import typing as t
 
 from ._domains import display
 from ._inventory import set_slug
-from ._ledger import budget, iso
+from ._ledger import iso, parse_time
 from ._renew_report import table
+from ._schedule import schedule
 
+ALERT_BEFORE = 72 * 3600.0   # the policy's default alert_before
 _PERCENT_RE = re.compile(r"^\s*(\d+(\.\d+)?)\s*%\s*$")
 
 # ----------------------------------------------------------------------------- batches
@@ -140,11 +142,18 @@ def _holders(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[st
             window = ari.get(cert_id) if cert_id else None
             due, why = _why(cert, seen, window, force)
             desc = seen.get("description") or {}
+            deadline = None   # when the certificate enters alert_before: a deferred order must come before it
+            if desc.get("not_after"):
+                try:
+                    deadline = parse_time(str(desc["not_after"])) - float(data.get("alert_before", ALERT_BEFORE))
+                except ValueError:
+                    deadline = None
             entry = sets.setdefault(cert["set"], {"set": cert["set"], "domains": cert["domains"], "holders": [],
                                                   "due": False, "why": []})
             entry["holders"].append({"host": host, "name": cert["name"], "due": due, "why": why,
                                      "fingerprint": desc.get("fingerprint_sha256"), "not_after": desc.get("not_after"),
                                      "ari_cert_id": cert_id, "ari_due": bool(window and window.get("due")),
+                                     "deadline": deadline,
                                      "repair": None if due else _repair(seen)})
             if due:
                 entry["due"] = True
@@ -153,9 +162,13 @@ def _holders(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[st
 
 
 def _mode(entry: t.Mapping[str, t.Any], options: t.Mapping[str, t.Any]) -> str:
+    """How a due name set is ordered: one key per host, the key on its only host, or one shared key. The hosts
+    holding a set come from the whole inventory (``members``), so a --limit run orders a set shared with hosts
+    outside the run once, with the shared key, and installs it only where the run goes."""
     if options.get("key_per_host"):
         return "per_host"
-    if len(entry["holders"]) == 1 and options.get("host_keys", True) is not False:
+    holders = set(entry.get("members") or ()) | {h["host"] for h in entry["holders"]}
+    if len(holders) == 1 and options.get("host_keys", True) is not False:
         return "host_key"
     return "shared_key"
 
@@ -203,17 +216,36 @@ def _orders(sets: t.Mapping[str, dict[str, t.Any]], options: t.Mapping[str, t.An
                 order = {"id": "host:%s:%s" % (first["host"], first["name"]), "host": first["host"], "name": first["name"],
                          "store": os.path.join(store, "hosts", first["host"], first["name"]),
                          "force": force}
+            deadlines = [h.get("deadline") for h in group]
             order.update({"set": key, "domains": entry["domains"], "mode": mode, "hosts": [h["host"] for h in group],
-                          "source_host": group[0]["host"], "replaces": replaces, "ari_exempt": exempt})
+                          "source_host": group[0]["host"], "replaces": replaces, "ari_exempt": exempt,
+                          "deadline": None if None in deadlines else min(t.cast("list[float]", deadlines))})
             orders.append(order)
             for holder in group:
                 deploys.setdefault(holder["host"], []).append({"name": holder["name"], "order": order["id"], "mode": mode})
     return orders, deploys, unchanged
 
 
+def _members(sets: t.Mapping[str, dict[str, t.Any]], skipped: t.Sequence[t.Mapping[str, t.Any]],
+             members: t.Mapping[str, t.Mapping[str, t.Any]] | None) -> None:
+    """Every inventory host of each name set (``members``) and those the run leaves out (``outside``: --limit,
+    renew_hosts, unreachable)."""
+    unreachable: dict[str, list[str]] = {}
+    for skip in skipped:
+        if str(skip.get("reason", "")).startswith("unreachable"):
+            unreachable.setdefault(",".join(sorted(skip["domains"])), []).append(skip["host"])
+    for key, entry in sets.items():
+        inside = [h["host"] for h in entry["holders"]]
+        known = list((members or {}).get(key, {}).get("hosts") or [])
+        every = inside + [h for h in known + unreachable.get(key, []) if h not in inside]
+        entry["members"] = list(dict.fromkeys(every))
+        entry["outside"] = [h for h in entry["members"] if h not in inside]
+
+
 def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[str, t.Any],
                ledger: t.Sequence[t.Mapping[str, t.Any]] = (), now: float | None = None,
-               ari: t.Mapping[str, t.Mapping[str, t.Any]] | None = None) -> dict[str, t.Any]:
+               ari: t.Mapping[str, t.Mapping[str, t.Any]] | None = None,
+               members: t.Mapping[str, t.Mapping[str, t.Any]] | None = None) -> dict[str, t.Any]:
     """Plan one run.
 
     *hosts* maps host name (in inventory order) to ``{"certificates": normalize_certificates(...),
@@ -222,11 +254,24 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
     ``force``, ``key_per_host``, ``host_keys`` (default true: a name set held by one host gets its key on that
     host; false: every key is made on the controller, as AWX job slicing needs), ``canary``, ``batch``,
     ``limits``, ``store``. A certificate that is not due but is served as a ghost, or whose generation was never
-    proved, puts its host in the roll to be repaired (``mode: repair``, no order).
+    proved, puts its host in the roll to be repaired (``mode: repair``, no order). *members* maps each name set
+    to the hosts of the whole inventory that hold it (``{"hosts": [...]}``, see _run_vars.members): a set held by
+    hosts outside the run is still ordered with its shared key, installed only on the hosts of the run.
     """
     now = time.time() if now is None else now
     sets, skipped = _holders(hosts, options, ari or {})
+    _members(sets, skipped, members)
     orders, deploys, unchanged = _orders(sets, options, str(options.get("store") or "."))
+    # the rate limits schedule: the most urgent orders now, the rest deferred to when the budget admits them
+    verdict = schedule(orders, ledger, options.get("limits"), now)
+    later = {d["id"]: d for d in verdict["deferred"]}
+    deferred = [dict(o, **{k: later[o["id"]][k] for k in ("admit_at", "limit", "scope", "late")})
+                for o in orders if o["id"] in later]
+    orders = [o for o in orders if o["id"] not in later]
+    for host in list(deploys):
+        deploys[host] = [item for item in deploys[host] if item["order"] not in later]
+        if not deploys[host]:
+            del deploys[host]
     canary = int(options.get("canary", 1))
     batch = options.get("batch", "25%")
     roll = [h for h in hosts if h in deploys]
@@ -234,13 +279,12 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
     host_batch = {h: i + 1 for i, b in enumerate(plan_batches) for h in b}
     for entry in sets.values():
         entry["batches"] = sorted({host_batch[h["host"]] for h in entry["holders"] if h["host"] in host_batch})
-    verdict = budget([o["domains"] for o in orders if not o["ari_exempt"]], ledger, options.get("limits"), now)
-    verdict["exempt_planned"] = sum(1 for o in orders if o["ari_exempt"])
     repairs = [dict(item, host=h) for h, items in deploys.items() for item in items if item["mode"] == "repair"]
     return {
         "generated_at": iso(now),
         "sets": [sets[k] for k in sorted(sets)],
         "orders": orders,
+        "deferred": deferred,
         "deploys": deploys,
         "repairs": repairs,
         "roll": roll,
@@ -251,7 +295,7 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
         "skipped": skipped,
         "budget": verdict,
         "summary": {"name_sets": len(sets), "due_sets": sum(1 for s in sets.values() if s["due"]),
-                    "orders": len(orders), "hosts_to_roll": len(roll), "batches": len(plan_batches),
+                    "orders": len(orders), "deferred": len(deferred), "hosts_to_roll": len(roll), "batches": len(plan_batches),
                     "skipped": len(skipped), "repairs": len(repairs),
                     "ari_orders": sum(1 for o in orders if o["ari_exempt"])},
     }
@@ -267,6 +311,8 @@ def plan_table(plan: t.Mapping[str, t.Any]) -> str:
                   "per_host": "%d orders, key per host" % len(entry["holders"])}[entry["mode"]]
         why = "; ".join(entry["why"]) if entry["due"] else entry["holders"][0]["why"]
         batches_ = ",".join(str(b) for b in entry.get("batches", [])) or "-"
+        if entry.get("outside"):
+            hosts += " (not in this run: %s)" % ",".join(entry["outside"])
         rows.append((",".join(display(n) for n in entry["domains"]), hosts, action, batches_, why))
     lines = table(rows)
     for skip in plan["skipped"]:
@@ -278,9 +324,19 @@ def plan_table(plan: t.Mapping[str, t.Any]) -> str:
                  % (summary["name_sets"], summary["due_sets"], summary["orders"], summary["hosts_to_roll"],
                     summary["batches"], " | ".join("[%s]" % ",".join(b) for b in plan["batches"])))
     verdict = plan["budget"]
-    if verdict["ok"]:
-        lines.append("rate limits: ok (%s)" % ", ".join(
-            "%s %s %d+%d/%d" % (c["limit"], c["scope"], c["used"], c["planned"], c["max"]) for c in verdict["checks"][:4]))
+    for order in plan.get("deferred") or []:
+        lines.append("%s: %s (%s) %s (%s for %s)"
+                     % ("LATE" if order["late"] else "deferred", ",".join(display(n) for n in order["domains"]),
+                        ",".join(order["hosts"]),
+                        "not within 30 days" if order["admit_at"] is None else "until " + order["admit_at"],
+                        order["limit"], order["scope"]))
+    usage = ", ".join("%s %s %d+%d/%d" % (c["limit"], c["scope"], c["used"], c["planned"], c["max"])
+                      for c in verdict["checks"][:4])
+    if not verdict["ok"]:
+        lines.append("rate limits: %d deferred past alert_before - %s" % (len(verdict["refused"]),
+                                                                          "; ".join(verdict["refused"][:5])))
+    elif plan.get("deferred"):
+        lines.append("rate limits: %d orders now, %d deferred (%s)" % (len(plan["orders"]), len(plan["deferred"]), usage))
     else:
-        lines.append("rate limits: REFUSED - " + "; ".join(verdict["refused"]))
+        lines.append("rate limits: ok (%s)" % usage)
     return "\n".join(lines)

@@ -1,8 +1,8 @@
 # Copyright (c) 2026 ghostguard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The report of a renew.yml or rollback.yml run: one row per host and certificate, counts, failed
-hosts; never key material."""
+"""The report of a renew.yml run (rollback.yml's: :mod:`._rollback_report`): one row per host and
+certificate, counts, failed hosts; never key material.  :func:`write` writes either."""
 
 from __future__ import annotations
 
@@ -48,8 +48,6 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
         for item in items:
             outcome = done.get(item["name"]) or done.get(None)  # None: the host itself (lost during the roll)
             order = issued.get(item["order"], {})
-            if outcome is None and not plan.get("budget", {}).get("ok", True):
-                outcome = {"outcome": "skipped", "reason": "not ordered: the plan exceeds the CA's rate limits"}
             if outcome is None:
                 if order and not order.get("ok", False):
                     outcome = {"outcome": "failed", "reason": "issue failed: %s" % order.get("msg", "unknown error")}
@@ -59,6 +57,15 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
                    "mode": item["mode"], "domains": domains.get((host, item["name"]))}
             row.update({k: v for k, v in outcome.items() if k not in ("key", "key_content")})
             rows.append(row)
+    for order in plan.get("deferred") or []:
+        when = "not within 30 days" if order["admit_at"] is None else "from %s" % order["admit_at"]
+        why = "deferred by the CA's rate limits (%s for %s): ordered by a run %s" % (order["limit"], order["scope"], when)
+        if order["late"]:
+            why += ", but it enters alert_before first; raise renew_limits if your CA allows more, or renew it elsewhere"
+        for holder in order["hosts"]:
+            rows.append({"host": holder, "name": _name_of(plan, holder, order["set"]), "order": order["id"],
+                         "outcome": "failed" if order["late"] else "deferred", "reason": why,
+                         "admit_at": order["admit_at"], "domains": order.get("domains")})
     for entry in plan["unchanged"]:
         rows.append({"host": entry["host"], "name": entry["name"], "outcome": "unchanged", "reason": entry["why"],
                      "not_after": entry["not_after"], "domains": entry["domains"]})
@@ -74,8 +81,9 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
                "msg": o.get("msg"), "not_after": o.get("not_after")} for oid, o in issued.items()]
     failed_hosts = sorted({r["host"] for r in rows if r["outcome"] in ("failed", "rolled_back")})
     problems = [] if plan.get("budget", {}).get("ok", True) else [
-        "The plan would exceed the CA's rate limits; nothing was ordered: %s. Renew fewer name sets (renew_names), "
-        "wait, or raise renew_limits if your CA allows more" % "; ".join(plan["budget"].get("refused") or [])]
+        "The CA's rate limits defer %d name set(s) past the time they enter alert_before (the most urgent were "
+        "ordered first): %s. Raise renew_limits if your CA allows more"
+        % (len(plan["budget"]["refused"]), "; ".join(plan["budget"]["refused"][:10]))]
     return {
         "problems": problems,
         "failures": failures(rows),
@@ -90,6 +98,16 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
     }
 
 
+def _name_of(plan: t.Mapping[str, t.Any], host: str, key: str) -> str:
+    """The name of *host*'s certificate of name set *key* (from the plan's sets)."""
+    for entry in plan.get("sets") or []:
+        if entry["set"] == key:
+            for holder in entry["holders"]:
+                if holder["host"] == host:
+                    return str(holder["name"])
+    return "-"
+
+
 def failures(rows: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, list[str]]:
     """Per host, why it fails the run: each failed or rolled back certificate with its reason."""
     out: dict[str, list[str]] = {}
@@ -102,24 +120,10 @@ def failures(rows: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, list[str]]:
 
 def stats(report: t.Mapping[str, t.Any], paths: t.Mapping[str, str]) -> dict[str, t.Any]:
     """What set_stats publishes to AWX: the outcome, one short row per host and certificate, never key material."""
-    keys = ("host", "name", "outcome", "reason", "not_after", "batch")
+    keys = ("host", "name", "outcome", "reason", "not_after", "batch", "admit_at")
     return {"ok": report["ok"], "counts": report["counts"], "orders_placed": report["orders_placed"],
             "failed_hosts": report["failed_hosts"], "problems": report.get("problems") or [],
             "rows": [{k: r.get(k) for k in keys} for r in report["rows"]], **paths}
-
-
-def build_rollback_report(outcomes: t.Mapping[str, t.Sequence[t.Mapping[str, t.Any]]],
-                          generated_at: str | None = None) -> dict[str, t.Any]:
-    """The rollback playbook's report: one row per (host, certificate); a rollback is the wanted outcome here."""
-    rows = [dict(o, host=host) for host, items in outcomes.items() for o in items]
-    rows.sort(key=lambda r: (r["outcome"] != "failed", r["host"], r["name"]))
-    counts = dict.fromkeys(OUTCOMES, 0)
-    for row in rows:
-        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
-    failed_hosts = sorted({r["host"] for r in rows if r["outcome"] == "failed"})
-    return {"generated_at": generated_at or iso(time.time()), "rows": rows, "counts": counts, "orders": [],
-            "orders_placed": 0, "failed_hosts": failed_hosts, "ok": not failed_hosts, "batches": [], "problems": [],
-            "failures": failures([r for r in rows if r["outcome"] == "failed"])}
 
 
 def report_table(report: t.Mapping[str, t.Any]) -> str:
@@ -136,9 +140,10 @@ def report_table(report: t.Mapping[str, t.Any]) -> str:
     counts = report["counts"]
     for problem in report.get("problems") or []:
         lines.append("PROBLEM: %s" % problem)
-    lines.append("%d renewed, %d repaired, %d unchanged, %d failed, %d rolled back, %d stopped, %d skipped; %d orders placed"
-                 % (counts["renewed"], counts.get("repaired", 0), counts["unchanged"], counts["failed"],
-                    counts["rolled_back"], counts["stopped"], counts["skipped"], report["orders_placed"]))
+    lines.append("%d renewed, %d repaired, %d unchanged, %d failed, %d rolled back, %d stopped, %d skipped, %d deferred; "
+                 "%d orders placed" % (counts["renewed"], counts.get("repaired", 0), counts["unchanged"], counts["failed"],
+                                       counts["rolled_back"], counts["stopped"], counts["skipped"],
+                                       counts.get("deferred", 0), report["orders_placed"]))
     return "\n".join(lines)
 
 
@@ -151,10 +156,10 @@ def percent_failed(done: int, failed: int) -> float:
     return 0.0 if done == 0 else math.floor(failed * 10000.0 / done) / 100.0
 
 
-_STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%;"
-          "font-size:14px}th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}"
-          "th{background:#f4f4f4}.failed,.rolled_back{background:#fdd}.stopped,.skipped,.deferred{background:#ffd}"
-          ".renewed,.repaired{background:#efe}code{font-size:12px}")
+STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%;"
+         "font-size:14px}th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}"
+         "th{background:#f4f4f4}.failed,.rolled_back{background:#fdd}.stopped,.skipped,.deferred{background:#ffd}"
+         ".renewed,.repaired,.rolled_forward{background:#efe}code{font-size:12px}")
 
 
 def html(report: t.Mapping[str, t.Any], title: str = "Certificate renewal") -> str:
@@ -167,7 +172,7 @@ def html(report: t.Mapping[str, t.Any], title: str = "Certificate renewal") -> s
     counts = ", ".join("%s %d" % (k.replace("_", " "), v) for k, v in report["counts"].items())
     batches = " ".join("[%s]" % ", ".join(b) for b in report.get("batches") or [])
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>%s %s</title><style>%s</style></head><body>" % (esc(title), esc(report["generated_at"]), _STYLE),
+             "<title>%s %s</title><style>%s</style></head><body>" % (esc(title), esc(report["generated_at"]), STYLE),
              "<h1>%s %s</h1>" % (esc(title), "succeeded" if report["ok"] else "FAILED"),
              "<p>Generated %s: %s; %d orders placed; batches %s.</p>"
              % (esc(report["generated_at"]), esc(counts), report.get("orders_placed", 0), esc(batches))]
@@ -208,10 +213,17 @@ def write(folder: str, plan: t.Mapping[str, t.Any] | None, report: t.Mapping[str
 
     if plan is not None:
         put("plan.json", json.dumps(plan, indent=2, sort_keys=True) + "\n")
+    # changed is false: a report records the run on the controller, it changes nothing in the fleet (the
+    # hosts' tasks say what changed there); the files written are returned
     if report is None:
-        return {"changed": True, "table": plan_table(t.cast(t.Mapping[str, t.Any], plan)), "files": files}
-    text = report_table(report)
+        return {"changed": False, "table": plan_table(t.cast(t.Mapping[str, t.Any], plan)), "files": files}
+    if report.get("kind") == "rollback":
+        from ._rollback_report import rollback_html, rollback_stats, rollback_table
+
+        text, page, publish = rollback_table(report), rollback_html(report, title), rollback_stats
+    else:
+        text, page, publish = report_table(report), html(report, title), stats
     paths = {"report_json": put("report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")}
     put("report.txt", text + "\n")
-    paths["report_html"] = put("report.html", html(report, title))
-    return {"changed": True, "table": text, "files": files, "report": report, "stats": stats(report, paths)}
+    paths["report_html"] = put("report.html", page)
+    return {"changed": False, "table": text, "files": files, "report": report, "stats": publish(report, paths)}

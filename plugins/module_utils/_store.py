@@ -19,7 +19,11 @@ file-watching service watches.  A store made without a switching link (older rel
 A new generation is written into ``.gen-N.partial`` (every file and the directory fsynced through
 :mod:`._durable`), renamed to ``gen-N``, and made current with one rename of the switching link.
 Left-overs of a killed run (``*.partial``, ``*.ghostguard-tmp``, generations newer than the current
-one) are removed by :meth:`Store.recover`.  A generation issued for a CSR has no ``key.pem`` and no
+one that never were current) are removed by :meth:`Store.recover`.  A rollback marks the generation it
+leaves (``gen-N/.was-current``, before it switches) and keeps it, newer than the current one, for a
+roll forward; the next install of a new generation discards those (:meth:`Store.discard_retired`), as a
+new page discards a browser's forward history, so the numbers stay the order the generations were current
+in.  A generation issued for a CSR has no ``key.pem`` and no
 ``combined.pem``.
 
 File attributes (:class:`._attrs.Attrs`: owner, group, modes) are applied to every generation written.
@@ -36,7 +40,7 @@ import typing as t
 from . import _x509
 from ._attrs import Attrs, parse_mode, resolve_attrs
 from ._bundle import ROLES
-from ._durable import fsync_dir, read_file, replace_symlink, step, write_file, write_in_place
+from ._durable import fsync_dir, replace_symlink, step, write_file
 from ._errors import CertificateError
 
 if t.TYPE_CHECKING:  # pragma: no cover
@@ -48,26 +52,27 @@ GEN_RE = re.compile(r"^gen-(\d+)$")
 CURRENT = "current"
 LOCK = ".lock"
 TMP_SUFFIX = ".ghostguard-tmp"
-IN_PLACE_ORDER = ("key", "chain", "combined", "cert", "fullchain")
-__all__ = ["Attrs", "Store", "link_name", "parse_mode", "resolve_attrs"]
+WAS_CURRENT = ".was-current"  # in a generation a rollback left: kept for a roll forward, not a killed run's
+__all__ = ["Attrs", "Store", "link_name", "parse_mode", "prune_victims", "resolve_attrs"]
 INPLACE_SUFFIX = ".ghostguard-new"
 
 
-def _ensure_dir(directory: str) -> None:
+def ensure_dir(directory: str) -> None:
     if not os.path.isdir(directory):
         step("mkdir service dir")
         os.makedirs(directory, mode=0o755, exist_ok=True)
 
 
-def _file_ok(path: str, data: bytes | None, mode: int, attrs: Attrs) -> bool:
-    """Whether *path* is a regular file (not a link) holding *data* with *mode* and the owner/group of *attrs*."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    if not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != mode:
-        return False
-    return attrs.uid in (-1, st.st_uid) and attrs.gid in (-1, st.st_gid) and read_file(path) == data
+def prune_victims(generations: t.Iterable[int], keep: int, protect: t.Iterable[int]) -> list[int]:
+    """The generations to remove so that *keep* remain: the oldest first, never one of *protect* (the
+    current one, the one to roll back to); *keep* < 1 removes nothing."""
+    gens = sorted(generations)
+    protected = set(protect) & set(gens)
+    if keep < 1:
+        return []
+    others = [g for g in gens if g not in protected]
+    room = max(keep - len(protected), 0)
+    return others[:len(others) - room] if room < len(others) else []
 
 
 def link_name(store_root: str) -> str:
@@ -136,10 +141,19 @@ class Store:
         except OSError:
             return False
 
+    def was_current(self, number: int) -> bool:
+        """Whether generation *number* was current once and a rollback left it (its marker)."""
+        return os.path.lexists(os.path.join(self.gen_dir(number), WAS_CURRENT))
+
     def stale(self) -> list[int]:
         """Generations a killed run wrote but never made current (what :meth:`recover` removes)."""
         current = self.current()
-        return [g for g in self.generations() if current is None or g > current]
+        return [g for g in self.generations() if current is None or (g > current and not self.was_current(g))]
+
+    def retired(self) -> list[int]:
+        """Generations newer than the current one that rollbacks left, oldest first (to roll forward to)."""
+        current = self.current()
+        return [] if current is None else [g for g in self.generations() if g > current and self.was_current(g)]
 
     def _rel(self, path: str, start: str) -> str:
         """*path* relative to the directory *start*, directories resolved, the last name kept (a link)."""
@@ -236,14 +250,11 @@ class Store:
                     step("recover " + os.path.basename(leftover))
                     os.unlink(leftover)
                     removed.append(os.path.basename(leftover))
-        current = self.current()
+        uncommitted = set(self.stale())  # written but never made current: the run that made it died
         for name in sorted(os.listdir(self.root)):
             path = os.path.join(self.root, name)
             match = GEN_RE.match(name)
-            stale = name.endswith(".partial") or name.endswith(".ghostguard-tmp")
-            if match and (current is None or int(match.group(1)) > current):
-                stale = True  # written but never made current: the run that made it died
-            if stale:
+            if name.endswith((".partial", TMP_SUFFIX)) or (match and int(match.group(1)) in uncommitted):
                 step("recover " + name)
                 if os.path.isdir(path) and not os.path.islink(path):
                     shutil.rmtree(path)
@@ -339,54 +350,37 @@ class Store:
             if have == want:
                 continue
             directory = os.path.dirname(path)
-            _ensure_dir(directory)
+            ensure_dir(directory)
             step("link " + role)
             replace_symlink(want, path)
             fsync_dir(directory)
             changed.append(path)
         return changed
 
-    def write_in_place(self, number: int, targets: t.Mapping[str, str], attrs: Attrs) -> list[str]:
-        """Write generation *number*'s files into the service paths' own inodes; return the paths written.
+    def retire(self, number: int) -> None:
+        """Mark generation *number* (the current one, before a rollback switches away from it) as kept."""
+        marker = os.path.join(self.gen_dir(number), WAS_CURRENT)
+        if not os.path.lexists(marker):
+            step("retire %d" % number)
+            write_file(marker, b"left by a rollback; kept for a roll forward until the next install\n", 0o644)
+            fsync_dir(self.gen_dir(number))
 
-        Order: key first, chain, then the files holding the certificate.  A watcher that validates the
-        pair may see the new key beside the old certificate (and refuse it, keeping the old pair), but
-        the last change it is told about comes after every file is new, so it ends on the new pair -
-        whether it watches the certificate and the key, or only the certificate.
-        """
-        written = []
-        for role in IN_PLACE_ORDER:
-            path = targets.get(role)
-            if path is None:
-                continue
-            data = self.read(number, role)
-            if data is None:
-                continue
-            if _file_ok(path, data, attrs.mode_for(role), attrs):
-                continue
-            _ensure_dir(os.path.dirname(path))
-            step("in place " + role)
-            write_in_place(path, data, attrs.mode_for(role), attrs.uid, attrs.gid)
-            written.append(path)
-        return written
-
-    def files_ok(self, number: int, targets: t.Mapping[str, str], attrs: Attrs) -> bool:
-        """Whether every service path is a regular file holding generation *number*'s bytes and attributes."""
-        return all(_file_ok(path, self.read(number, role), attrs.mode_for(role), attrs) for role, path in targets.items())
+    def discard_retired(self) -> list[int]:
+        """Remove the generations rollbacks left (before a new generation is installed); return them."""
+        gone = self.retired()
+        for number in gone:
+            step("discard %d" % number)
+            shutil.rmtree(self.gen_dir(number))
+        if gone:
+            fsync_dir(self.root)
+        return gone
 
     def prune(self, keep: int, protect: t.Iterable[int]) -> list[int]:
-        gens = self.generations()
-        protected = set(protect)
-        victims = [g for g in gens[:-keep] if g not in protected] if keep > 0 else []
+        """Remove the oldest generations beyond *keep*, never one of *protect*; return them."""
+        victims = prune_victims(self.generations(), keep, protect)
         for number in victims:
             step("prune %d" % number)
             shutil.rmtree(self.gen_dir(number))
         if victims:
             fsync_dir(self.root)
         return victims
-
-    def remove(self, number: int) -> None:
-        """Remove generation *number* (never the current one: callers switch first)."""
-        step("remove abandoned")
-        shutil.rmtree(self.gen_dir(number))
-        fsync_dir(self.root)

@@ -62,11 +62,23 @@ options:
     description:
       - V(observed) - report each certificate's files, what each probe serves and the store; change nothing.
       - V(converged) - install, reload, prove, roll back as described above.
-      - V(rolled_back) - make the previous generation current, reload, prove it (a finished rollback of the
-        current files is not repeated).
+      - V(rolled_back) - make another kept generation current (O(rollback_to)), reload, prove it. The generation
+        a rollback leaves is kept (within C(keep)) for a roll forward, until a new certificate is installed.
     type: str
     choices: [observed, converged, rolled_back]
     default: converged
+  rollback_to:
+    description:
+      - With O(state=rolled_back), where to go.
+      - V(previous) - the generation before the current one, once - a rerun after a finished rollback of the
+        current files changes nothing.
+      - V(older) - one generation further back than the current one, on every run (a deliberate second rollback).
+      - V(newer) - roll forward to the next newer generation a rollback left; nothing (outcome V(unchanged)) when
+        the newest kept generation is current.
+      - A rollback or roll forward that was interrupted is finished first, whatever is asked.
+    type: str
+    choices: [previous, older, newer]
+    default: previous
   prove:
     description:
       - How long to wait for a service to serve the new certificate after a reload.
@@ -163,6 +175,13 @@ EXAMPLES = r"""
     certificates: "{{ certwatch_certificates }}"
     names: [api]
     state: rolled_back
+
+- name: Undo that rollback - back to the certificate it left, reload, prove
+  ghostguard.certs.converge:
+    certificates: "{{ certwatch_certificates }}"
+    names: [api]
+    state: rolled_back
+    rollback_to: newer
 """
 
 RETURN = r"""
@@ -173,10 +192,12 @@ certificates:
       C(fingerprint), C(key_match), C(ari_cert_id), C(probes) (C(endpoint), C(server_name),
       C(served_fingerprint), C(served_matches), C(error), C(error_message)), C(ghost), C(unproved),
       C(generation), C(states).
-    - Otherwise - C(name), C(outcome) (V(renewed), V(unchanged), V(repaired), V(rolled_back), V(failed)),
-      C(reason), C(fingerprint), C(not_after), C(generation), C(proved), C(reload), C(reloaded),
-      C(attempted_fingerprint), C(previous_served), C(states) (what was observed first), C(timings)
-      (C(install), C(reload), C(proof) seconds), C(probes).
+    - Otherwise - C(name), C(outcome) (V(renewed), V(unchanged), V(repaired), V(rolled_back),
+      V(rolled_forward), V(failed)), C(reason), C(fingerprint), C(not_after), C(generation), C(proved), C(reload),
+      C(reloaded), C(attempted_fingerprint) (an install's new certificate, or the one a rollback left),
+      C(from_generation) and C(from_not_after) (the generation a rollback or roll forward left, and its expiry),
+      C(previous_served), C(states) (what was observed first), C(timings) (C(install), C(reload), C(proof)
+      seconds), C(probes).
   returned: always
   type: list
   elements: dict
@@ -204,7 +225,7 @@ from ansible_collections.ghostguard.certs.plugins.module_utils import _converge,
 from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, InputError
 
-CHANGES = ("renewed", "repaired", "rolled_back")
+CHANGES = ("renewed", "repaired", "rolled_back", "rolled_forward")
 
 
 def argument_spec() -> dict:
@@ -212,6 +233,7 @@ def argument_spec() -> dict:
         certificates=dict(type="list", elements="dict", required=True),
         bundles=dict(type="dict", default={}, no_log=True),
         state=dict(type="str", choices=["observed", "converged", "rolled_back"], default="converged"),
+        rollback_to=dict(type="str", choices=["previous", "older", "newer"], default="previous"),
         prove=dict(type="dict", options=dict(
             retries=dict(type="int"), retry_delay=dict(type="float"), watch_retries=dict(type="int"),
             watch_retry_delay=dict(type="float"), watch_backoff=dict(type="float"), watch_max_delay=dict(type="float"))),
@@ -261,7 +283,7 @@ def main() -> None:
                    for name, value in (params["bundles"] or {}).items() if name in chosen}
         results = _converge.converge(
             certs, bundles, prove=params["prove"], policy=policy, check_mode=module.check_mode,
-            target="previous" if params["state"] == "rolled_back" else "newest")
+            target=params["rollback_to"] if params["state"] == "rolled_back" else "newest")
         if not module.check_mode:
             _converge.discard_staging(params["bundles"] or {}, results)
     except CertsError as exc:

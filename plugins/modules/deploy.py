@@ -33,8 +33,10 @@ description:
   - A store written by an earlier release (C(<store>/current) switched) is migrated by the next run,
     without a moment where a reader sees anything but the current generation.
   - Keeps O(keep) generations. O(state=rollback) makes the previous generation current again and
-    removes the abandoned one; it refuses to restore a generation whose files do not form one
-    certificate with its key and chain.
+    keeps the one it leaves (within O(keep)), so a second rollback goes one further back and
+    M(ghostguard.certs.converge) with O(ghostguard.certs.converge#module:rollback_to=newer) can roll
+    forward to it; the next O(state=present) of a new certificate discards the generations rollbacks left.
+    It refuses to restore a generation whose files do not form one certificate with its key and chain.
   - Idempotent - the same content again reports RV(ignore:changed=false).
 author:
   - ghostguard developers (@ghostguard)

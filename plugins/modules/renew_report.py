@@ -16,6 +16,11 @@ description:
   - One task writes every file, so that every run that got past validation leaves its report, even one whose
     orders, lock or hosts failed.
   - Run it on the controller (C(delegate_to) localhost). Nothing in a plan or a report is key material.
+  - It always returns C(changed=false) - a plan or a report records the run on the controller and changes nothing
+    in the fleet, so a run that changed nothing ends with C(changed=0) for every host; the files written are in
+    RV(files) (and the report's paths in RV(stats)).
+  - The report of a rollback (from the C(ghostguard.certs.rollback_report) filter) is written as such - per host and
+    certificate, from which certificate to which it was rolled back or forward, and whether it was proved served.
 author:
   - ghostguard developers (@ghostguard)
 attributes:
@@ -77,7 +82,7 @@ files:
   elements: str
 stats:
   description: With O(report), what C(set_stats) publishes (ok, counts, orders placed, failed hosts, problems, one short
-    row per host and certificate, the report paths).
+    row per host and certificate, the report paths; for a rollback, no orders and the rows name both certificates).
   returned: when O(report) is given
   type: dict
 report:

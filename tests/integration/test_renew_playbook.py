@@ -16,7 +16,7 @@ import pathlib
 import typing as t
 
 import pytest
-from ansible_run import ROOT, run_playbook
+from ansible_run import ROOT, recap, run_playbook
 from conftest import LabHandle
 from fleet import Fleet, default_spec, read_json
 from services import free_port
@@ -93,15 +93,17 @@ def test_mistyped_inventory_field_is_refused_before_any_order(fleet: Fleet, lab:
     assert run.plan is None
 
 
-def test_over_budget_plan_is_refused_before_any_order(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
+def test_a_plan_the_rate_limits_cannot_admit_in_time_orders_nothing_and_fails(
+        fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
     before, served = len(new_orders(lab)), fleet.snapshot()
     run = renew(fleet, tmp, renew_limits={"per_name_set_week": 0, "orders_per_3h": 2})
     assert run.rc != 0
-    assert "would exceed the CA's rate limits; nothing was ordered" in run.out
-    assert "orders_per_3h for account: 0 used + 3 planned > 2 allowed" in run.out
-    assert "per_name_set_week for rapi.example.test: 0 used + 1 planned > 0 allowed" in run.out
+    assert "The CA's rate limits defer 3 name set(s) past the time they enter alert_before" in run.out
+    assert "rapi.example.test: not within 30 days, but it enters alert_before at" in run.out
+    assert "(per_name_set_week for rapi.example.test, 0 allowed)" in run.out
     assert len(new_orders(lab)) == before and fleet.snapshot() == served
-    assert run.plan is not None and not run.plan["budget"]["ok"]
+    assert run.plan is not None and not run.plan["budget"]["ok"] and run.plan["orders"] == []
+    assert {r["outcome"] for r in run.rows().values() if r.get("order")} == {"failed"}
 
 
 def test_dry_run_and_check_mode_stop_after_the_plan(fleet: Fleet, lab: LabHandle, tmp: pathlib.Path) -> None:
@@ -159,6 +161,10 @@ def test_rolling_renewal_stops_at_the_ghost_and_rolls_it_back(fleet: Fleet, lab:
     # not due: unchanged
     assert rows[("redge-3", "edge")]["outcome"] == "unchanged" and fleet.served("redge-3") == before["redge-3"]
     assert run.report["failed_hosts"] == ["redge-2"]
+    # changed where the run changed something (installed, reloaded, rolled back), nowhere else
+    counts = recap(run.out)
+    assert all(counts[h]["changed"] >= 1 for h in ("redge-1", "redge-2", "rapi-1")), counts
+    assert all(counts[h]["changed"] == 0 for h in ("redge-3", "rapi-2", "rapi-3")), counts
     assert "redge-2                    : ok=" in run.out and "failed=1" in run.out.split("redge-2                    : ok=")[1][:80]
     # the key of the shared set stays on the controller, 0600; the single-host key never left the host
     shared = next(o for o in run.plan["orders"] if o["mode"] == "shared_key")
@@ -195,6 +201,8 @@ def test_second_run_changes_nothing_and_orders_nothing(fleet: Fleet, lab: LabHan
     assert run.plan["orders"] == [] and run.plan["roll"] == []
     assert run.report["counts"]["renewed"] == 0 and run.report["counts"]["unchanged"] == 6
     assert fleet.snapshot() == before
+    counts = recap(run.out)  # a run that changes nothing says so for every host (the report written is no change)
+    assert len(counts) == 6 and all(c["changed"] == 0 for c in counts.values()), counts
 
 
 def test_rollback_playbook_restores_the_previous_generation(fleet: Fleet, tmp: pathlib.Path) -> None:

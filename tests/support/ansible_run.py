@@ -86,3 +86,19 @@ def run_playbook(playbook: str, extra_vars: dict[str, t.Any] | None = None, inve
     cmd += list(args)
     return subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(**env_extra), timeout=timeout,
                           check=False, cwd=ROOT)
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """The PLAY RECAP of an ansible-playbook run: host -> {ok, changed, unreachable, failed, skipped, ...}."""
+    import re
+
+    assert "PLAY RECAP" in output, output[-3000:]
+    counts: dict[str, dict[str, int]] = {}
+    for line in output.split("PLAY RECAP", 1)[1].splitlines()[1:]:
+        match = re.match(r"^(\S+)\s+:\s+(.*)$", line)
+        if match is None:
+            if counts:
+                break
+            continue
+        counts[match.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(2))}
+    return counts

@@ -8,6 +8,8 @@ import pathlib
 import re
 import subprocess
 
+import pytest
+
 from ansible_collections.ghostguard.certs.plugins.module_utils import _agent
 
 ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "certwatch"
@@ -33,12 +35,14 @@ def test_every_metric_of_the_issue_is_exported() -> None:
     assert _agent_metric_names() >= ISSUE_METRICS
 
 
+@pytest.mark.lab  # runs promtool from apt
 def test_rules_pass_promtool_check() -> None:
     proc = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS: 7 rules found" in proc.stdout
 
 
+@pytest.mark.lab  # runs promtool from apt
 def test_rules_unit_tests_pass() -> None:
     proc = subprocess.run(["promtool", "test", "rules", "certwatch-alerts.test.yml"], cwd=RULES.parent,
                           capture_output=True, text=True, check=False)

@@ -27,6 +27,7 @@ def test_renew_command_needs_renew_mode(host: Host) -> None:
     assert code == 3 and "needs mode renew" in err
 
 
+@pytest.mark.lab  # runs promtool from apt
 def test_check_reports_statuses_ghosts_and_metrics(host: Host) -> None:
     fresh = host.ca.issue(["web.test"], days=90)
     old = host.ca.issue(["web.test"], days=90)

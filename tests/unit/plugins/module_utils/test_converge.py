@@ -70,6 +70,10 @@ class Site:
     def observe(self) -> dict[str, t.Any]:
         return _converge.observe([self.cert], {"renew_before": "30d"})[0]
 
+    def served(self) -> str:
+        assert self.srv is not None
+        return t.cast(str, _observe.probe_cert(self.cert, None)[0]["served_fingerprint"])
+
     def marker(self) -> dict[str, t.Any] | None:
         store = _observe.store_state(self.cert)[0]
         return _observe.read_json(store, _observe.MARKER)
@@ -241,6 +245,78 @@ def test_target_previous_rolls_back_once(site: Site) -> None:
     assert "already rolled back" in again["reason"]
 
 
+def three_generations(site: Site) -> list[Issued]:
+    issued = [issue(site) for _unused in range(3)]
+    for one in issued:
+        site.deploy(one)
+    site.serve()
+    return issued
+
+
+def test_second_rollback_with_older_and_back_with_newer(site: Site) -> None:
+    gens = three_generations(site)
+    back = site.converge(target="previous")
+    assert back["outcome"] == "rolled_back" and back["fingerprint"] == fp(gens[1]) and back["proved"] is True
+    assert (back["from_generation"], back["generation"], back["attempted_fingerprint"]) == (3, 2, fp(gens[2]))
+    assert back["from_not_after"] and back["reason"] == (
+        "rolled back from generation 3 (%s...) to generation 2 (%s...), previous certificate served again"
+        % (fp(gens[2])[:23], fp(gens[1])[:23]))
+    again = site.converge(target="previous")          # a rerun of the same rollback: not repeated
+    assert again["outcome"] == "unchanged" and again["fingerprint"] == fp(gens[1]) and again["proved"] is True
+    assert again["reason"].startswith("already rolled back from generation 3 (%s...) to generation 2" % fp(gens[2])[:23])
+    assert again["from_generation"] == 3 and site.reloads == 1
+    older = site.converge(target="older")              # a deliberate second rollback
+    assert older["outcome"] == "rolled_back" and older["fingerprint"] == fp(gens[0]) and older["proved"] is True
+    assert site.srv is not None and site.served() == fp(gens[0])
+    refused = site.converge(target="older")            # nothing older kept: refused, nothing changed
+    assert refused["outcome"] == "failed" and refused["reason"] == (
+        "nothing to roll back to: generation 1 is the oldest of the 3 generation(s) kept (keep: 3); nothing was "
+        "changed; roll forward with rollback_to=newer")
+    assert "nothing was changed" in refused["reason"] and site.served() == fp(gens[0]) and site.reloads == 2
+    assert site.converge(target="previous")["outcome"] == "unchanged"  # the failure left the record alone
+    check = site.converge(target="newer", check_mode=True)
+    assert check["outcome"] == "rolled_forward" and check["reason"] == "would roll forward from generation 1 to generation 2"
+    for want in gens[1:]:
+        forward = site.converge(target="newer")
+        assert forward["outcome"] == "rolled_forward" and forward["fingerprint"] == fp(want) and forward["proved"] is True
+        assert forward["reason"].endswith("newer certificate served again") and site.served() == fp(want)
+    newest = site.converge(target="newer")              # the newest kept is current: nothing more
+    assert newest["outcome"] == "unchanged" and newest["proved"] is True and site.reloads == 4
+    assert newest["reason"].startswith("already rolled forward from generation 2 (%s...) to generation 3" % fp(gens[1])[:23])
+    assert site.converge(target="previous")["fingerprint"] == fp(gens[1])  # after a roll forward, previous rolls back
+    site.deploy(issue(site))                             # a new install discards what the rollback left
+    assert _observe.store_state(site.cert)[0].generations() == [1, 2, 4]
+
+
+def test_roll_forward_with_nothing_newer_is_unchanged(site: Site) -> None:
+    three_generations(site)
+    out = site.converge(target="newer")
+    assert out["outcome"] == "unchanged" and out["reason"] == "nothing to roll forward to: generation 3 is the newest kept"
+    assert out["proved"] is True and site.reloads == 0
+
+
+def test_stopped_during_a_roll_forward_is_finished(site: Site) -> None:
+    gens = three_generations(site)
+    site.converge(target="previous")
+    store = _observe.store_state(site.cert)[0]
+    record = {"attempted_fingerprint": fp(gens[1]), "reason": "roll forward requested", "done": False,
+              "direction": "forward", "requested": True, "from_generation": 2}
+    _observe.write_json(store, _observe.PENDING, record)   # stopped after writing the intent
+    out = site.converge(target="previous")                # whatever is asked, the interrupted step is finished first
+    assert out["outcome"] == "rolled_forward" and out["fingerprint"] == fp(gens[2]) and out["proved"] is True
+    assert out["reason"].startswith("rolled forward from generation 2")
+
+
+def test_requested_rollback_without_a_store_fails(site: Site) -> None:
+    pathlib.Path(site.cert["cert_path"]).parent.mkdir(parents=True)
+    issued = issue(site)
+    for key, data in (("cert_path", issued.cert_pem), ("key_path", issued.key_pem)):
+        pathlib.Path(site.cert[key]).write_bytes(data)
+    for target in ("previous", "older", "newer"):
+        out = site.converge(target=target)
+        assert out["outcome"] == "failed" and "has no generation store; deploy a certificate first" in out["reason"]
+
+
 def test_no_probe_is_installed_not_proved(site: Site) -> None:
     site.deploy(issue(site))
     new = issue(site)
@@ -268,6 +344,6 @@ def test_an_older_bundle_is_not_installed(site: Site) -> None:
 
 
 def test_bad_target_is_refused(site: Site) -> None:
-    with pytest.raises(Exception, match="target must be newest or previous"):
+    with pytest.raises(Exception, match=r"target must be one of newest, previous, older, newer \(got 'oldest'\)"):
         site.converge(target="oldest")
     assert json.dumps(_converge.PROVE_DEFAULTS)

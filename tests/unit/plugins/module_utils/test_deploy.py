@@ -104,7 +104,7 @@ def test_generations_rotate_and_keep(tmp_path: pathlib.Path, ca: TestCA) -> None
     assert served_fingerprint(tmp_path) == fps[4]
 
 
-def test_rollback_restores_previous_and_removes_abandoned(tmp_path: pathlib.Path, ca: TestCA) -> None:
+def test_rollback_restores_previous_and_keeps_the_generation_it_leaves(tmp_path: pathlib.Path, ca: TestCA) -> None:
     first, second = ca.issue(["site.test"]), ca.issue(["site.test"])
     _deploy.deploy(request(tmp_path, first))
     _deploy.deploy(request(tmp_path, second))
@@ -113,9 +113,13 @@ def test_rollback_restores_previous_and_removes_abandoned(tmp_path: pathlib.Path
     res = _deploy.rollback(request(tmp_path, None))
     assert res.changed and res.generation == 1 and res.previous_generation == 2
     assert served_fingerprint(tmp_path) == _x509.fingerprint(first.cert)
-    assert res.generations == [1]
-    with pytest.raises(FileSystemError, match="nothing to roll back to"):
+    assert res.generations == [1, 2]
+    assert res.actions == ["made generation 1 current again; generation 2 is kept for a roll forward"]
+    with pytest.raises(FileSystemError, match=r"nothing to roll back to: generation 1 .* is the oldest kept"):
         _deploy.rollback(request(tmp_path, None))
+    # a later run (recover) keeps it: it was current, it is no killed run's left-over
+    assert _deploy.deploy(request(tmp_path, first)).changed is False
+    assert sorted(os.listdir(tmp_path / "tls" / ".ghostguard" / "site")) == [".lock", "current", "gen-1", "gen-2"]
 
 
 def test_rollback_from_fingerprint_is_idempotent(tmp_path: pathlib.Path, ca: TestCA) -> None:

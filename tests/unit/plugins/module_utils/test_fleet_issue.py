@@ -18,6 +18,7 @@ from lab_fixture import LabHandle
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _fleet_issue, _ledger
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import FileSystemError, InputError
+from ansible_collections.ghostguard.certs.plugins.module_utils._schedule import schedule
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
 
@@ -84,7 +85,7 @@ def test_ari_replaces_is_sent_and_recorded_exempt(quiet_lab: LabHandle, tmp_path
     assert [o["replaces"] for o in accepted_by_ca(lab, before)] == [ident]
     ledger = _ledger.load_ledger(str(store / "ledger.json"))
     assert [e["replaces"] for e in ledger] == [False, True]
-    verdict = _ledger.budget([["n4.example.test"]], ledger)
+    verdict = schedule([{"id": "n4", "domains": ["n4.example.test"], "deadline": None}], ledger)
     assert verdict["exempt_orders_week"] == 1
 
 

@@ -61,20 +61,6 @@ def test_a_valid_host_and_run_have_no_problems() -> None:
     assert normal["files"]["reload"] == {"watch": True}
 
 
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({"canary": -1}, "renew_canary: must be a number of hosts"),
-        ({"batch": "lots"}, "renew_batch: must be a number of hosts or a percentage"),
-        ({"max_fail_percentage": 150}, "renew_max_fail_percentage: must be a number from 0 to 100"),
-        ({"limits": {"per_week": 3}}, "renew_limits: unknown key 'per_week'"),
-        ({"limits": {"orders_per_3h": "many"}}, "renew_limits.orders_per_3h: must be a whole number"),
-    ],
-)
-def test_run_variable_mistakes(options: dict[str, t.Any], message: str) -> None:
-    assert any(message in p for p in _inventory.validate_run(options))
-
-
 # ------------------------------------------------------------------------------------------ names and SNI
 
 

@@ -18,6 +18,7 @@ import pytest
 from renew_data import NOW
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _errors, _ledger
+from ansible_collections.ghostguard.certs.plugins.module_utils._schedule import schedule
 
 # ------------------------------------------------------------------------------------------ budget and ledger
 
@@ -26,27 +27,29 @@ def entry(hours_ago: float, *domains: str, replaces: bool = False) -> dict[str, 
     return {"time": _ledger.iso(NOW - hours_ago * 3600), "domains": list(domains), "replaces": replaces}
 
 
-def test_budget_counts_the_ledger_within_each_window_and_exempts_ari_renewals() -> None:
+def test_the_schedule_counts_the_ledger_within_each_window_and_exempts_ari_renewals() -> None:
     ledger = [entry(1, "a.example.com")] * 3 + [entry(4, "a.example.com")] + [entry(24 * 8, "a.example.com")] * 9
     ledger += [entry(1, "a.example.com", replaces=True)] * 20
-    verdict = _ledger.budget([["a.example.com"]], ledger, {"per_name_set_week": 5, "orders_per_3h": 4}, NOW)
+    one = [{"id": "a", "domains": ["a.example.com"], "deadline": NOW + 30 * 86400}]
+    verdict = schedule(one, ledger, {"per_name_set_week": 5, "orders_per_3h": 4}, NOW)
     checks = {(c["limit"], c["scope"]): c for c in verdict["checks"]}
     assert checks[("orders_per_3h", "account")]["used"] == 3
     assert checks[("per_name_set_week", "a.example.com")]["used"] == 4
     assert checks[("per_registered_domain_week", "example.com")]["used"] == 4
-    assert verdict["ok"] and verdict["exempt_orders_week"] == 20
-    over = _ledger.budget([["a.example.com"], ["a.example.com"]], ledger, {"per_name_set_week": 5, "orders_per_3h": 4}, NOW)
-    assert not over["ok"]
-    assert over["refused"] == ["orders_per_3h for account: 3 used + 2 planned > 4 allowed",
-                               "per_name_set_week for a.example.com: 4 used + 2 planned > 5 allowed"]
+    assert verdict["ok"] and verdict["exempt_orders_week"] == 20 and verdict["deferred"] == []
+    two = [*one, {"id": "b", "domains": ["a.example.com"], "deadline": NOW + 30 * 86400}]
+    over = schedule(two, ledger, {"per_name_set_week": 5, "orders_per_3h": 4}, NOW)
+    (later,) = over["deferred"]
+    # the 5th order of the name set this week waits until the oldest of the week's 4 leaves the week
+    assert later["limit"] == "per_name_set_week" and later["admit_at"] == _ledger.iso(NOW - 4 * 3600 + 7 * 86400)
 
 
-def test_budget_defaults_are_lets_encrypts() -> None:
-    verdict = _ledger.budget([["x.example.com"]], [], None, NOW)
+def test_the_limits_default_to_lets_encrypts() -> None:
+    orders = [{"id": "n%02d" % i, "domains": ["n%d.example.com" % i], "deadline": None} for i in range(51)]
+    verdict = schedule(orders, [], None, NOW)
     assert verdict["limits"] == {"per_registered_domain_week": 50, "per_name_set_week": 5, "orders_per_3h": 300}
-    domains = [["n%d.example.com" % i] for i in range(51)]
-    refused = _ledger.budget(domains, [], None, NOW)
-    assert refused["refused"] == ["per_registered_domain_week for example.com: 0 used + 51 planned > 50 allowed"]
+    assert verdict["admitted"] == 50 and [(d["limit"], d["scope"]) for d in verdict["deferred"]] == [
+        ("per_registered_domain_week", "example.com")]
 
 
 @pytest.mark.parametrize(("name", "registered"), [
@@ -61,13 +64,18 @@ def test_registered_domain_comes_from_the_public_suffix_list(name: str, register
 
 
 def test_per_domain_limit_counts_each_registered_domain_under_a_public_suffix() -> None:
+    from ansible_collections.ghostguard.certs.plugins.module_utils._schedule import schedule
+
     ledger = [entry(2, "api.example.com.cn")] * 3 + [entry(2, "www.other.com.cn")]
-    verdict = _ledger.budget([["shop.example.com.cn"], ["mail.third.com.cn"]], ledger,
-                             {"per_registered_domain_week": 3}, NOW)
+    orders = [{"id": "shop", "domains": ["shop.example.com.cn"], "deadline": NOW + 30 * 86400},
+              {"id": "mail", "domains": ["mail.third.com.cn"], "deadline": NOW + 30 * 86400}]
+    verdict = schedule(orders, ledger, {"per_registered_domain_week": 3}, NOW)
     checks = {c["scope"]: c for c in verdict["checks"] if c["limit"] == "per_registered_domain_week"}
     assert set(checks) == {"example.com.cn", "third.com.cn"}   # nothing counts against com.cn
     assert (checks["example.com.cn"]["used"], checks["third.com.cn"]["used"]) == (3, 0)
-    assert verdict["refused"] == ["per_registered_domain_week for example.com.cn: 3 used + 1 planned > 3 allowed"]
+    assert verdict["admit"]["mail"] == _ledger.iso(NOW)        # other.com.cn's order does not hold third.com.cn back
+    (deferred,) = verdict["deferred"]
+    assert (deferred["id"], deferred["limit"], deferred["scope"]) == ("shop", "per_registered_domain_week", "example.com.cn")
 
 
 def test_ledger_records_under_a_lock_and_forgets_after_a_week(tmp_path: pathlib.Path) -> None:

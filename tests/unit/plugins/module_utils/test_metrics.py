@@ -47,6 +47,7 @@ def test_family_kind_is_checked() -> None:
         _metrics.Family("x", "histogram", "no")
 
 
+@pytest.mark.lab  # runs promtool from apt
 def test_counters_persist_and_only_grow(tmp_path: pathlib.Path) -> None:
     state = str(tmp_path / "counters.json")
     first = _metrics.Counters(state)
@@ -86,6 +87,7 @@ def test_memory_only_counters_never_write(tmp_path: pathlib.Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.lab  # runs promtool from apt
 def test_textfile_is_written_atomically(tmp_path: pathlib.Path) -> None:
     reg = _metrics.Registry()
     reg.gauge("demo_value", "A demo").set(1)

@@ -50,3 +50,16 @@ def test_report_rows_carry_their_names_and_show_an_idn_in_both_forms() -> None:
     header, row = table.splitlines()[0], next(x for x in table.splitlines() if "(例え" in x and " idn " in x)
     assert _renew_report._width(row[:row.index("  -  ") + 2]) == _renew_report._width(header[:header.index("BATCH")])
     assert "<td>xn--r8jz45g.example.com (例え.example.com)</td>" in _renew_report.html(report)
+
+
+def test_a_deferred_idn_shows_both_forms_in_the_plan_and_the_report() -> None:
+    certs = _inventory.normalize_certificates("idn", host([cert("shop", "例え.example.com")]))
+    hosts = {"idn": {"certificates": certs, "unreachable": False,
+                     "expiry": {"certificates": [described(certs[0]["cert_path"], certs[0]["domains"], True)]}}}
+    plan = _plan.build_plan(hosts, {"store": "/s", "limits": {"orders_per_3h": 0}}, [], NOW)
+    assert [d["domains"] for d in plan["deferred"]] == [["xn--r8jz45g.example.com"]]
+    assert "xn--r8jz45g.example.com (例え.example.com) (idn)" in _plan.plan_table(plan)
+    report = _renew_report.build_report(plan, {})
+    (row,) = report["rows"]
+    assert row["outcome"] in ("deferred", "failed") and row["domains"] == ["xn--r8jz45g.example.com"]
+    assert "xn--r8jz45g.example.com (例え.example.com)" in _renew_report.report_table(report)

@@ -75,10 +75,43 @@ def test_link_service_paths_and_prune(tmp_path: pathlib.Path, ca: TestCA) -> Non
     assert store.link_service_paths(paths) == [paths["cert"], paths["key"]]
     assert os.readlink(paths["key"]) == "../tls/.ghostguard/site/current/key.pem"
     assert store.links_ok(paths) and store.link_service_paths(paths) == []
-    assert store.prune(2, protect=[1]) == [2]
+    assert store.prune(3, protect=[1, 4]) == [2]
     assert store.generations() == [1, 3, 4]
-    store.remove(3)
+    assert store.prune(2, protect=[1]) == [3]
     assert store.generations() == [1, 4]
+
+
+@pytest.mark.parametrize("gens, keep, protect, victims", [
+    ([1, 2, 3, 4, 5], 3, [5, 4], [1, 2]),      # a deploy: the new one and the one before it stay
+    ([1, 2, 3], 3, [3, 2], []),
+    ([4, 5, 6], 2, [6, 4], [5]),               # the one a rollback left goes before the one to roll back to
+    ([3, 4, 5, 6], 3, [6, 3], [4]),            # two rollbacks: still at most keep
+    ([1, 2, 3], 1, [3, 2], [1]),               # fewer than the protected ones: only those stay
+    ([1, 2, 3], 0, [3], []),                   # keep < 1 removes nothing
+    ([], 3, [1], []),
+])
+def test_prune_victims_oldest_first_never_protected(gens: list[int], keep: int, protect: list[int],
+                                                    victims: list[int]) -> None:
+    assert _store.prune_victims(gens, keep, protect) == victims
+
+
+def test_retired_generations_are_kept_by_recover_and_discarded_on_request(tmp_path: pathlib.Path, ca: TestCA) -> None:
+    store = new_store(tmp_path)
+    for _unused in range(3):
+        store.switch(store.write_generation(files_of(ca), _store.Attrs()))
+    store.retire(3)
+    store.retire(3)  # once is enough: the marker stays
+    store.switch(2)
+    uncommitted = store.write_generation(files_of(ca), _store.Attrs())  # a run killed before its switch
+    assert uncommitted == 4 and store.stale() == [4] and store.retired() == [3] and store.was_current(3)
+    assert store.recover() == ["gen-4"]
+    assert store.generations() == [1, 2, 3] and store.retired() == [3]
+    assert store.roles(3) == list(_bundle.ROLES)  # the marker is no file of the bundle
+    store.switch(1)
+    assert store.retired() == [3] and store.stale() == [2]  # 2 was never left by a rollback: unmarked
+    store.retire(2)
+    assert store.retired() == [2, 3]
+    assert store.discard_retired() == [2, 3] and store.generations() == [1] and store.discard_retired() == []
 
 
 def test_step_hook_sees_each_step_of_a_generation(tmp_path: pathlib.Path, ca: TestCA) -> None:

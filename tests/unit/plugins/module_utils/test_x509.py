@@ -285,6 +285,7 @@ def test_serial_printed_as_openssl_does(serial: int, printed: str) -> None:
     assert _x509.serial_hex(types.SimpleNamespace(serial_number=serial)) == printed  # type: ignore[arg-type]
 
 
+@pytest.mark.lab  # runs openssl from apt
 def test_negative_serial_of_a_real_certificate_matches_openssl(tmp_path: pathlib.Path) -> None:
     cert = _negated(TestCA().issue(["serial.test"]).cert)
     assert cert.serial_number < 0
