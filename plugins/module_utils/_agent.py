@@ -6,19 +6,24 @@
 Installed by the ``ghostguard.certs.certwatch`` role into a venv on each host and run by
 ``certwatch.timer`` (or cron).  Plain Python, no Ansible import.
 
-Exit codes (documented in the role's README and ``certwatch --help``):
+Exit codes (documented in the README, ``certwatch --help`` and the role; the systemd unit's
+``SuccessExitStatus`` lists the codes that are not a failure of the unit: 0 and 1):
 
 == =======================================================================================
 0  every certificate is fine and every service serves the certificate on disk
 1  something needs attention: a certificate is due, critical, expired, not yet valid,
    invalid or missing, a service serves another certificate (a ghost), or a probe failed
-2  a renewal, installation, reload or proof failed (a failed proof was rolled back)
-3  the configuration is unusable (nothing was done); the message names the problem
+   (metrics and alerts report it: not a failure of the unit)
+2  a renewal, installation, reload or proof failed (a failed proof was rolled back), or the
+   run could not finish (another run held the lock, a file could not be written)
+3  configuration or usage error (the configuration, the command line, a directory the agent
+   cannot create or write): nothing was done; the message names the problem and the fix
 == =======================================================================================
 
 Each run writes one JSON line per certificate to standard output (the journal under systemd),
 a Prometheus textfile, and its state (counters, last run) under ``state_dir``.  Nothing due means
-no ACME or DNS library is imported and no network is used but the probes.
+no ACME or DNS library is imported and no network is used but the probes.  ``--now`` (a what-if)
+writes nothing: no textfile, no state, no proof, nothing installed.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import typing as t
 
 from . import _agent_engine as engine
 from . import _metrics
-from ._agent_config import DEFAULT_CONFIG, ConfigError, load_config, load_secrets
+from ._agent_config import ConfigError, load_config, load_secrets
 from ._agent_fast import _memo_results, _plain_handshake, _remember, _timer_args
 from ._agent_report import (
     ATTENTION,
@@ -47,7 +52,6 @@ from ._agent_report import (
     status_table,
 )
 from ._errors import CertsError
-from ._reload import reload as reload_service
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "main", "run"]
 
@@ -80,10 +84,33 @@ def _probe(cert: dict[str, t.Any], result: CertResult) -> None:
         result.probes = engine.engine_probe(cert, expected) if endpoints else []
 
 
+def _writable(cfg: dict[str, t.Any]) -> None:
+    """Before a run that writes: the state directory exists (created 0700) and both directories are writable.
+    Otherwise a configuration error naming the path, the reason and the fix; nothing was done."""
+    state_dir, metrics_dir = cfg["state_dir"], cfg["metrics_dir"]
+    try:
+        os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError("state_dir %s cannot be created (%s); create it (mode 0700, writable by the agent) or set "
+                          "state_dir (certwatch_state_dir) to a writable place" % (state_dir, exc.strerror or exc)) from None
+    if not os.path.isdir(metrics_dir):
+        raise ConfigError("metrics_dir %s does not exist; create it (the node exporter's textfile directory) or set "
+                          "metrics_dir (certwatch_metrics_dir)" % metrics_dir)
+    for key, path in (("state_dir", state_dir), ("metrics_dir", metrics_dir)):
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ConfigError("%s %s is not writable by this user; run certwatch as root (as the timer does) or make it "
+                              "writable" % (key, path))
+
+
 @contextlib.contextmanager
-def _locked(state_dir: str) -> t.Iterator[None]:
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
-    fd = os.open(os.path.join(state_dir, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+def _locked(cfg: dict[str, t.Any]) -> t.Iterator[None]:
+    _writable(cfg)
+    state_dir = cfg["state_dir"]
+    try:
+        fd = os.open(os.path.join(state_dir, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigError("state_dir %s: cannot open its lock file (%s); make the directory writable or set state_dir "
+                          "(certwatch_state_dir)" % (state_dir, exc.strerror or exc)) from None
     try:
         deadline = time.monotonic() + 600
         while True:
@@ -187,180 +214,155 @@ def _repair(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, poli
 
 
 def run(cfg: dict[str, t.Any], command: str, now: str | None = None, write: bool = True,
-        out: t.TextIO = sys.stdout, err: t.TextIO = sys.stderr) -> tuple[int, list[CertResult], dict[str, t.Any]]:
-    """One agent run; returns (exit code, per-certificate results, run summary)."""
+        out: t.TextIO = sys.stdout, err: t.TextIO = sys.stderr,
+        emit: bool | None = None) -> tuple[int, list[CertResult], dict[str, t.Any]]:
+    """One agent run; returns (exit code, per-certificate results, run summary).
+
+    *write* writes the live results (textfile, state, counters, a proof) under the agent's lock; a what-if (*now*)
+    never does.  *emit* (default *write*) prints one JSON line per certificate.
+    """
+    write = write and now is None
+    with _locked(cfg) if write else contextlib.nullcontext():
+        return _run(cfg, command, now, write, out, err, write if emit is None else emit, {})
+
+
+def _run(cfg: dict[str, t.Any], command: str, now: str | None, write: bool, out: t.TextIO, err: t.TextIO,
+         emit: bool, outcomes: dict[str, str]) -> tuple[int, list[CertResult], dict[str, t.Any]]:
     state_dir = cfg["state_dir"]
     policy: t.Any = None
 
     def log(message: str) -> None:
         err.write(message + "\n")
 
-    lock = _locked(state_dir) if write else contextlib.nullcontext()
-    with lock:
-        counters = _metrics.Counters(os.path.join(state_dir, "counters.json") if write else None)
-        if counters.load_error:
-            log("certwatch: " + counters.load_error)
-        _counters_declare(counters, cfg)
-        results = None if now else _memo_results(cfg)
-        observed = results is None
-        if results is None:
-            policy = engine.engine_policy(cfg["policy"], now)
-            results = _describe_all(cfg, policy, probe=True)
-        secrets: dict[str, t.Any] | None = None
-        renewing = command == "renew" and cfg["mode"] == "renew"
-        ari = _ari(cfg, results, log) if renewing else {}
-        for cert, res in zip(cfg["certificates"], results):
-            if not observed:
-                _probe(cert, res)
-            res.ari = ari.get(cert["name"])
-            due = res.status in ATTENTION or bool((res.description or {}).get("due")) or bool((res.ari or {}).get("due"))
-            if renewing and cert["issue_on"] == "host" and due:
-                if secrets is None:
-                    secrets = load_secrets(cfg)
-                policy = policy or engine.engine_policy(cfg["policy"])
-                _renew(cfg, cert, res, counters, secrets, policy, log)
-            elif renewing and (res.ghosts or res.unproved):
-                policy = policy or engine.engine_policy(cfg["policy"])
-                _repair(cfg, cert, res, policy, log)
-            elif res.ghosts:
-                res.outcome = "ghost"
-            elif write and res.unproved and res.probes and all(p["served_matches"] is True for p in res.probes):
-                engine.engine_record_proof(cert)  # what every probe serves is the files: that is the proof
-                res.unproved = False
-            for probe in res.probes:
-                if probe["error"]:
-                    counters.inc("ghostguard_tls_handshake_errors_total", name=res.name, endpoint=probe["endpoint"],
-                                 error=probe["error"])
-        if observed and write and not now:
-            _remember(cfg, results, policy)
-        clock = engine.engine_clock()
-        finished = time.time()
-        failed = any(r.failure for r in results)
-        state = _load_state(state_dir)
-        last_success = finished if write and not failed else state.get("last_success")
-        summary = {
-            "host": cfg.get("host"),
-            "mode": cfg["mode"],
-            "command": command,
-            "finished": finished,
-            "last_success": last_success,
-            "clock": clock,
-        }
-        if write:
-            for res in results:
-                out.write(json.dumps(res.log_record(cfg.get("host")), sort_keys=True) + "\n")
-                out.flush()
-            text = build_metrics(cfg, results, counters, clock, finished, last_success)
-            _metrics.write_textfile(cfg["metrics_dir"], cfg["metrics_name"], text)
-            counters.save()
-            state_data = {**summary, "certificates": {r.name: r.log_record(cfg.get("host")) for r in results}}
-            from ._durable import write_atomic
+    counters = _metrics.Counters(os.path.join(state_dir, "counters.json") if write else None)
+    if counters.load_error:
+        log("certwatch: " + counters.load_error)
+    _counters_declare(counters, cfg)
+    results = None if now else _memo_results(cfg)
+    observed = results is None
+    if results is None:
+        policy = engine.engine_policy(cfg["policy"], now)
+        results = _describe_all(cfg, policy, probe=True)
+    secrets: dict[str, t.Any] | None = None
+    renewing = command == "renew" and cfg["mode"] == "renew"
+    ari = _ari(cfg, results, log) if renewing else {}
+    for cert, res in zip(cfg["certificates"], results):
+        if not observed:
+            _probe(cert, res)
+        res.ari = ari.get(cert["name"])
+        due = res.status in ATTENTION or bool((res.description or {}).get("due")) or bool((res.ari or {}).get("due"))
+        if renewing and cert["issue_on"] == "host" and due:
+            if secrets is None:
+                secrets = load_secrets(cfg)
+            policy = policy or engine.engine_policy(cfg["policy"])
+            _renew(cfg, cert, res, counters, secrets, policy, log)
+        elif renewing and (res.ghosts or res.unproved):
+            policy = policy or engine.engine_policy(cfg["policy"])
+            _repair(cfg, cert, res, policy, log)
+        elif res.ghosts:
+            res.outcome = "ghost"
+        elif write and res.unproved and res.probes and all(p["served_matches"] is True for p in res.probes):
+            engine.engine_record_proof(cert)  # what every probe serves is the files: that is the proof
+            res.unproved = False
+        if res.outcome == "checked" and res.name in outcomes:
+            res.outcome = outcomes[res.name]  # what the command before this run did (reload --changed: repaired)
+        for probe in res.probes:
+            if probe["error"]:
+                counters.inc("ghostguard_tls_handshake_errors_total", name=res.name, endpoint=probe["endpoint"],
+                             error=probe["error"])
+    if observed and write and not now:
+        _remember(cfg, results, policy)
+    clock = engine.engine_clock()
+    finished = time.time()
+    failed = any(r.failure for r in results)
+    state = _load_state(state_dir)
+    last_success = finished if write and not failed else state.get("last_success")
+    summary = {
+        "host": cfg.get("host"),
+        "mode": cfg["mode"],
+        "command": command,
+        "finished": finished,
+        "last_success": last_success,
+        "clock": clock,
+    }
+    if emit:
+        for res in results:
+            out.write(json.dumps(res.log_record(cfg.get("host")), sort_keys=True) + "\n")
+            out.flush()
+    if write:
+        text = build_metrics(cfg, results, counters, clock, finished, last_success)
+        _metrics.write_textfile(cfg["metrics_dir"], cfg["metrics_name"], text)
+        counters.save()
+        state_data = {**summary, "certificates": {r.name: r.log_record(cfg.get("host")) for r in results}}
+        from ._durable import write_atomic
 
-            write_atomic(os.path.join(state_dir, "last-run.json"),
-                         (json.dumps(state_data, indent=1, sort_keys=True) + "\n").encode(), 0o600, durable=False)
-        else:
-            summary["last_run"] = state.get("finished")
-            summary["last_outcomes"] = {k: v.get("outcome") for k, v in (state.get("certificates") or {}).items()}
+        write_atomic(os.path.join(state_dir, "last-run.json"),
+                     (json.dumps(state_data, indent=1, sort_keys=True) + "\n").encode(), 0o600, durable=False)
+    else:
+        summary["last_run"] = state.get("finished")
+        summary["last_outcomes"] = {k: v.get("outcome") for k, v in (state.get("certificates") or {}).items()}
     return exit_code(results), results, summary
 
 
-def _reload_command(cfg: dict[str, t.Any], names: list[str], changed: bool, policy: t.Any,
-                    err: t.TextIO) -> int:
-    unknown = sorted(set(names) - {c["name"] for c in cfg["certificates"]})
-    if unknown:
-        raise ConfigError("no certificate named %s in the configuration" % ", ".join(unknown))
-    chosen = [c for c in cfg["certificates"] if not names or c["name"] in names]
-    if changed:  # only what serves another certificate than its files (and prove an unproved generation)
-        return _reload_changed(cfg, chosen, err)
-    results = _describe_all({**cfg, "certificates": chosen}, policy)
-    code = EXIT_OK
-    for cert, res in zip(chosen, results):
-        error = reload_service(cert)
-        if error is None and cert["probes"]:
-            res.probes = engine.engine_prove(cfg, cert, res.fingerprint)
-            if res.ghosts or any(p["served_matches"] is not True for p in res.probes):
-                error = "after the reload %s still does not serve %s" % (cert["name"], res.fingerprint)
-        err.write("certwatch: %s: %s\n" % (cert["name"], error or "reloaded"))
-        if error is not None:
-            code = EXIT_FAILED
-    return code
-
-
-def _reload_changed(cfg: dict[str, t.Any], chosen: list[dict[str, t.Any]], err: t.TextIO) -> int:
-    code = EXIT_OK
-
-    def log(line: str) -> None:
-        err.write(line + "\n")
-
-    outs = engine.engine_converge(cfg, chosen, {}, log) if chosen else []
-    for out in outs:
-        if out["outcome"] == "unchanged":
-            continue
-        err.write("certwatch: %s: %s\n" % (out["name"], "reloaded" if out["outcome"] == "repaired" else out["reason"]))
-        if out["outcome"] in ("failed", "rolled_back"):
-            code = EXIT_FAILED
-    return code
-
-
-def _parse(argv: list[str]) -> t.Any:
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="certwatch",
-        description="ghostguard certificate agent: check, renew and prove the certificates of this host.",
-        epilog="exit codes: 0 all fine; 1 something due, critical, missing, a ghost or a probe error; "
-               "2 a renewal, install, reload or proof failed; 3 configuration error (nothing done)",
-    )
-    parser.add_argument("--config", default=os.environ.get("CERTWATCH_CONFIG", DEFAULT_CONFIG))
-    parser.add_argument("--now", help="ISO 8601 time to evaluate at (what-if; status and check only)")
-    parser.add_argument("--random-delay", type=int, default=0, metavar="SECONDS",
-                        help="sleep a random time up to SECONDS first (spreads a fleet's runs; cron uses it)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("check", help="check, probe, write metrics and log lines; never renews")
-    sub.add_parser("renew", help="like check, and renew the due issue_on: host certificates (mode renew)")
-    status = sub.add_parser("status", help="show the certificates, what is served, the last run (read-only)")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    reload = sub.add_parser("reload", help="reload the services of the named certificates and prove them")
-    reload.add_argument("names", nargs="*")
-    reload.add_argument("--changed", action="store_true",
-                        help="only the services that serve another certificate than the one on disk")
-    sub.add_parser("validate", help="validate the configuration file and exit")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None, out: t.TextIO = sys.stdout, err: t.TextIO = sys.stderr) -> int:
+    """The ``certwatch`` command; returns its exit code (the table above), whatever goes wrong."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args: t.Any = _timer_args(argv) or _parse(argv)
+    try:
+        args: t.Any = _timer_args(argv)
+        if args is None:
+            from ._agent_cli import parse
+
+            args = parse(argv)  # a usage error exits EXIT_CONFIG, --help 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_CONFIG
     if args.random_delay > 0 and args.command in ("check", "renew"):
         import random
 
         time.sleep(random.uniform(0, args.random_delay))
     try:
-        cfg = load_config(args.config, check_files=args.command != "validate")
-        if args.command == "validate":
-            out.write("certwatch: %s is valid (%d certificates, mode %s)\n"
-                      % (args.config, len(cfg["certificates"]), cfg["mode"]))
-            return EXIT_OK
-        if args.now and args.command in ("renew", "reload"):
-            raise ConfigError("--now is for check and status (what-if); renew and reload always act on the real time")
-        if args.command == "renew" and cfg["mode"] != "renew":
-            raise ConfigError("certwatch renew needs mode renew (certwatch_mode: renew); in report mode "
-                              "renew.yml renews and the agent only checks")
-        if args.command == "reload":
-            return _reload_command(cfg, args.names, args.changed, engine.engine_policy(cfg["policy"]), err)
-        code, results, summary = run(cfg, args.command, now=args.now, write=args.command != "status",
-                                     out=out, err=err)
-        if args.command == "status":
-            if args.json:
-                report = {"summary": summary, "exit_code": code,
-                          "certificates": [r.log_record(cfg.get("host")) for r in results]}
-                out.write(json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
-            else:
-                out.write(status_table(results, summary))
-        return code
+        return _command(args, out, err)
     except ConfigError as exc:
         err.write("certwatch: configuration error: %s\n" % exc)
         return EXIT_CONFIG
     except CertsError as exc:
         err.write("certwatch: %s\n" % exc)
         return EXIT_FAILED
+    except OSError as exc:  # a file the run could not read or write: one line, not a traceback
+        where = " %s" % exc.filename if exc.filename else ""
+        err.write("certwatch: the run failed:%s: %s\n" % (where, exc.strerror or exc))
+        return EXIT_FAILED
+
+
+def _command(args: t.Any, out: t.TextIO, err: t.TextIO) -> int:
+    cfg = load_config(args.config, check_files=args.command != "validate")
+    if args.command == "validate":
+        out.write("certwatch: %s is valid (%d certificates, mode %s)\n"
+                  % (args.config, len(cfg["certificates"]), cfg["mode"]))
+        return EXIT_OK
+    if args.now and args.command in ("renew", "reload"):
+        raise ConfigError("--now is for check and status (what-if); renew and reload always act on the real time")
+    if args.now:
+        try:
+            engine.engine_policy(cfg["policy"], args.now)
+        except CertsError as exc:
+            raise ConfigError("--now %s: %s; give an ISO 8601 time such as 2027-01-01T00:00:00Z" % (args.now, exc)) from None
+    if args.command == "renew" and cfg["mode"] != "renew":
+        raise ConfigError("certwatch renew needs mode renew (certwatch_mode: renew); in report mode "
+                          "renew.yml renews and the agent only checks")
+    if args.command == "reload":
+        from ._agent_cli import reload_command
+
+        with _locked(cfg):  # no timer run in between; then one run, so metrics and state show the result at once
+            code, outcomes = reload_command(cfg, args.names, args.changed, err)
+            _run(cfg, "check", None, True, out, err, True, outcomes)
+        return code
+    code, results, summary = run(cfg, args.command, now=args.now, write=args.command != "status",
+                                 out=out, err=err, emit=args.command != "status")
+    if args.command == "status":
+        if args.json:
+            report = {"summary": summary, "exit_code": code,
+                      "certificates": [r.log_record(cfg.get("host")) for r in results]}
+            out.write(json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
+        else:
+            out.write(status_table(results, summary))
+    return code

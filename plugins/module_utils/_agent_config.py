@@ -18,7 +18,7 @@ CONFIG_VERSION = 1
 MODES = ("report", "renew")
 RELOAD_KINDS = _inventory.RELOAD_KINDS
 TOP_KEYS = ("version", "host", "mode", "state_dir", "metrics_dir", "metrics_name", "cert_dir", "policy",
-            "allowed_domains", "acme", "dns", "secrets", "prove", "certificates")
+            "allowed_domains", "acme", "dns", "secrets", "prove", "schedule", "certificates")
 # How a renewal is proved: after a reload (constant waits), and for a service that watches its own files
 # (reload {watch: true}: no signal; growing waits, bounded, before it is called a ghost and rolled back).
 PROVE_DEFAULTS = _inventory.PROVE_DEFAULTS
@@ -61,6 +61,25 @@ def _check_prove(prove: t.Any) -> dict[str, t.Any]:
         out["watch_backoff"] = parse_number(out["watch_backoff"], "prove.watch_backoff")
     except InputError as exc:
         raise ConfigError(str(exc)) from None
+    return out
+
+
+def _check_schedule(schedule: t.Any) -> dict[str, int]:
+    """How often the timer (or cron) runs the agent, in seconds: exported as metrics, so that the silent-agent alert
+    derives its threshold from the host's own interval.  Written by the role; empty when run by hand."""
+    _require(isinstance(schedule, dict), "schedule must be a mapping (interval, randomized_delay; seconds)")
+    unknown = sorted(set(schedule) - {"interval", "randomized_delay"})
+    _require(not unknown, "schedule: unknown key(s) %s; allowed: interval, randomized_delay" % ", ".join(unknown))
+    out = {}
+    for key, low in (("interval", 60), ("randomized_delay", 0)):
+        value = schedule.get(key)
+        if value is None:
+            continue
+        _require(isinstance(value, int) and not isinstance(value, bool) and low <= value <= 7 * 86400,
+                 "schedule.%s: %r is not a number of seconds from %d to 604800 (certwatch_interval is in minutes, "
+                 "certwatch_randomized_delay in seconds)" % (key, value, low))
+        out[key] = value
+    _require("interval" in out or not out, "schedule.randomized_delay needs schedule.interval")
     return out
 
 
@@ -117,6 +136,7 @@ def validate(config: t.Any, check_files: bool = True) -> dict[str, t.Any]:
                     _require(os.path.isfile(path), "secret file %s (%s) does not exist; run the certwatch role "
                                                    "with the vault variables set" % (path, key))
     cfg["prove"] = _check_prove(cfg.get("prove") or {})
+    cfg["schedule"] = _check_schedule(cfg.get("schedule") or {})
     return cfg
 
 

@@ -104,14 +104,20 @@ def _epoch(value: str) -> float:
 
 
 def _counters_declare(counters: _metrics.Counters, cfg: dict[str, t.Any]) -> None:
+    """Declare the counters of the configured certificates and endpoints (at 0), and forget the series of those that
+    left the configuration: they would stay in the textfile forever (and alert) otherwise."""
+    wanted: set[tuple[str, str, str | None]] = set()  # (metric, certificate, endpoint)
     for cert in cfg["certificates"]:
         for ep in cert["probes"]:
             endpoint = "%s:%s" % (ep["host"], ep.get("port", 443))
+            wanted.add(("ghostguard_tls_handshake_errors_total", cert["name"], endpoint))
             for error in HANDSHAKE_ERRORS:
                 counters.declare("ghostguard_tls_handshake_errors_total",
                                  "TLS handshakes to a probe endpoint that failed, by error class",
                                  name=cert["name"], endpoint=endpoint, error=error)
         if cert["issue_on"] == "host" and cfg["mode"] == "renew":
+            wanted.update((metric, cert["name"], None) for metric in
+                          ("ghostguard_renewal_attempts_total", "ghostguard_renewal_attempts_failed_total"))
             counters.declare("ghostguard_renewal_attempts_total", "Renewals the agent started",
                              name=cert["name"])
             for reason in FAIL_REASONS:
@@ -119,6 +125,7 @@ def _counters_declare(counters: _metrics.Counters, cfg: dict[str, t.Any]) -> Non
                                  "Renewals that failed, by the step that failed (issue, install, reload, proof; "
                                  "ghost: a service that watches its files never served the new certificate)",
                                  name=cert["name"], reason=reason)
+    counters.retain(lambda metric, labels: (metric, labels.get("name", ""), labels.get("endpoint")) in wanted)
 
 
 def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _metrics.Counters,
@@ -135,6 +142,9 @@ def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _m
     status = reg.gauge("ghostguard_cert_status", "1 for the certificate's current status, 0 for the others")
     served = reg.gauge("ghostguard_cert_served_matches",
                        "1 when the probe endpoint serves the certificate on disk, 0 when it serves another (a ghost)")
+    reached = reg.gauge("ghostguard_cert_probe_success",
+                        "1 when the last handshake with the probe endpoint succeeded, 0 when it failed (error class in "
+                        "ghostguard_tls_handshake_errors_total)")
     lifecycle = reg.gauge("ghostguard_cert_lifecycle_state",
                           "1 when the certificate is in the lifecycle state (ghost: served another certificate than its "
                           "files; ari: the CA's renewal window is open; unproved: installed, never proved), else 0")
@@ -157,9 +167,11 @@ def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _m
         for value in STATUSES:
             status.set(1 if res.status == value else 0, name=res.name, filepath=res.path, status=value)
         for probe in res.probes:
+            where = {"name": res.name, "filepath": res.path, "endpoint": probe["endpoint"],
+                     "server_name": probe["server_name"]}
+            reached.set(0 if probe["error"] else 1, **where)
             if probe["served_matches"] is not None:
-                served.set(1 if probe["served_matches"] else 0, name=res.name, filepath=res.path,
-                           endpoint=probe["endpoint"], server_name=probe["server_name"])
+                served.set(1 if probe["served_matches"] else 0, **where)
     counters.add_to(reg)
     reg.gauge("ghostguard_last_run_timestamp_seconds", "End of the agent's last run (Unix time)").set(last_run)
     if last_success is not None:
@@ -177,6 +189,13 @@ def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _m
     leeway = (cfg.get("policy") or {}).get("leeway")
     reg.gauge("ghostguard_policy_leeway_seconds", "The renewal policy's clock-skew allowance (leeway), seconds").set(
         parse_duration(leeway, "leeway") if leeway not in (None, "") else 0)
+    schedule = cfg.get("schedule") or {}
+    if schedule.get("interval"):  # the silent-agent alert's threshold derives from them (certwatch-alerts.yml)
+        reg.gauge("ghostguard_agent_interval_seconds",
+                  "Seconds between the agent's scheduled runs (certwatch_interval)").set(schedule["interval"])
+        reg.gauge("ghostguard_agent_randomized_delay_seconds",
+                  "Random delay added to each scheduled run, seconds (certwatch_randomized_delay)").set(
+            schedule.get("randomized_delay") or 0)
     agent = reg.gauge("ghostguard_agent_info", "The agent's mode and host (value always 1)")
     agent.set(1, mode=cfg["mode"], host=host or "")
     return reg.render()

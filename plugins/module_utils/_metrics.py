@@ -138,6 +138,16 @@ class Counters:
         key = labels_key(labels)
         family[key] = family.get(key, 0.0) + amount
 
+    def retain(self, keep: t.Callable[[str, dict[str, str]], bool]) -> None:
+        """Forget every series *keep(metric, labels)* refuses (a certificate or endpoint that left the configuration)."""
+        for name in list(self.values):
+            rows = {key: value for key, value in self.values[name].items() if keep(name, dict(key))}
+            if rows:
+                self.values[name] = rows
+            else:
+                del self.values[name]
+                self.help.pop(name, None)
+
     def get(self, metric: str, **labels: t.Any) -> float:
         return self.values.get(metric, {}).get(labels_key(labels), 0.0)
 

@@ -145,3 +145,70 @@ def test_cron_fallback_on_a_host_without_systemd(tmp_path: pathlib.Path) -> None
     assert oct((base / "secrets").stat().st_mode & 0o777) == "0o700"
     status = subprocess.run([str(base / "certwatch"), "status"], capture_output=True, text=True, check=False)
     assert status.returncode == 0 and status.stdout.split("\n")[1].split()[:2] == ["web", "ok"]
+
+
+def test_renew_mode_keeps_its_files_in_the_configured_directories(tmp_path: pathlib.Path) -> None:
+    """The ACME CA bundle goes beside the configuration wherever certwatch_config_path is (not /etc/ghostguard);
+    the interval reaches the metrics (the silent-agent alert derives from it); the installed command exits by the
+    table."""
+    import sys
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+    from certgen import TestCA
+
+    ca = TestCA("renew mode CA")
+    issued = ca.issue(["renew.example.test"], days=90)
+    certs = tmp_path / "certs" / "web"
+    issued.write(str(certs), "cert", bundle=False)
+    os.replace(certs / "cert.key", certs / "privkey.pem")
+    acme_ca = tmp_path / "controller-acme-ca.pem"
+    acme_ca.write_bytes(ca.root_pem)
+    account_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    base = tmp_path / "agent"
+    etc = base / "etc" / "ghostguard-test"
+    role_vars = {
+        "certwatch_mode": "renew", "certwatch_scheduler": "cron", "certwatch_manage_os_packages": False,
+        "certwatch_python": sys.executable, "certwatch_venv": str(base / "venv"),
+        "certwatch_renew_python_packages": [],  # its checks need only cryptography (no order is placed here)
+        "certwatch_bin": str(base / "certwatch"), "certwatch_config_path": str(etc / "certwatch.json"),
+        "certwatch_secrets_dir": str(base / "secrets"), "certwatch_state_dir": str(base / "state"),
+        "certwatch_metrics_dir": str(base / "metrics"), "certwatch_cron_file": str(base / "cron.d" / "certwatch"),
+        "certwatch_interval": 60, "certwatch_randomized_delay": 0, "certwatch_run_now": True,
+        "certwatch_cert_dir": str(tmp_path / "certs"),
+        "certwatch_acme": {"directory": "https://127.0.0.1:9/dir", "ca_bundle": str(acme_ca),
+                           "account_key_content": account_key, "terms_agreed": True},
+        "certwatch_dns": {"provider": "rfc2136",
+                          "rfc2136": {"server": "127.0.0.1", "key_name": "k", "key_secret": "c2VjcmV0"}},
+        "certwatch_certificates": [{"name": "web", "domains": ["renew.example.test"], "issue_on": "host"}],
+    }
+    (base / "cron.d").mkdir(parents=True)
+    (tmp_path / "play.yml").write_text(yaml.safe_dump([{
+        "name": "Agent in renew mode on this machine", "hosts": "localhost", "connection": "local",
+        "gather_facts": True, "vars": role_vars, "roles": ["ghostguard.certs.certwatch"],
+    }]))
+    default_dir = pathlib.Path("/etc/ghostguard")
+    before = sorted(default_dir.rglob("*")) if default_dir.exists() else None
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", str(tmp_path / "play.yml")],
+                          capture_output=True, text=True, env=ansible_env(), check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+    bundle = etc / "acme-ca-bundle.pem"
+    assert bundle.read_bytes() == acme_ca.read_bytes()
+    config = json.loads((etc / "certwatch.json").read_text())
+    assert config["acme"]["ca_bundle"] == str(bundle)
+    assert config["schedule"] == {"interval": 3600, "randomized_delay": 0}
+    assert (sorted(default_dir.rglob("*")) if default_dir.exists() else None) == before  # nothing under /etc/ghostguard
+    metrics = (base / "metrics" / "ghostguard_certwatch.prom").read_text()
+    assert "\nghostguard_agent_interval_seconds 3600\n" in metrics
+    assert "\nghostguard_agent_randomized_delay_seconds 0\n" in metrics
+
+    certwatch = str(base / "certwatch")
+    usage = subprocess.run([certwatch, "--bogus", "check"], capture_output=True, text=True, check=False)
+    assert usage.returncode == 3 and "usage error: unrecognized arguments: --bogus" in usage.stderr
+    ok = subprocess.run([certwatch, "check"], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout.splitlines()[0])["status"] == "ok"

@@ -121,7 +121,7 @@ def test_rollback_goes_back_one_generation_proved_and_reports_from_and_to(fleet:
     assert got["reason"] == "rolled back from generation 3 (%s...) to generation 2 (%s...), previous certificate served " \
         "again" % (gens[2][:23], gens[1][:23])
     counts = recap(run.out)
-    assert counts["bedge-1"]["changed"] == 1 and counts["localhost"]["changed"] == 0, counts
+    assert counts["bedge-1"]["changed"] == 1 and all(c["changed"] == 0 for h, c in counts.items() if h != "bedge-1"), counts
     text = (run.report_dir / "report.txt").read_text()
     assert text.splitlines()[0].split() == ["OUTCOME", "HOST", "CERTIFICATE", "FROM", "TO", "NOT", "AFTER", "SERVED",
                                             "REASON"]

@@ -58,6 +58,35 @@ class Host:
     def prom(self) -> str:
         return (self.metrics / "ghostguard_certwatch.prom").read_text()
 
+    def cli(self, *argv: str, config: bool = True) -> subprocess.CompletedProcess[str]:
+        """The certwatch command as the role installs it (``python -I -S``, the engine on sys.path), in its own
+        process: exit code, standard output and error as systemd or cron see them."""
+        launcher = (
+            "import sys\n"
+            "sys.path.insert(0, %r)\n"
+            "sys.path.append(%r)\n"
+            "from ansible_collections.ghostguard.certs.plugins.module_utils._agent import main\n"
+            "sys.exit(main())\n" % (str(ROOT / ".build" / "collections"), _site_packages())
+        )
+        args = ["--config", str(self.config_path), *argv] if config else list(argv)
+        return subprocess.run([sys.executable, "-I", "-S", "-c", launcher, *args], capture_output=True, text=True,
+                              check=False, timeout=120)
+
+    def snapshot(self) -> dict[str, bytes | None]:
+        """Every file and directory under the host's root (None for a directory): a run that writes nothing leaves
+        it equal."""
+        found: dict[str, bytes | None] = {}
+        for path in sorted(self.root.rglob("*")):
+            key = str(path.relative_to(self.root))
+            found[key] = None if path.is_dir() else path.read_bytes()
+        return found
+
+
+def _site_packages() -> str:
+    import sysconfig
+
+    return sysconfig.get_paths()["purelib"]
+
 
 def served_by(host: Host, issued: Issued, stem: str) -> TLSServer:
     """A TLS service serving *issued* from its own copy of the files (what a service has in memory)."""

@@ -8,7 +8,13 @@ import pathlib
 import pytest
 from agent_lab import Host, probe_of, run_isolated, served_by
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _agent, _agent_fast, _agent_report, _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils import (
+    _agent,
+    _agent_cli,
+    _agent_fast,
+    _agent_report,
+    _x509,
+)
 
 
 @pytest.fixture
@@ -86,7 +92,7 @@ def test_a_timer_run_with_nothing_due_stays_small(host: Host) -> None:
 ])
 def test_timer_command_lines_are_read_as_argparse_reads_them(argv: list[str]) -> None:
     quick = _agent._timer_args(argv)
-    full = _agent._parse(argv)
+    full = _agent_cli.parse(argv)
     assert quick is not None
     assert (quick.config, quick.command, quick.random_delay, quick.now) == \
            (full.config, full.command, full.random_delay, full.now)
