@@ -10,7 +10,8 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _run_vars
+from ansible_collections.ghostguard.certs.plugins.module_utils import _domains, _inventory, _run_vars
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 
 def plain(value: t.Any) -> t.Any:
@@ -24,9 +25,18 @@ def plain(value: t.Any) -> t.Any:
     return value
 
 
+def name_rules() -> None:
+    """Every name rule on the controller (Unicode names, the Public Suffix List); a missing library fails the task."""
+    try:
+        _domains.load_rules()
+    except CertsError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 def inventory_problems(certificates: t.Any, cert_dir: t.Any = None, host: str = "this host",
                        allowed_domains: t.Any = None) -> list[str]:
     """Every problem of a host's certwatch_certificates (empty: usable), each naming host, certificate and field."""
+    name_rules()
     return _inventory.certificate_problems(str(host), plain(certificates if certificates is not None else []),
                                            plain(cert_dir) or None, plain(allowed_domains) or None)
 

@@ -11,6 +11,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.ghostguard.certs.plugins.filter.inventory import name_rules
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import plain as _plain
 from ansible_collections.ghostguard.certs.plugins.module_utils import (
     _inventory,
@@ -91,6 +92,7 @@ def renew_validate(hosts: t.Any, options: t.Any = None, members: t.Any = None) -
     """Every problem of the run: unknown renew_*/rollback_*/certwatch_* variables, the run variables' values,
     renew_names that name no certificate, each host's inventory model, and name sets whose hosts (of the whole
     inventory when *members* is given, see renew_members) disagree on the key type."""
+    name_rules()
     opts = _options(options)
     host_vars = _host_vars(hosts)
     problems = _run_vars.unknown_variables(_variable_names(hosts))
@@ -117,6 +119,7 @@ def renew_members(hosts: t.Any, hostvars: t.Any) -> dict[str, dict[str, t.Any]]:
 
 def rollback_validate(hosts: t.Any, names: t.Any = None) -> list[str]:
     """rollback.yml's checks: unknown variables, each host's certificates, rollback_names that name no certificate."""
+    name_rules()
     host_vars = _host_vars(hosts)
     problems = _run_vars.unknown_variables(_variable_names(hosts))
     certs = {}
@@ -149,6 +152,7 @@ def renew_options(options: t.Any) -> dict[str, t.Any]:
 
 def renew_certificates(certificates: t.Any, cert_dir: t.Any = None, host: str = "this host") -> list[dict[str, t.Any]]:
     hv = {"certwatch_certificates": _plain(certificates or []), "certwatch_cert_dir": _plain(cert_dir)}
+    name_rules()
     problems = _inventory.validate_host(host, {k: v for k, v in hv.items() if v is not None}, shared=False)
     if problems:
         raise AnsibleFilterError("; ".join(problems))

@@ -65,6 +65,12 @@ LIBRARIES: dict[str, Library] = {
             ("aliyunsdkcore.client", "aliyun-python-sdk-core>=2.13.5"),
             ("aliyunsdkalidns.request.v20150109.AddDomainRecordRequest", "aliyun-python-sdk-alidns>=3.0"),
         )),
+        Library("idna", "Unicode domain names (IDNA 2008 with UTS 46 mapping)", (
+            ("idna", "idna>=3.0"),
+        )),
+        Library("psl", "the Public Suffix List (registered domains, names a CA refuses)", (
+            ("publicsuffixlist", "publicsuffixlist>=0.10"),
+        )),
         Library("jmespath", "JMESPath queries in the report filters", (
             ("jmespath", "jmespath>=1.0"),
         )),

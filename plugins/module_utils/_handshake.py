@@ -184,6 +184,10 @@ class Endpoint:
 
     @property
     def sni(self) -> str:
+        if self.server_name and not self.server_name.isascii():
+            from ._domains import ascii_form  # an IDN is sent as its A-label (RFC 6066), by IDNA 2008
+
+            return ascii_form(self.server_name)
         return self.server_name or self.host
 
     @property

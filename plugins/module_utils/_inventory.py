@@ -63,7 +63,6 @@ DNS_FIELDS = ("provider", "alidns", "rfc2136", "nameservers", "propagation_timeo
 POLICY_FIELDS = ("renew_before", "renew_fraction", "leeway", "alert_before", "max_connection_age")
 RELOAD_KINDS = ("systemd", "signal", "command", "watch")
 PROVIDERS = ("alidns", "rfc2136")
-_NAME_RE = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?\.?$")
 _CERT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _PERCENT_RE = re.compile(r"^\s*(\d+(\.\d+)?)\s*%\s*$")
 
@@ -164,16 +163,11 @@ def _check_probe(host: str, name: str, value: t.Any, problems: list[str]) -> Non
         for key, spec in PROBE_SCHEMA.items():
             if key != "port" and probe.get(key) is not None and not _SCALARS[spec["type"]](probe[key]):
                 problems.append("%s.%s: must be %s, got %r" % (where, key, _EXPECTED[spec["type"]], probe[key]))
+            elif key == "server_name" and str(probe.get(key) or "").startswith("*"):
+                problems.append("%s.server_name: %r is a wildcard; give a name it covers" % (where, probe[key]))
         port = probe.get("port", 443)
         if not _is_int(port) or not 0 < t.cast(int, port) < 65536:
             problems.append("%s.port: must be a port number (1-65535), got %r" % (where, port))
-
-
-def allowed(name: str, patterns: t.Sequence[str]) -> bool:
-    """Whether *name* fits the allowlist (acme_dns01's allowed_domains rules: the same function)."""
-    from ._acme.names import allowed as fits
-
-    return fits(name.lower().rstrip("."), patterns)
 
 
 def validate_host(host: str, hv: t.Mapping[str, t.Any], shared: bool = True) -> list[str]:
@@ -236,9 +230,11 @@ def _check_certificate(host: str, label: str, cert: t.Mapping[str, t.Any], cert_
     if not isinstance(domains, list) or not domains or not all(_is_str(d) for d in domains):
         problems.append("%s: must be a non-empty list of DNS names, got %r" % (_where(host, label, "domains"), domains))
     else:
+        from ._domains import allowed, name_problem  # acme_dns01's rules: what a CA issues for, allowed_domains
+
         for domain in domains:
-            if not _NAME_RE.match(domain.lower()):
-                problems.append("%s: %r is not a DNS name" % (_where(host, label, "domains"), domain))
+            if why := name_problem(domain, suffixes=None):
+                problems.append("%s: %s" % (_where(host, label, "domains"), why))
             elif patterns is not None and not allowed(domain, patterns):
                 problems.append("%s: %r is outside certwatch_allowed_domains (%s)"
                                 % (_where(host, label, "domains"), domain, ", ".join(patterns)))
@@ -323,10 +319,12 @@ def set_slug(key: str) -> str:
 
 
 def probe_server_name(domains: t.Sequence[str]) -> str:
-    """The SNI a probe sends when none is given: the first non-wildcard domain; for a certificate of wildcards
-    only, a name its first wildcard covers (``*.example.com`` -> ``ghostguard-probe.example.com``)."""
-    names = [str(d).lower().rstrip(".") for d in domains]
-    plain = [n for n in names if not n.startswith("*.")]
+    """The SNI a probe sends when none is given (A-label form): the first non-wildcard domain; for a certificate of
+    wildcards only, a name its first wildcard covers (``*.example.com`` -> ``ghostguard-probe.example.com``)."""
+    from ._domains import ascii_form
+
+    names = [ascii_form(d) for d in domains]
+    plain = [n for n in names if not n.startswith("*")]
     return plain[0] if plain else "ghostguard-probe." + names[0][2:]
 
 
@@ -335,7 +333,7 @@ def _probe(probe: t.Mapping[str, t.Any], name: str, domains: t.Sequence[str]) ->
     out = {k: v for k, v in probe.items() if v is not None}
     out.setdefault("host", PROBE_SCHEMA["host"]["default"])
     out.setdefault("port", PROBE_SCHEMA["port"]["default"])
-    out.setdefault("server_name", probe_server_name(domains))
+    out["server_name"] = probe_server_name([out["server_name"]] if out.get("server_name") else domains)
     out.setdefault("name", "%s@%s:%s" % (name, out["host"], out["port"]))
     return out
 
@@ -348,7 +346,9 @@ def normalize_certificate(cert: t.Mapping[str, t.Any], cert_dir: str | None = No
     folder = os.path.join(str(cert_dir), name) if cert_dir else os.path.dirname(str(anchor))
     raw = cert.get("probes") if "probes" in cert else cert.get("probe")
     probes = [] if raw is None else (list(raw) if isinstance(raw, list) else [raw])
-    entry: dict[str, t.Any] = {"name": name, "domains": sorted({d.lower().rstrip(".") for d in cert["domains"]})}
+    from ._domains import ascii_form  # the names in A-label form (validated first)
+
+    entry: dict[str, t.Any] = {"name": name, "domains": sorted({ascii_form(d) for d in cert["domains"]})}
     entry["set"] = set_key(entry["domains"])
     for field, file_name in DEFAULT_FILES.items():
         entry[field] = cert.get(field) or os.path.join(folder, file_name)

@@ -27,9 +27,11 @@ THREE_HOURS = 3 * 3600
 
 
 def registered_domain(name: str) -> str:
-    """The registered domain of a name, approximated by its last two labels (no public suffix list)."""
-    labels = name.lower().rstrip(".").lstrip("*.").split(".")
-    return ".".join(labels[-2:])
+    """The registered domain of a name, the scope of the CA's per-domain limit, by the Public Suffix List that
+    ``publicsuffixlist`` ships (nothing is downloaded): ``api.example.com.cn`` -> ``example.com.cn``."""
+    from ._domains import registered_domain as by_suffix_list
+
+    return by_suffix_list(name)
 
 
 def parse_time(value: str) -> float:

@@ -15,6 +15,7 @@ import re
 import time
 import typing as t
 
+from ._domains import display
 from ._inventory import set_slug
 from ._ledger import iso, parse_time
 from ._renew_report import table
@@ -301,7 +302,8 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
 
 
 def plan_table(plan: t.Mapping[str, t.Any]) -> str:
-    """The plan as text: one row per name set (hosts, why due, batch), then the budget verdict."""
+    """The plan as text: one row per name set (its names, an IDN in both forms; hosts, why due, batch), then the
+    budget verdict."""
     rows: list[tuple[str, ...]] = [("NAME SET", "HOSTS", "ACTION", "BATCH", "WHY")]
     for entry in plan["sets"]:
         hosts = ",".join(sorted({h["host"] for h in entry["holders"]}))
@@ -311,7 +313,7 @@ def plan_table(plan: t.Mapping[str, t.Any]) -> str:
         batches_ = ",".join(str(b) for b in entry.get("batches", [])) or "-"
         if entry.get("outside"):
             hosts += " (not in this run: %s)" % ",".join(entry["outside"])
-        rows.append((entry["set"], hosts, action, batches_, why))
+        rows.append((",".join(display(n) for n in entry["domains"]), hosts, action, batches_, why))
     lines = table(rows)
     for skip in plan["skipped"]:
         lines.append("skipped: %s/%s (%s)" % (skip["host"], skip["name"], skip["reason"]))
@@ -324,7 +326,8 @@ def plan_table(plan: t.Mapping[str, t.Any]) -> str:
     verdict = plan["budget"]
     for order in plan.get("deferred") or []:
         lines.append("%s: %s (%s) %s (%s for %s)"
-                     % ("LATE" if order["late"] else "deferred", order["set"], ",".join(order["hosts"]),
+                     % ("LATE" if order["late"] else "deferred", ",".join(display(n) for n in order["domains"]),
+                        ",".join(order["hosts"]),
                         "not within 30 days" if order["admit_at"] is None else "until " + order["admit_at"],
                         order["limit"], order["scope"]))
     usage = ", ".join("%s %s %d+%d/%d" % (c["limit"], c["scope"], c["used"], c["planned"], c["max"])

@@ -10,6 +10,7 @@ import math
 import time
 import typing as t
 
+from ._domains import display
 from ._ledger import iso
 
 # Outcomes of a run, problems first (the report's order); DESIGN.md's lifecycle outcomes.
@@ -17,10 +18,19 @@ ORDER = ("failed", "rolled_back", "stopped", "deferred", "repaired", "renewed", 
 OUTCOMES = ("renewed", "repaired", "unchanged", "failed", "rolled_back", "stopped", "skipped", "deferred")
 
 
+def _width(cell: str) -> int:
+    """Columns a cell takes in a terminal (a wide character, as in an IDN's Unicode form, takes two)."""
+    if cell.isascii():
+        return len(cell)
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in cell)
+
+
 def table(rows: t.Sequence[t.Sequence[str]]) -> list[str]:
     """Left-aligned text columns."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row)).rstrip() for row in rows]
 
 
 # ----------------------------------------------------------------------------- the report
@@ -29,9 +39,10 @@ def table(rows: t.Sequence[t.Sequence[str]]) -> list[str]:
 def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequence[t.Mapping[str, t.Any]]],
                  issued: t.Mapping[str, t.Mapping[str, t.Any]] | None = None,
                  generated_at: str | None = None) -> dict[str, t.Any]:
-    """One row per (host, certificate): renewed, unchanged, failed, rolled_back, skipped or stopped."""
+    """One row per (host, certificate): renewed, unchanged, failed, rolled_back, skipped or stopped, with its names."""
     issued = issued or {}
     rows: list[dict[str, t.Any]] = []
+    domains = {(h["host"], h["name"]): s["domains"] for s in plan.get("sets") or [] for h in s["holders"]}
     for host, items in plan["deploys"].items():
         done = {o.get("name"): o for o in outcomes.get(host) or []}
         for item in items:
@@ -43,7 +54,7 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
                 else:
                     outcome = {"outcome": "stopped", "reason": "not attempted: an earlier batch failed"}
             row = {"host": host, "name": item["name"], "batch": plan["host_batch"].get(host), "order": item["order"],
-                   "mode": item["mode"]}
+                   "mode": item["mode"], "domains": domains.get((host, item["name"]))}
             row.update({k: v for k, v in outcome.items() if k not in ("key", "key_content")})
             rows.append(row)
     for order in plan.get("deferred") or []:
@@ -54,13 +65,14 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
         for holder in order["hosts"]:
             rows.append({"host": holder, "name": _name_of(plan, holder, order["set"]), "order": order["id"],
                          "outcome": "failed" if order["late"] else "deferred", "reason": why,
-                         "admit_at": order["admit_at"]})
+                         "admit_at": order["admit_at"], "domains": order.get("domains")})
     for entry in plan["unchanged"]:
         rows.append({"host": entry["host"], "name": entry["name"], "outcome": "unchanged", "reason": entry["why"],
-                     "not_after": entry["not_after"]})
+                     "not_after": entry["not_after"], "domains": entry["domains"]})
     for entry in plan["skipped"]:
         kind = "failed" if entry["reason"].startswith("unreachable") else "skipped"
-        rows.append({"host": entry["host"], "name": entry["name"], "outcome": kind, "reason": entry["reason"]})
+        rows.append({"host": entry["host"], "name": entry["name"], "outcome": kind, "reason": entry["reason"],
+                     "domains": entry["domains"]})
     rows.sort(key=lambda r: (ORDER.index(r["outcome"]) if r["outcome"] in ORDER else 9, r["host"], r["name"]))
     counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
     for row in rows:
@@ -115,14 +127,14 @@ def stats(report: t.Mapping[str, t.Any], paths: t.Mapping[str, str]) -> dict[str
 
 
 def report_table(report: t.Mapping[str, t.Any]) -> str:
-    rows: list[tuple[str, ...]] = [("OUTCOME", "HOST", "CERTIFICATE", "BATCH", "NOT AFTER", "SERVED", "REASON")]
+    rows: list[tuple[str, ...]] = [("OUTCOME", "HOST", "CERTIFICATE", "NAMES", "BATCH", "NOT AFTER", "SERVED", "REASON")]
     for row in report["rows"]:
         served = "-"
         if row.get("proved") is True:
             served = "proved"
         elif row.get("proved") is False:
             served = "NOT proved"
-        rows.append((row["outcome"].upper(), row["host"], row["name"], str(row.get("batch") or "-"),
+        rows.append((row["outcome"].upper(), row["host"], row["name"], names_of(row), str(row.get("batch") or "-"),
                      str(row.get("not_after") or "-"), served, str(row.get("reason") or "")))
     lines = table(rows)
     counts = report["counts"]
@@ -133,6 +145,11 @@ def report_table(report: t.Mapping[str, t.Any]) -> str:
                                        counts["rolled_back"], counts["stopped"], counts["skipped"],
                                        counts.get("deferred", 0), report["orders_placed"]))
     return "\n".join(lines)
+
+
+def names_of(row: t.Mapping[str, t.Any]) -> str:
+    """A report row's names as shown: an IDN in both forms, ``xn--bcher-kva.example (bücher.example)``."""
+    return ",".join(display(n) for n in row.get("domains") or []) or "-"
 
 
 def percent_failed(done: int, failed: int) -> float:
@@ -160,13 +177,13 @@ def html(report: t.Mapping[str, t.Any], title: str = "Certificate renewal") -> s
              "<p>Generated %s: %s; %d orders placed; batches %s.</p>"
              % (esc(report["generated_at"]), esc(counts), report.get("orders_placed", 0), esc(batches))]
     parts.extend("<p class=\"failed\"><strong>Problem:</strong> %s</p>" % esc(p) for p in report.get("problems") or [])
-    parts.append("<table><thead><tr><th>Outcome</th><th>Host</th><th>Certificate</th><th>Batch</th><th>Not after</th>"
+    parts.append("<table><thead><tr><th>Outcome</th><th>Host</th><th>Certificate</th><th>Names</th><th>Batch</th><th>Not after</th>"
                  "<th>Fingerprint</th><th>Reason</th></tr></thead><tbody>")
     for row in report["rows"]:
         fingerprint = str(row.get("fingerprint") or "")
-        parts.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td><code title="%s">%s</code>'
+        parts.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td><code title="%s">%s</code>'
                      "</td><td>%s</td></tr>" % (esc(row["outcome"]), esc(row["outcome"].replace("_", " ")), esc(row["host"]),
-                                                esc(row.get("name")), esc(row.get("batch") or "-"),
+                                                esc(row.get("name")), esc(names_of(row)), esc(row.get("batch") or "-"),
                                                 esc(row.get("not_after") or "-"), esc(fingerprint),
                                                 esc(fingerprint[:23] + ("..." if len(fingerprint) > 23 else "")),
                                                 esc(row.get("reason"))))

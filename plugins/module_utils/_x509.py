@@ -234,11 +234,14 @@ def is_ca(cert: Certificate) -> bool:
 
 
 def names_cover(cert: Certificate, wanted: t.Iterable[str]) -> list[str]:
-    """Return the names in *wanted* that the certificate does NOT cover (wildcards as in RFC 6125)."""
+    """Return the names in *wanted* that the certificate does NOT cover (wildcards as in RFC 6125; a Unicode
+    name as its A-label, the form certificates hold)."""
+    from ._domains import ascii_form
+
     have = [n.lower().rstrip(".") for n in dns_names(cert)]
     missing = []
     for name in wanted:
-        want = str(name).lower().rstrip(".")
+        want = ascii_form(name)
         if want in have:
             continue
         labels = want.split(".", 1)

@@ -55,6 +55,11 @@ options:
       - DNS names of the certificate; the first one that fits becomes the subject CN.
       - Wildcards as a whole first label (V(*.example.com)); a wildcard and its apex in one certificate put two
         values on one TXT name, both are written and both are removed.
+      - A Unicode name (V(bücher.example)) is ordered as its A-label (V(xn--bcher-kva.example); IDNA 2008 with
+        the UTS 46 mapping, the Python library C(idna)). A name a CA refuses fails the task before any request,
+        with the reason per name. Refused are an IP address, a single label, an empty label, a label over 63 or a
+        name over 253 characters, an underscore or another character than letters, digits and hyphens, a
+        misplaced wildcard, and a public suffix of the Public Suffix List (V(com.cn), V(*.com)).
       - Required unless O(csr_content) or O(csr_path) is given (then the CSR's names are used, and O(names),
         when given, must equal them).
     type: list
@@ -332,7 +337,7 @@ reason:
   type: str
   sample: renewal_window
 names:
-  description: The certificate's names, normalised (lowercase, no trailing dot).
+  description: The certificate's names, normalised (lowercase, no trailing dot, Unicode names as A-labels).
   returned: always
   type: list
   elements: str
@@ -442,7 +447,7 @@ def main() -> None:
         required_if=[("dns_provider", "alidns", ["alidns"]), ("dns_provider", "rfc2136", ["rfc2136"])],
     )
     try:
-        require("cryptography", "acme", "dnspython", *registry.libraries(module.params["dns_provider"]))
+        require("cryptography", "acme", "dnspython", "psl", *registry.libraries(module.params["dns_provider"]))
         result = renew(_fleet_issue.renew_request(module.params, module.check_mode))
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)

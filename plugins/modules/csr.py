@@ -33,7 +33,10 @@ options:
     type: path
     required: true
   names:
-    description: DNS names of the CSR (the first one that fits becomes the subject CN).
+    description:
+      - DNS names of the CSR (the first one that fits becomes the subject CN).
+      - A Unicode name is written as its A-label (IDNA 2008 with the UTS 46 mapping); a name a CA refuses
+        (an IP address, an underscore, an empty or over-long label, a misplaced wildcard) fails the task.
     type: list
     elements: str
     required: true
@@ -96,7 +99,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils import _domains, _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme import keys as _keys
 from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._durable import os_error, read_file, write_atomic
@@ -134,9 +137,10 @@ def main() -> None:
     )
     params = module.params
     path = params["key_path"]
-    names = [n.lower().rstrip(".") for n in params["names"]]
     try:
         require("cryptography")
+        # the controller checked the names against the Public Suffix List; a host need not have it
+        names = [_domains.to_ascii(n, suffixes=None) for n in params["names"]]
         key = None
         existing = None if params["regenerate"] else read_file(path)
         if existing is not None:

@@ -124,7 +124,7 @@ options:
     type: int
     default: 3
   expected_names:
-    description: DNS names or IP addresses the certificate must cover (wildcards count); otherwise refused.
+    description: DNS names or IP addresses the certificate must cover (wildcards count; a Unicode name as its A-label); otherwise refused.
     type: list
     elements: str
     default: []

@@ -46,7 +46,7 @@ options:
     type: int
     default: 443
   server_name:
-    description: Name sent as SNI and checked against the certificate. Default O(host).
+    description: Name sent as SNI and checked against the certificate. Default O(host). A Unicode name is sent as its A-label (IDNA 2008).
     type: str
   alpn:
     description: ALPN protocols to offer, for example V(h2) for gRPC.

@@ -541,7 +541,7 @@ def issued(module: AnsibleModule) -> None:
         module.exit_json(changed=False, issued={}, lock={"acquired": False, "waited": 0.0, "broke_stale": None},
                          issue_warnings=[], ledger=os.path.join(params["store"], "ledger.json"))
     providers = {o["dns_provider"] for o in params["orders"]}
-    require("cryptography", "acme", "dnspython", *[lib for p in sorted(providers) for lib in registry.libraries(p)])
+    require("cryptography", "acme", "dnspython", "psl", *[lib for p in sorted(providers) for lib in registry.libraries(p)])
     owner = params["owner"] or "%s-%d-%s" % (os.uname()[1], os.getpid(), uuid.uuid4().hex[:8])
     run = _fleet_issue.issue_orders(params["orders"], params["store"], owner, concurrency=params["concurrency"],
                                     lock_wait=params["lock_wait"], stale_after=params["stale_after"])

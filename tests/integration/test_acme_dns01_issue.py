@@ -186,3 +186,37 @@ def test_preferred_chain_from_alternates(quiet_lab: LabHandle, tmp_path: pathlib
         assert "ISSUER=" + alt_cn not in proc.stdout
     finally:
         stop_pid_file(lab.state_dir, "pebble-alt", "pebble")
+
+
+def test_an_idn_is_ordered_and_installed_as_its_a_label(quiet_lab: LabHandle, tmp_path: pathlib.Path) -> None:
+    """bücher.example.test (and its wildcard) through Pebble and BIND9: the CA sees A-labels only."""
+    lab = quiet_lab
+    orders = len(lab.proxy_stats().get("orders", []))
+    run = run_module(MODULE, lab.args(tmp_path, ["*.Bücher.example.test", "bücher.example.test"], via_proxy=True,
+                                      allowed_domains=["*.bücher.example.test", "bücher.example.test"]))
+    assert run.rc == 0, run.stdout + run.stderr
+    a_labels = ["*.xn--bcher-kva.example.test", "xn--bcher-kva.example.test"]
+    assert run.result["names"] == a_labels
+    assert sorted(o.get("identifiers", []) for o in lab.proxy_stats()["orders"][orders:]) == [sorted(a_labels)]
+    assert sorted(r["name"] for r in run.result["dns_records"]) == ["_acme-challenge.xn--bcher-kva.example.test"] * 2
+    assert sorted(run.result["certificate"]["sans"]) == ["DNS:" + n for n in a_labels]
+    assert_installed(lab, tmp_path, a_labels)
+    assert lab.txt("_acme-challenge.xn--bcher-kva.example.test") == set()   # removed again
+
+
+def test_names_a_ca_refuses_fail_before_any_request(quiet_lab: LabHandle, tmp_path: pathlib.Path) -> None:
+    lab = quiet_lab
+    before = lab.proxy_count()
+    run = run_module(MODULE, lab.args(tmp_path, ["ok.example.test", "foo_bar.example.test", "a.*.example.test",
+                                                 "192.0.2.1", "com.cn"], via_proxy=True))
+    assert run.rc != 0 and run.result["failed"], run.stdout
+    msg = run.result["msg"]
+    for reason in ("'foo_bar.example.test' is not a DNS name a CA issues for: the label 'foo_bar' has an underscore",
+                   "'a.*.example.test' is not a DNS name a CA issues for: a wildcard is allowed only as the whole first label",
+                   "'192.0.2.1' is an IP address: certificates here are for DNS names; use a DNS name that resolves to it",
+                   "'com.cn' is not a DNS name a CA issues for: com.cn is a public suffix (Public Suffix List)",
+                   "No ACME or DNS request was made"):
+        assert reason in msg, msg
+    assert run.result["refused"] == ["foo_bar.example.test", "a.*.example.test", "192.0.2.1", "com.cn"]
+    assert lab.proxy_count() == before
+    assert list(tmp_path.iterdir()) == []

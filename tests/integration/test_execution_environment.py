@@ -19,7 +19,7 @@ BIN = os.path.dirname(sys.executable)
 # top-level import -> the pip requirement that provides it
 PROVIDERS = {"cryptography": "cryptography", "acme": "acme", "josepy": "josepy", "dns": "dnspython",
              "aliyunsdkcore": "aliyun-python-sdk-core", "aliyunsdkalidns": "aliyun-python-sdk-alidns",
-             "jmespath": "jmespath", "requests": "requests"}
+             "jmespath": "jmespath", "requests": "requests", "idna": "idna", "publicsuffixlist": "publicsuffixlist"}
 ALWAYS_THERE = {"ansible", "ansible_collections", "__future__"}
 
 EE = """\

@@ -49,11 +49,11 @@ def test_acme_dns01_lists_everything_missing_at_once(bare_python: str, tmp_path:
             "dns_provider": "alidns", "alidns": {"access_key_id": "LTAIx", "access_key_secret": "never-shown-1234"}}
     result = _run("ghostguard.certs.acme_dns01", args, bare_python)
     assert result["error_kind"] == "missing_library"
-    assert result["missing"] == ["cryptography", "acme", "josepy", "requests", "dnspython", "aliyun-python-sdk-core",
-                                 "aliyun-python-sdk-alidns"]
+    assert result["missing"] == ["cryptography", "acme", "josepy", "requests", "dnspython", "publicsuffixlist",
+                                 "aliyun-python-sdk-core", "aliyun-python-sdk-alidns"]
     assert str(result["pip_install"]).endswith(
         "install 'cryptography>=3.4' 'acme>=4.0' 'josepy>=2.0' 'requests>=2.20' 'dnspython>=2.0' "
-        "'aliyun-python-sdk-core>=2.13.5' 'aliyun-python-sdk-alidns>=3.0'")
+        "'publicsuffixlist>=0.10' 'aliyun-python-sdk-core>=2.13.5' 'aliyun-python-sdk-alidns>=3.0'")
     assert "never-shown-1234" not in json.dumps(result)
     assert list(tmp_path.iterdir()) == []  # nothing written
 

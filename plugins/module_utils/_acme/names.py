@@ -1,49 +1,38 @@
 # Copyright (c) 2026 ghostguard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Certificate names: normalisation (lowercase, IDNA, no trailing dot) and the ``allowed_domains`` allowlist."""
+"""The names of an order: normalised by the CA's rules (module_utils/_domains.py: A-labels, the Public Suffix
+List), then checked against ``allowed_domains``."""
 
 from __future__ import annotations
 
-import fnmatch
-import re
 import typing as t
 
+from .._domains import allowed, ascii_form, name_problem
 from .._errors import InputError
 
-NAME_RE = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+__all__ = ["allowed", "check_allowed", "normalize_names"]
 
 
 def normalize_names(names: t.Iterable[str]) -> list[str]:
+    """The names in A-label form, in order, without duplicates; names a CA would refuse raise one InputError
+    giving each with its reason (``refused``: those names)."""
     out: list[str] = []
+    refused: dict[str, str] = {}
     for raw in names:
-        name = str(raw).strip().rstrip(".").lower()
-        if not name:
+        if not str(raw).strip():
             continue
-        try:
-            name = name.encode("idna").decode("ascii") if not name.isascii() else name
-        except UnicodeError:
-            raise InputError("%r is not a valid domain name" % raw) from None
-        if not NAME_RE.match(name) or len(name) > 253:
-            raise InputError("%r is not a valid DNS name for a certificate (wildcards only as a whole first "
-                             "label, like *.example.com)" % raw)
+        why = name_problem(raw)
+        if why:
+            refused[str(raw)] = why
+            continue
+        name = ascii_form(raw)
         if name not in out:
             out.append(name)
+    if refused:
+        raise InputError("%s. No ACME or DNS request was made; fix the names" % "; ".join(refused.values()),
+                         refused=list(refused))
     return out
-
-
-def allowed(name: str, patterns: t.Sequence[str]) -> bool:
-    """``example.com`` allows exactly that name; ``*.example.com`` allows every name below it
-    (wildcards included); other shell patterns (``shop-*.example.com``) match with fnmatch."""
-    for raw in patterns:
-        pattern = str(raw).strip().rstrip(".").lower()
-        if not pattern:
-            continue
-        if pattern.startswith("*.") and name.endswith(pattern[1:]) and len(name) > len(pattern) - 1:
-            return True
-        if name == pattern or (any(c in pattern for c in "*?[") and fnmatch.fnmatchcase(name, pattern)):
-            return True
-    return False
 
 
 def check_allowed(names: t.Sequence[str], patterns: t.Sequence[str] | None) -> None:

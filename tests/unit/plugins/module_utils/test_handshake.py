@@ -59,6 +59,16 @@ def test_verification_classes(lab: ProbeLab, tmp_path: t.Any) -> None:
         assert _handshake.handshake(ep(srv.port, lab, server_name="other.test"), False).chain_der
 
 
+def test_an_idn_server_name_is_sent_as_its_idna_2008_a_label(lab: ProbeLab) -> None:
+    # faß: IDNA 2008 keeps the ß (xn--fa-hia); Python's ssl would send IDNA 2003's "fass" for a str name
+    issued = lab.ca.issue(["xn--fa-hia.example.test"])
+    with TLSServer(*lab.write(issued, "idn")) as srv:
+        endpoint = ep(srv.port, lab, server_name="Faß.example.test")
+        assert endpoint.sni == "xn--fa-hia.example.test"
+        assert _handshake.handshake(endpoint, True).chain_der[0] == issued.cert.public_bytes(serialization.Encoding.DER)
+        assert failure(ep(srv.port, lab, server_name="fass.example.test")).error == "hostname_mismatch"
+
+
 def test_refused_names_the_endpoint() -> None:
     port = free_port()
     err = failure(_handshake.Endpoint("127.0.0.1", port, timeout=2, name="api"))

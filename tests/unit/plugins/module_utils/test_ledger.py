@@ -52,6 +52,32 @@ def test_the_limits_default_to_lets_encrypts() -> None:
         ("per_registered_domain_week", "example.com")]
 
 
+@pytest.mark.parametrize(("name", "registered"), [
+    ("api.example.com.cn", "example.com.cn"),   # not com.cn, as the last two labels would say
+    ("*.www.example.co.uk", "example.co.uk"),
+    ("shop.example.com", "example.com"),
+    ("a.b.example.test", "example.test"),
+    ("www.xn--bcher-kva.de", "xn--bcher-kva.de"),
+])
+def test_registered_domain_comes_from_the_public_suffix_list(name: str, registered: str) -> None:
+    assert _ledger.registered_domain(name) == registered
+
+
+def test_per_domain_limit_counts_each_registered_domain_under_a_public_suffix() -> None:
+    from ansible_collections.ghostguard.certs.plugins.module_utils._schedule import schedule
+
+    ledger = [entry(2, "api.example.com.cn")] * 3 + [entry(2, "www.other.com.cn")]
+    orders = [{"id": "shop", "domains": ["shop.example.com.cn"], "deadline": NOW + 30 * 86400},
+              {"id": "mail", "domains": ["mail.third.com.cn"], "deadline": NOW + 30 * 86400}]
+    verdict = schedule(orders, ledger, {"per_registered_domain_week": 3}, NOW)
+    checks = {c["scope"]: c for c in verdict["checks"] if c["limit"] == "per_registered_domain_week"}
+    assert set(checks) == {"example.com.cn", "third.com.cn"}   # nothing counts against com.cn
+    assert (checks["example.com.cn"]["used"], checks["third.com.cn"]["used"]) == (3, 0)
+    assert verdict["admit"]["mail"] == _ledger.iso(NOW)        # other.com.cn's order does not hold third.com.cn back
+    (deferred,) = verdict["deferred"]
+    assert (deferred["id"], deferred["limit"], deferred["scope"]) == ("shop", "per_registered_domain_week", "example.com.cn")
+
+
 def test_ledger_records_under_a_lock_and_forgets_after_a_week(tmp_path: pathlib.Path) -> None:
     path = str(tmp_path / "store" / "ledger.json")
     assert _ledger.load_ledger(path) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-from renew_data import NOW, cert, fleet, host
+from renew_data import NOW, cert, described, fleet, host
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _plan
 
@@ -96,3 +96,14 @@ def test_a_ghost_or_an_unproved_generation_is_repaired_without_an_order() -> Non
     assert plan["repairs"][1]["why"] == "unproved: generation 4 was installed and never proved"
     assert {u["host"] for u in plan["unchanged"]} == {"api-1", "solo"}
     assert "repair: api-2/api (ghost" in _plan.plan_table(plan)
+
+
+def test_plan_table_shows_an_idn_in_both_forms() -> None:
+    certs = _inventory.normalize_certificates("shop-1", host([cert("shop", "bücher.example.com", "www.example.com")]))
+    hosts = {"shop-1": {"certificates": certs, "unreachable": False, "expiry": {"certificates": [
+        described(certs[0]["cert_path"], ["xn--bcher-kva.example.com", "www.example.com"], True)]}}}
+    plan = _plan.build_plan(hosts, {"store": "/s"}, [], NOW)
+    assert plan["sets"][0]["domains"] == ["www.example.com", "xn--bcher-kva.example.com"]   # ordered as A-labels
+    assert plan["orders"][0]["domains"] == ["www.example.com", "xn--bcher-kva.example.com"]
+    row = _plan.plan_table(plan).splitlines()[1]
+    assert row.startswith("www.example.com,xn--bcher-kva.example.com (bücher.example.com)  shop-1  1 order, key on host")

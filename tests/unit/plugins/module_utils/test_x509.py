@@ -134,6 +134,9 @@ def test_names_cover(ca: TestCA) -> None:
     cert = ca.issue(["*.example.test", "example.test"]).cert
     assert _x509.names_cover(cert, ["example.test", "www.example.test"]) == []
     assert _x509.names_cover(cert, ["a.b.example.test", "other.test"]) == ["a.b.example.test", "other.test"]
+    idn = ca.issue(["xn--bcher-kva.example.test", "*.xn--r8jz45g.example.test"]).cert
+    assert _x509.names_cover(idn, ["Bücher.example.test", "www.例え.example.test", "xn--bcher-kva.example.test."]) == []
+    assert _x509.names_cover(idn, ["faß.example.test"]) == ["faß.example.test"]
 
 
 def test_cert_pem_roundtrip(ca: TestCA) -> None:

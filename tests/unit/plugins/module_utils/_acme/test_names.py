@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Certificate names: normalisation and the allowed_domains allowlist."""
+"""The names of an order: normalisation (the CA's rules, module_utils/_domains.py) and the allowed_domains allowlist."""
 
 from __future__ import annotations
 
@@ -46,3 +46,14 @@ def test_check_allowed_names_every_refusal() -> None:
     with pytest.raises(InputError, match=r"b\.other\.test, c\.other\.test: not in allowed_domains") as err:
         names.check_allowed(["a.example.test", "b.other.test", "c.other.test"], ["*.example.test"])
     assert err.value.details["refused"] == ["b.other.test", "c.other.test"]
+
+
+def test_every_refused_name_is_given_at_once() -> None:
+    with pytest.raises(InputError) as err:
+        names.normalize_names(["ok.example.com", "a_b.example.com", "192.0.2.7", "*.com"])
+    assert err.value.details["refused"] == ["a_b.example.com", "192.0.2.7", "*.com"]
+    assert str(err.value) == (
+        "'a_b.example.com' is not a DNS name a CA issues for: the label 'a_b' has an underscore, which CAs refuse in "
+        "certificate names (use a hyphen); '192.0.2.7' is an IP address: certificates here are for DNS names; use a DNS "
+        "name that resolves to it; '*.com' is not a DNS name a CA issues for: a wildcard over the top-level domain 'com'; "
+        "CAs issue only below a registered domain. No ACME or DNS request was made; fix the names")
