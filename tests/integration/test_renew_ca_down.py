@@ -46,11 +46,11 @@ def task_seconds(log: pathlib.Path, task: str) -> float:
     return (when(lines[index + 1]) - when(lines[index])).total_seconds()
 
 
-def test_ca_down_every_order_fails_at_once_with_the_same_reason(fleet: Fleet, lab: LabHandle,
-                                                                 tmp_path: pathlib.Path) -> None:
+def test_ca_down_every_order_fails_at_once_with_the_same_reason(
+        fleet: Fleet, lab: LabHandle, tmp_path: pathlib.Path) -> None:
     directory = "https://127.0.0.1:%d/directory" % free_port()
-    inventory = fleet.write_inventory(directory=str(tmp_path / "ca-down"), acme_extra={"directory": directory,
-                                                                                       "timeout": TIMEOUT})
+    down = {"directory": directory, "timeout": TIMEOUT}
+    inventory = fleet.write_inventory(directory=str(tmp_path / "ca-down"), acme_extra=down)
     before = fleet.snapshot()
     files = {h: file_fp(fleet, h) for h in before}
     report_dir, log = tmp_path / "report", tmp_path / "ansible.log"

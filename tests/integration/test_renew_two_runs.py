@@ -207,8 +207,8 @@ def test_the_playbook_lock_lasts_as_long_as_the_ansible_playbook_run(tmp_path: p
     playbook = tmp_path / "hold.yml"
     playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [
         {"name": "lock", "ghostguard.certs.renew_store": {"path": str(store), "state": "locked"}, "register": "held"},
-        {"name": "look at the lock", "ansible.builtin.copy": {"src": str(store / "issue.lock"),
-                                                               "dest": str(tmp_path / "seen.json"), "remote_src": True}},
+        {"name": "look at the lock",
+         "ansible.builtin.copy": {"src": str(store / "issue.lock"), "dest": str(tmp_path / "seen.json"), "remote_src": True}},
         {"name": "unlock", "ghostguard.certs.renew_store": {"path": str(store), "state": "unlocked",
                                                             "owner": "{{ held.owner }}"}}]}]))
     proc = start_playbook(str(playbook), {}, "localhost,", str(tmp_path / "out.log"), args=["-c", "local"])

@@ -121,7 +121,7 @@ def test_a_ca_found_unreachable_fails_the_runs_other_clients_without_a_request(q
     url = "https://127.0.0.1:%d/dir" % port
     breaker = Breaker(url)
     clients = [AcmeClient(url, _pem(ec.generate_private_key(ec.SECP256R1())), quiet_lab.info["ca_bundle"],
-                          RetryPolicy.within(2, breaker=breaker)) for _ in range(2)]
+                          RetryPolicy.within(2, breaker=breaker)) for _n in range(2)]
     with pytest.raises(ProtocolError, match=r"the CA at %s is unreachable: .*failed \(Connection refused\)" % url) as first:
         clients[0].ensure_account(None, True)
     assert clients[0].net.requests_sent >= 2 and breaker.reason is not None
