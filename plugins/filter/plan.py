@@ -14,6 +14,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import name_rules
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import plain as _plain
 from ansible_collections.ghostguard.certs.plugins.module_utils import (
+    _fleet_issue,
     _inventory,
     _ledger,
     _plan,
@@ -203,7 +204,28 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, ari: t.A
     for order in plan["orders"]:
         if order["mode"] == "host_key":   # where the host makes the key and the CSR (only the CSR travels)
             order["staging"] = certs[order["host"]][order["name"]]["staging"]
+            order["key_path"] = certs[order["host"]][order["name"]]["key_path"]
     return plan
+
+
+def renew_reusable(order: t.Any, plan: t.Any, policy: t.Any = None) -> str | None:
+    """PEM of the certificate in renew_store that this run may reuse for a planned *order* instead of ordering
+    (``_fleet_issue.reusable``: another run ordered it since this plan, or it is fresh and not the one the plan
+    saw on the hosts), else None. renew.yml gives it to the CSR step, so a host that holds its key sends a CSR
+    for that key (the certificate is then reused, not ordered again)."""
+    order, plan = _plain(order), _plain(plan)
+    path = os.path.join(order["store"], "cert.pem")
+    seen = [h.get("fingerprint") for s in plan.get("sets") or [] if s.get("set") == order.get("set")
+            for h in s.get("holders") or [] if h.get("host") in (order.get("hosts") or [])]
+    try:
+        since = _ledger.parse_time(str(plan["generated_at"])) if plan.get("generated_at") else None
+        cert = _fleet_issue.reusable(path, order["domains"], _plain(policy or {}), bool(order.get("force")), since, seen)
+    except (CertsError, ValueError) as exc:
+        raise AnsibleFilterError("renew_reusable: %s" % exc) from None
+    if cert is None:
+        return None
+    with open(path, "rb") as handle:
+        return handle.read().decode("ascii")
 
 
 def renew_ari_requests(hosts: t.Any, observed_var: str = "renew_observed") -> list[dict[str, t.Any]]:
@@ -240,12 +262,15 @@ def renew_orders_args(plan: t.Any, hosts: t.Any, store: str, csr_var: str = "ren
     return out
 
 
-def renew_converge_args(items: t.Any, issued: t.Any) -> dict[str, t.Any]:
+def renew_converge_args(items: t.Any, issued: t.Any, csr: t.Any = None) -> dict[str, t.Any]:
     """One host's ``converge`` options from its entries of the plan (``deploys[host]``) and what was issued:
     the certificates, and the bundle of each that got a certificate (files of the controller's store; the key
-    of a name set held by this host alone stays on the host, in its staging directory)."""
+    of a name set held by this host alone stays on the host: in its staging directory, or where the CSR step
+    (*csr*, the registered ``csr`` loop) found it installed already)."""
     items = _plain(items or [])
     issued = _plain(issued or {})
+    held = {r["item"]["id"]: r["key_path"] for r in (_plain(csr or {}).get("results") or [])
+            if r.get("holds_certificate") and r.get("key_path") and (r.get("item") or {}).get("id")}
     bundles: dict[str, dict[str, str]] = {}
     for item in items:
         order = issued.get(item.get("order")) if item.get("order") else None
@@ -254,7 +279,7 @@ def renew_converge_args(items: t.Any, issued: t.Any) -> dict[str, t.Any]:
         folder = order["store"]
         bundle = {"cert_src": os.path.join(folder, "cert.pem"), "chain_src": os.path.join(folder, "chain.pem")}
         if item["mode"] == "host_key":
-            bundle["key_src_remote"] = os.path.join(item["cert"]["staging"], "privkey.pem")
+            bundle["key_src_remote"] = held.get(item["order"]) or os.path.join(item["cert"]["staging"], "privkey.pem")
         else:
             bundle["key_src"] = os.path.join(folder, "privkey.pem")
         bundles[item["name"]] = bundle
@@ -400,6 +425,7 @@ class FilterModule:
             "renew_ari_requests": renew_ari_requests,
             "renew_orders_args": renew_orders_args,
             "renew_converge_args": renew_converge_args,
+            "renew_reusable": renew_reusable,
             "renew_acme_args": renew_acme_args,
             "renew_should_stop": renew_should_stop,
             "renew_report": renew_report,

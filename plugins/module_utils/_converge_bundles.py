@@ -10,16 +10,20 @@ from __future__ import annotations
 import os
 import typing as t
 
-from ._errors import InputError
+from . import _x509
+from ._durable import read_file
+from ._errors import CertsError, InputError
 from ._observe import policy_of
 
 __all__ = ["bundle_from_options", "discard_staging"]
 
 
 def bundle_from_options(name: str, options: t.Mapping[str, t.Any], domains: t.Sequence[str] = (),
-                        policy: t.Any = None) -> t.Any:
+                        policy: t.Any = None, installed: str | None = None) -> t.Any:
     """A validated bundle from ``{cert_content, chain_content, key_content | key_src_remote}`` (the
-    ``converge`` module's ``bundles`` entry): key match, chain links, names cover *domains*, not expired."""
+    ``converge`` module's ``bundles`` entry): key match, chain links, names cover *domains*, not expired.
+    None when the ``key_src_remote`` is gone and the file *installed* holds this certificate already (another
+    run installed it and discarded the key it staged: nothing is left to install)."""
     from ._bundle import build_bundle, read_input, validate_bundle
 
     def data(option: str) -> bytes | None:
@@ -32,12 +36,24 @@ def bundle_from_options(name: str, options: t.Mapping[str, t.Any], domains: t.Se
     if key is not None and options.get("key_src_remote"):
         raise InputError("bundles.%s: give key_content (key_src) or key_src_remote, not both" % name)
     if options.get("key_src_remote"):
+        if installed and not os.path.exists(str(options["key_src_remote"])) and _holds(installed, data("cert_content")):
+            return None
         key = read_input(str(options["key_src_remote"]), "bundles.%s.key_src_remote" % name)
     where = {role: "bundles.%s.%s_content" % (name, role) for role in ("cert", "key", "chain")}
     bundle = build_bundle(t.cast(bytes, data("cert_content")), key, data("chain_content"), where)
     pol = policy_of(policy)
     validate_bundle(bundle, None, list(domains), pol.now, float(pol.leeway))
     return bundle
+
+
+def _holds(path: str, cert_pem: bytes | None) -> bool:
+    """Whether the certificate file *path* holds the leaf *cert_pem*."""
+    data = read_file(path)
+    try:
+        return bool(data and cert_pem) and _x509.fingerprint(_x509.load_certificates(t.cast(bytes, data), path)[0][0]) == \
+            _x509.fingerprint(_x509.load_certificates(t.cast(bytes, cert_pem), "cert_content")[0][0])
+    except CertsError:
+        return False
 
 
 def discard_staging(bundles: t.Mapping[str, t.Mapping[str, t.Any]], results: t.Sequence[t.Mapping[str, t.Any]]) -> list[str]:

@@ -11,6 +11,12 @@ a fresh certificate already there is reused, not ordered again) plus a write-ahe
 the CA accepts the newOrder, the order is appended to ``ledger.json`` (``_ledger.record_orders``), so
 a run that dies later still counts it in the rate-limit budget. One failed order is reported for
 that order; it fails nothing else.
+
+Two runs (or AWX slices) at once: the orders of a run are all placed under the store lock, and a name
+set that the other run ordered meanwhile is reused, not ordered again - :func:`reusable` says when a
+certificate in an order's store may stand in for an order (also for renew.yml's CSR step, so that a
+host that already holds the key of that certificate sends a CSR for it). One :class:`~._acme.retry.Breaker`
+per CA and run: once the CA is found unreachable, the run's other orders fail at once with that reason.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ import threading
 import time
 import typing as t
 
-from . import _ledger
+from . import _ledger, _x509
+from ._acme.decide import assess
 from ._acme.issue import AcmeAccount, DnsChallenge, IssueRequest, RenewRequest, account_key, renew
+from ._acme.retry import Breakers
 from ._argspec import policy_argspec
 from ._deploy import Targets
 from ._dns import registry
@@ -162,6 +170,34 @@ class WriteAhead:
                 % (len(self.pending), self.path, self.errors[-1], ", ".join(str(e["order_url"]) for e in self.pending))]
 
 
+# ----------------------------------------------------------------------------- reuse
+
+
+def reusable(cert_path: str, names: t.Sequence[str], policy_options: t.Mapping[str, t.Any] | None = None,
+             force: bool = False, since: float | None = None, seen: t.Iterable[str | None] = ()) -> t.Any:
+    """The certificate at *cert_path* (an order's store) when this run may use it instead of ordering, else None.
+
+    It must name exactly *names* and be valid now, and either it was installed at or after *since* (this run's
+    plan: another run or AWX slice ordered it meanwhile), or, unless *force*, it is not due under the policy
+    (*policy_options*) and is not a certificate the plan saw on the hosts (fingerprints *seen*: their verdict was
+    made on it, an ARI window included).
+    """
+    wanted = sorted(str(n).lower().rstrip(".") for n in names)
+    decision = assess(cert_path, None, wanted, Policy.from_options({**(policy_options or {}), "force": False}))
+    if decision.cert is None or decision.reason in ("names_changed", "expired", "not_yet_valid", "unreadable_certificate"):
+        return None
+    try:
+        installed = os.stat(cert_path).st_mtime
+    except OSError:
+        return None
+    if since is not None and installed >= since:
+        return decision.cert
+    if force or decision.due:
+        return None
+    judged = {str(f).replace(":", "").lower() for f in seen if f}
+    return None if _x509.fingerprint(decision.cert).replace(":", "") in judged else decision.cert
+
+
 # ----------------------------------------------------------------------------- orders
 
 
@@ -171,7 +207,8 @@ def _outcome(order: t.Mapping[str, t.Any], store: str, domains: list[str]) -> di
             "accepted": False, "warnings": []}
 
 
-def issue_one(order: t.Mapping[str, t.Any], on_order: OrderHook | None = None) -> dict[str, t.Any]:
+def issue_one(order: t.Mapping[str, t.Any], on_order: OrderHook | None = None,
+              breakers: Breakers | None = None, since: float | None = None) -> dict[str, t.Any]:
     """Renew one order into its store directory; never raises for the order's own failure.
 
     Returns ``{ok, ordered, reused, replaces, reason, msg, fingerprint, not_after, store, domains,
@@ -189,9 +226,16 @@ def issue_one(order: t.Mapping[str, t.Any], on_order: OrderHook | None = None) -
         if on_order is not None:
             on_order(info)
 
+    meanwhile = False
     try:
+        # ordered by another run (or slice) since this one planned: reused like a fresh certificate, even if forced
+        meanwhile = since is not None and reusable(str(order.get("cert_path")), domains, order, True, since) is not None
+        if meanwhile and order.get("force"):
+            order = dict(order, force=False)
         req = renew_request(order)
         req.issue.on_order = hook
+        if breakers is not None:
+            req.issue.breaker = breakers.get(req.issue.account.directory)
         if store:
             os.makedirs(store, mode=0o700, exist_ok=True)
         result = renew(req)
@@ -206,6 +250,8 @@ def issue_one(order: t.Mapping[str, t.Any], on_order: OrderHook | None = None) -
                    order_url=result.order_url, warnings=list(result.warnings))
         if not cert:
             out["msg"] = "no certificate in %s (%s)" % (store, result.reason)
+        elif meanwhile and not result.renewed:
+            out["reason"] = "ordered meanwhile by another run (installed in %s after this run planned)" % store
     if seen:
         out.update(accepted=True, order_url=seen[-1].get("order_url"), replaces=bool(seen[-1].get("replaces")))
         if order.get("ari_exempt") and not out["replaces"]:
@@ -230,14 +276,17 @@ class IssueRun:
     lock: dict[str, t.Any]
     warnings: list[str]
     ledger: str
+    unreachable: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def issue_orders(orders: t.Sequence[t.Mapping[str, t.Any]], store: str, owner: str, concurrency: int = 4,
-                 lock_wait: float = 900, stale_after: float = 3600) -> IssueRun:
+                 lock_wait: float = 900, stale_after: float = 3600, since: float | None = None) -> IssueRun:
     """Issue *orders* (dicts of :func:`order_argspec`'s options) under the lock of renew_store *store*.
 
     At most *concurrency* orders run at once. A lock that cannot be taken raises FileSystemError naming
-    its holder; anything else is reported per order id in ``issued``.
+    its holder; anything else is reported per order id in ``issued``. A lock *owner* already holds (taken
+    by the playbook before its CSR step) is used and left to it. *since*: when the run planned (see
+    :func:`reusable`). ``unreachable``: the CAs found unreachable, with why (their other orders failed at once).
     """
     ids = [str(o.get("id")) for o in orders]
     if len(set(ids)) != len(ids) or "None" in ids:
@@ -246,18 +295,20 @@ def issue_orders(orders: t.Sequence[t.Mapping[str, t.Any]], store: str, owner: s
     lock_path = os.path.join(store, "issue.lock")
     got = _ledger.acquire_lock(lock_path, owner, lock_wait, stale_after)
     ahead = WriteAhead(ledger)
+    breakers = Breakers()
     issued: dict[str, dict[str, t.Any]] = {}
     try:
         prepare_accounts(orders)
         workers = max(1, min(int(concurrency), len(orders) or 1))
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="order") as pool:
-            futures = {oid: pool.submit(issue_one, order, ahead.hook()) for oid, order in zip(ids, orders)}
+            futures = {oid: pool.submit(issue_one, order, ahead.hook(), breakers, since) for oid, order in zip(ids, orders)}
             for oid, future in futures.items():
                 issued[oid] = future.result()
     finally:
         warnings = ahead.flush()
-        _ledger.release_lock(lock_path, owner)
+        if not got.get("held"):
+            _ledger.release_lock(lock_path, owner)
     for oid, outcome in issued.items():
         warnings.extend("order %s: %s" % (oid, w) for w in outcome.pop("warnings"))
     lock = {"acquired": got["acquired"], "waited": got["waited"], "broke_stale": got["broke_stale"]}
-    return IssueRun(issued=issued, lock=lock, warnings=warnings, ledger=ledger)
+    return IssueRun(issued=issued, lock=lock, warnings=warnings, ledger=ledger, unreachable=breakers.open())

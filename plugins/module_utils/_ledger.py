@@ -206,7 +206,8 @@ def acquire_lock(path: str, owner: str, wait: float, stale_after: float,
     over at once; a live holder is waited for up to *wait* seconds; a lock of another host (or without a
     pid) only once older than *stale_after* seconds. *pid* is the process whose life the lock lasts
     (default this one; None: none, only *stale_after* frees it). Returns ``{acquired, waited, holder,
-    broke_stale}`` (``broke_stale``: the holder taken over, with ``why``, or None).
+    broke_stale, held}`` (``broke_stale``: the holder taken over, with ``why``, or None; ``held``: *owner* held
+    the lock already - a playbook that took it before its CSR step - so the caller must leave it to that owner).
     """
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, mode=0o700, exist_ok=True)
@@ -222,7 +223,7 @@ def acquire_lock(path: str, owner: str, wait: float, stale_after: float,
             continue
         holder = _parse_lock(seen)
         if holder.get("owner") == owner:
-            return {"acquired": True, "waited": 0.0, "holder": dict(holder), "broke_stale": None}
+            return {"acquired": True, "waited": 0.0, "holder": dict(holder), "broke_stale": None, "held": True}
         if not holder and age < 5:
             time.sleep(0.05)  # an old-style lock being written
             continue
@@ -238,7 +239,8 @@ def acquire_lock(path: str, owner: str, wait: float, stale_after: float,
                 "of this host is taken over by itself)" % (path, _holder_text(holder), age),
                 path=path, holder=dict(holder)) from None
         time.sleep(0.2)
-    return {"acquired": True, "waited": round(time.monotonic() - started, 3), "holder": record, "broke_stale": broke}
+    return {"acquired": True, "waited": round(time.monotonic() - started, 3), "holder": record, "broke_stale": broke,
+            "held": False}
 
 
 def _parse_lock(data: bytes) -> dict[str, t.Any]:

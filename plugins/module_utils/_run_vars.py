@@ -40,7 +40,7 @@ CERTWATCH_VARS = (
 # Names the playbooks set themselves (vars files, set_fact, register): an inventory that sets one would be
 # overridden or would change the run, so it is refused like a typo.
 PLAYBOOK_VARS = ("renew_opts", "renew_dry", "renew_store_dir", "renew_report_path", "renew_host_vars", "renew_members",
-                 "renew_agent", "renew_go", "renew_plan", "renew_observed", "renew_csr", "renew_issue",
+                 "renew_agent", "renew_go", "renew_plan", "renew_observed", "renew_lock", "renew_csr", "renew_issue",
                  "renew_converged", "renew_report", "renew_prove", "renew_converge_args", "renew_problems",
                  "renew_mine", "renew_ari", "rollback_dir", "rollback_report", "rollback_problems")
 KNOWN = RENEW_VARS + ROLLBACK_VARS + CERTWATCH_VARS

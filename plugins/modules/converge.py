@@ -54,7 +54,9 @@ options:
       - New certificates to install, by certificate name; only the certificates that got one.
       - Each value holds C(cert_src), C(chain_src) and C(key_src) (files on the controller, read by the
         action plugin into C(cert_content), C(chain_content) and C(key_content)), or those contents, or
-        C(key_src_remote) - a key already on the host (made there, in the certificate's staging directory).
+        C(key_src_remote) - a key already on the host (made there, in the certificate's staging directory). A
+        C(key_src_remote) that is gone while the files already hold that certificate (another run installed it
+        and removed the staged key) means nothing is left to install.
       - The whole option is never logged (it carries private keys).
     type: dict
     default: {}
@@ -279,8 +281,15 @@ def main() -> None:
             module.exit_json(changed=False, certificates=results, summary=_converge.summary(results),
                              agent=agent_found(params["agent"]))
         chosen = {c["name"]: c for c in certs}
-        bundles = {name: _converge.bundle_from_options(name, value or {}, chosen[name]["domains"], policy)
-                   for name, value in (params["bundles"] or {}).items() if name in chosen}
+        bundles = {}
+        for name, value in (params["bundles"] or {}).items():
+            if name not in chosen:
+                continue
+            cert = chosen[name]
+            bundle = _converge.bundle_from_options(name, value or {}, cert["domains"], policy,
+                                                   cert.get("cert_path") or cert.get("fullchain_path"))
+            if bundle is not None:   # None: installed already by another run (its staged key is gone)
+                bundles[name] = bundle
         results = _converge.converge(
             certs, bundles, prove=params["prove"], policy=policy, check_mode=module.check_mode,
             target=params["rollback_to"] if params["state"] == "rolled_back" else "newest")

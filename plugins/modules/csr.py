@@ -15,6 +15,9 @@ description:
     O(ghostguard.certs.acme_dns01#module:csr_content) while the key never leaves the host.
   - An existing key at O(key_path) is reused (a rerun after a failed order sends the same public key), unless
     O(regenerate=true).
+  - With O(certificate) (a certificate already issued for these names, for example by another run) and no key at
+    O(key_path), the key at O(installed_key_path) is used when it is that certificate's key - the host already holds
+    it, so the CSR asks for nothing new and the certificate is reused; otherwise a new key is made as usual.
   - Used by the C(ghostguard.certs.renew) playbook for name sets held by a single host.
 author:
   - ghostguard developers (@ghostguard)
@@ -49,6 +52,15 @@ options:
     description: Make a new key even when one exists at O(key_path).
     type: bool
     default: false
+  certificate:
+    description:
+      - PEM of a certificate already issued for O(names). When no key is staged at O(key_path) and the key at
+        O(installed_key_path) is this certificate's key, the CSR is made for that key (nothing is written) and
+        RV(holds_certificate) is true.
+    type: str
+  installed_key_path:
+    description: Where the host keeps the installed key of the certificate (its C(key_path)), checked against O(certificate).
+    type: path
 notes:
   - The key is never returned; only the CSR and the SHA-256 of the public key are.
 seealso:
@@ -81,7 +93,7 @@ csr:
   returned: always
   type: str
 key_path:
-  description: Where the key is.
+  description: Where the key is (O(installed_key_path) when the host holds the key of O(certificate) there).
   returned: always
   type: str
 public_key_sha256:
@@ -90,6 +102,10 @@ public_key_sha256:
   type: str
 reused:
   description: Whether an existing key was used.
+  returned: always
+  type: bool
+holds_certificate:
+  description: Whether the CSR's key is the key of O(certificate) (staged at O(key_path) or installed at O(installed_key_path)).
   returned: always
   type: bool
 """
@@ -125,6 +141,19 @@ def _write_key(path: str, data: bytes) -> None:
     write_atomic(path, data, 0o600)
 
 
+def _held_key(certificate: str, installed_key_path: str | None):
+    """The key at *installed_key_path* when it is the key of *certificate* (PEM), else None."""
+    leaf = _x509.load_certificates(certificate.encode("utf-8"), "certificate")[0][0]
+    data = read_file(installed_key_path) if installed_key_path else None
+    if data is None:
+        return None
+    try:
+        key = _x509.load_private_key(data, installed_key_path)
+    except CertsError:
+        return None  # unreadable: not the certificate's key; a new one is made
+    return key if _x509.public_key_matches(leaf, key) else None
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
@@ -132,6 +161,8 @@ def main() -> None:
             names=dict(type="list", elements="str", required=True),
             key_type=dict(type="str", default="ec-p256", choices=list(_keys.KEY_TYPES)),
             regenerate=dict(type="bool", default=False),
+            certificate=dict(type="str"),
+            installed_key_path=dict(type="path", no_log=False),
         ),
         supports_check_mode=True,
     )
@@ -145,19 +176,27 @@ def main() -> None:
         existing = None if params["regenerate"] else read_file(path)
         if existing is not None:
             key = _x509.load_private_key(existing, path)
+        elif params["certificate"]:
+            key = _held_key(params["certificate"], params["installed_key_path"])
+            if key is not None:
+                path = params["installed_key_path"]   # the host holds the certificate's key already: nothing to stage
         reused = key is not None
         if key is None and module.check_mode:
-            module.exit_json(changed=True, csr="", key_path=path, public_key_sha256="", reused=False)
+            module.exit_json(changed=True, csr="", key_path=path, public_key_sha256="", reused=False,
+                             holds_certificate=False)
         if key is None:
             key = _keys.generate_key(params["key_type"])
             if not module.check_mode:
                 _write_key(path, _keys.key_to_pem(key))
         der = _keys.build_csr(key, names)
+        holds = bool(params["certificate"]) and _x509.public_key_matches(
+            _x509.load_certificates(params["certificate"].encode("utf-8"), "certificate")[0][0], key)
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)
     pem = "-----BEGIN CERTIFICATE REQUEST-----\n%s\n-----END CERTIFICATE REQUEST-----\n" % "\n".join(
         _b64_lines(der))
-    module.exit_json(changed=not reused, csr=pem, key_path=path, public_key_sha256=_public_sha256(key), reused=reused)
+    module.exit_json(changed=not reused, csr=pem, key_path=path, public_key_sha256=_public_sha256(key), reused=reused,
+                     holds_certificate=holds)
 
 
 def _b64_lines(der: bytes) -> list:

@@ -22,7 +22,13 @@ description:
     a lock left by a dead process of this host is taken over at once) and issues O(orders) over ACME DNS-01,
     at most O(concurrency) at a time, each like M(ghostguard.certs.acme_dns01) into its store directory - a
     fresh certificate already there (issued by an earlier run or another AWX slice) is reused, not ordered
-    again, unless O(orders[].force). Orders whose CA window is open carry ARI C(replaces).
+    again, unless O(orders[].force); a certificate installed there after O(planned_at) (another run ordered the
+    name set meanwhile) is reused even then. Orders whose CA window is open carry ARI C(replaces).
+  - When O(owner) already holds the lock (the playbook took it with M(ghostguard.certs.renew_store) before
+    making keys and CSRs on the hosts), it is used as it is and left to that owner.
+  - One circuit breaker per CA and run - once a request to the CA has failed past its retries because the CA
+    is unreachable (connection refused or dropped, timeouts, HTTP 5xx), the run's remaining orders for that CA
+    fail at once with the same reason instead of each retrying for minutes (RV(ca_unreachable)).
   - Every order the CA accepts is appended to C(<store>/ledger.json) the moment the CA accepts it (a write-ahead
     ledger), so a run that dies afterwards still counts it in the rate-limit budget; recording the same orders
     again with M(ghostguard.certs.renew_store) O(ghostguard.certs.renew_store#module:state=recorded) does not
@@ -327,7 +333,15 @@ options:
     type: int
     default: 3600
   owner:
-    description: Token naming this run in the lock file (default host name, process id and a random part).
+    description:
+      - Token naming this run in the lock file (default host name, process id and a random part).
+      - A lock this owner holds already is used and not released (the caller releases it).
+    type: str
+  planned_at:
+    description:
+      - When the run planned (ISO 8601 UTC, the plan's C(generated_at)). A certificate installed in an order's
+        store since then was ordered meanwhile by another run or AWX slice, and is reused (also with
+        O(orders[].force)) instead of ordered again.
     type: str
 notes:
   - Module defaults group C(ghostguard.certs.certs) applies.
@@ -488,6 +502,12 @@ ledger:
   description: Path of the order ledger.
   returned: when O(state=issued)
   type: str
+ca_unreachable:
+  description:
+    - With O(state=issued), per ACME directory found unreachable in this run, why (its other orders failed at
+      once with this reason, each saying so in RV(issued.msg)); empty when every CA answered.
+  returned: when O(state=issued)
+  type: dict
 """
 
 import os
@@ -495,7 +515,7 @@ import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _fleet_ari, _fleet_issue
+from ansible_collections.ghostguard.certs.plugins.module_utils import _fleet_ari, _fleet_issue, _time
 from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns import registry
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
@@ -519,6 +539,7 @@ def argument_spec() -> dict:
         lock_wait=dict(type="int", default=900),
         stale_after=dict(type="int", default=3600),
         owner=dict(type="str"),
+        planned_at=dict(type="str"),
     )
 
 
@@ -537,18 +558,20 @@ def issued(module: AnsibleModule) -> None:
     params = module.params
     if not 1 <= params["concurrency"] <= 32:
         module.fail_json(msg="concurrency must be between 1 and 32 (got %d)" % params["concurrency"])
+    since = _time.parse_time(params["planned_at"], "planned_at").timestamp() if params["planned_at"] else None
     if module.check_mode:
         module.exit_json(changed=False, issued={}, lock={"acquired": False, "waited": 0.0, "broke_stale": None},
-                         issue_warnings=[], ledger=os.path.join(params["store"], "ledger.json"))
+                         issue_warnings=[], ledger=os.path.join(params["store"], "ledger.json"), ca_unreachable={})
     providers = {o["dns_provider"] for o in params["orders"]}
     require("cryptography", "acme", "dnspython", "psl", *[lib for p in sorted(providers) for lib in registry.libraries(p)])
     owner = params["owner"] or "%s-%d-%s" % (os.uname()[1], os.getpid(), uuid.uuid4().hex[:8])
     run = _fleet_issue.issue_orders(params["orders"], params["store"], owner, concurrency=params["concurrency"],
-                                    lock_wait=params["lock_wait"], stale_after=params["stale_after"])
+                                    lock_wait=params["lock_wait"], stale_after=params["stale_after"], since=since)
     for warning in run.warnings:
         module.warn(warning)
     changed = any(o["ordered"] or o["accepted"] for o in run.issued.values())
-    module.exit_json(changed=changed, issued=run.issued, lock=run.lock, issue_warnings=run.warnings, ledger=run.ledger)
+    module.exit_json(changed=changed, issued=run.issued, lock=run.lock, issue_warnings=run.warnings, ledger=run.ledger,
+                     ca_unreachable=run.unreachable)
 
 
 def main() -> None:

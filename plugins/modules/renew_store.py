@@ -118,23 +118,35 @@ from ansible_collections.ghostguard.certs.plugins.module_utils import _ledger
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 
+def _ansible(pid: int) -> tuple[bool, int]:
+    """Whether process *pid* runs ansible-playbook (or ansible), and its parent; OSError when it is gone."""
+    with open("/proc/%d/cmdline" % pid, "rb") as handle:
+        argv = handle.read().split(b"\0")
+    with open("/proc/%d/stat" % pid, "rb") as handle:
+        parent = int(handle.read().rsplit(b")", 1)[1].split()[1])
+    return any(os.path.basename(a) in (b"ansible-playbook", b"ansible") for a in argv[:2]), parent
+
+
 def playbook_pid() -> int | None:
-    """The process of the ansible-playbook (or ansible) run above this module: the lock lasts as long as it."""
+    """The process of the ansible-playbook (or ansible) run above this module: the lock lasts as long as it.
+
+    Ansible runs each task in a worker forked from that process (same command line, gone after the task), so
+    the topmost of the ansible processes above this one is the run's."""
     pid = os.getppid()
-    for _hop in range(12):
+    found = None
+    for _hop in range(16):
         try:
-            with open("/proc/%d/cmdline" % pid, "rb") as handle:
-                argv = handle.read().split(b"\0")
-            with open("/proc/%d/stat" % pid, "rb") as handle:
-                parent = int(handle.read().rsplit(b")", 1)[1].split()[1])
+            is_ansible, parent = _ansible(pid)
         except (OSError, IndexError, ValueError):
-            return None
-        if any(os.path.basename(a) in (b"ansible-playbook", b"ansible") for a in argv[:2]):
-            return pid
+            return found
+        if is_ansible:
+            found = pid
+        elif found is not None:
+            return found
         if parent <= 1:
-            return None
+            return found
         pid = parent
-    return None
+    return found
 
 
 def main() -> None:

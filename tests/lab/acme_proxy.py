@@ -106,6 +106,7 @@ class Proxy:
                 if used >= int(fault.get("times", 1)):
                     continue
                 self.applied[fault["id"]] = used + 1
+            self.save()  # counted now, not at the next request (a test reads the counters right after its run)
             return dict(fault)
         return None
 

@@ -102,7 +102,8 @@ class AcmeClient:
             if code == "badNonce":
                 return _retry.Failure(True, desc, nonce=True)
             transient = code in _retry.TRANSIENT_PROBLEMS or (status is not None and (status == 429 or status >= 500))
-            return _retry.Failure(transient, desc, retry_after=retry_after)
+            down = code == "serverInternal" or (status is not None and status >= 500)
+            return _retry.Failure(transient, desc, retry_after=retry_after, unreachable=down)
         if isinstance(exc, (acme_errors.BadNonce, acme_errors.MissingNonce)):
             return _retry.Failure(True, "nonce problem: %s" % exc.__class__.__name__, nonce=True)
         if isinstance(exc, acme_errors.ConflictError):
@@ -110,12 +111,13 @@ class AcmeClient:
         if isinstance(exc, acme_errors.ClientError):
             transient = status is not None and (status == 429 or status >= 500)
             where = getattr(resp, "url", self.url)
-            return _retry.Failure(transient, "HTTP %s from %s" % (status, where), retry_after=retry_after)
+            return _retry.Failure(transient, "HTTP %s from %s" % (status, where), retry_after=retry_after,
+                                  unreachable=status is not None and status >= 500)
         if isinstance(exc, requests.exceptions.SSLError):
             return _retry.Failure(False, "TLS to %s failed (%s); set acme_ca_bundle to the CA that signed the ACME "
                                   "server's certificate" % (self.url, _short(exc)))
         if isinstance(exc, requests.exceptions.RequestException):
-            return _retry.Failure(True, "connection to %s failed (%s)" % (self.url, _short(exc)))
+            return _retry.Failure(True, "connection to %s failed (%s)" % (self.url, _network_reason(exc)), unreachable=True)
         return None
 
     def _do(self, fn: t.Callable[[], t.Any], what: str) -> t.Any:
@@ -244,14 +246,15 @@ class AcmeClient:
     def deactivate(self, urls: t.Sequence[str]) -> int:
         """Best effort after a failure: give up pending authorizations (CAs limit how many may pend).
 
-        Bounded on its own (two attempts within a few seconds each), so a dead CA cannot stretch a failure.
+        Bounded on its own (two attempts within a few seconds each), so a dead CA cannot stretch a failure;
+        nothing is sent once the run's breaker found the CA unreachable.
         Returns how many were deactivated.
         """
         saved = self.policy
         done = 0
         try:
             for url in urls:
-                self.policy = _retry.RetryPolicy.within(5, max_attempts=2)
+                self.policy = _retry.RetryPolicy.within(5, max_attempts=2, breaker=saved.breaker)
                 try:
                     self.post(url, messages.UpdateAuthorization(status=messages.STATUS_DEACTIVATED),
                               "authorization deactivation")
@@ -340,6 +343,19 @@ def _status(value: t.Any) -> str:
 
 def _alternate_links(header: str) -> list[str]:
     return re.findall(r'<([^>]+)>\s*;\s*rel="?alternate"?', header or "")
+
+
+def _network_reason(exc: BaseException) -> str:
+    """What went wrong on the wire, in a few words ("Connection refused", "timed out"), not the nested reprs."""
+    text = str(exc)
+    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if found:
+        return found.group(1).strip()
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in text:
+        return "timed out"
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "the server closed the connection without an answer"
+    return _short(exc)
 
 
 def _short(exc: BaseException) -> str:

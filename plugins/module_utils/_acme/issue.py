@@ -47,7 +47,7 @@ from .client import AcmeClient
 from .decide import RenewDecision, decide
 from .names import check_allowed, normalize_names
 from .orders import obtain
-from .retry import RetryPolicy
+from .retry import Breaker, RetryPolicy
 
 
 @dataclasses.dataclass
@@ -96,6 +96,8 @@ class IssueRequest:
     leeway: float = 0.0
     # called with {order_url, names, replaces, profile} right after the CA accepted the order (write-ahead ledger)
     on_order: t.Callable[[dict[str, t.Any]], None] | None = dataclasses.field(default=None, repr=False, compare=False)
+    # shared by the orders of one run: once the CA is found unreachable, the others fail at once (no new retries)
+    breaker: Breaker | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.timeout = parse_duration(self.timeout, "timeout")
@@ -203,8 +205,8 @@ def check_dir(path: str | None, option: str) -> None:
         raise FileSystemError("the directory of %s %s is not writable by this user" % (option, path), path=path)
 
 
-def _client(account: AcmeAccount, account_pem: bytes, deadline: float) -> AcmeClient:
-    return AcmeClient(account.directory, account_pem, account.ca_bundle, RetryPolicy(deadline=deadline))
+def _client(account: AcmeAccount, account_pem: bytes, deadline: float, breaker: Breaker | None = None) -> AcmeClient:
+    return AcmeClient(account.directory, account_pem, account.ca_bundle, RetryPolicy(deadline=deadline, breaker=breaker))
 
 
 # --------------------------------------------------------------------------- issue
@@ -230,7 +232,7 @@ def issue(req: IssueRequest, client: AcmeClient | None = None, deadline: float |
         csr_der = _keys.build_csr(key, names)
 
     if client is None:
-        client = _client(req.account, t.cast(bytes, account_key(req.account)), deadline)
+        client = _client(req.account, t.cast(bytes, account_key(req.account)), deadline, req.breaker)
     if req.on_order is not None:
         client.on_order = req.on_order
     account_uri = client.ensure_account(req.account.email, req.account.terms_agreed, req.account.eab_kid,
@@ -283,7 +285,7 @@ def renew(req: RenewRequest) -> RenewResult:
     client = None
     renewal_info = None
     if req.ari and account_pem is not None:
-        client = _client(req.issue.account, account_pem, deadline)
+        client = _client(req.issue.account, account_pem, deadline, req.issue.breaker)
         renewal_info = client.renewal_info
     decision = decide(cert_path, targets.key if csr_der is None else None, names, policy, renewal_info)
     if csr_der is not None and not decision.due and not _csr_key_matches(csr_der, decision.cert):
@@ -300,7 +302,7 @@ def renew(req: RenewRequest) -> RenewResult:
     issue_req = dataclasses.replace(req.issue, names=names, replaces=req.issue.replaces or decision.replaces,
                                     key_pem=key_pem)
     if client is None:
-        client = _client(req.issue.account, t.cast(bytes, account_pem), deadline)
+        client = _client(req.issue.account, t.cast(bytes, account_pem), deadline, req.issue.breaker)
     issued = issue(issue_req, client=client, deadline=deadline)
     result.warnings.extend(issued.warnings)
     result.timings.update(issued.timings)

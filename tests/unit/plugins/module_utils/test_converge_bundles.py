@@ -58,3 +58,19 @@ def test_discard_staging_only_once_installed(tmp_path: pathlib.Path) -> None:
     assert not (tmp_path / ".ghostguard-next" / "done").exists()
     assert (tmp_path / ".ghostguard-next" / "pending" / "privkey.pem").exists()
     assert (tmp_path / "keep" / "elsewhere" / "privkey.pem").exists()
+
+
+def test_a_staged_key_removed_by_the_run_that_installed_its_certificate_leaves_nothing_to_install(
+        tmp_path: pathlib.Path, ca: TestCA) -> None:
+    current = ca.issue(["web.test"])
+    installed = current.write(str(tmp_path / "tls"), "cert")       # another run installed it, then removed its key
+    options = {"cert_content": current.cert_pem.decode(), "chain_content": current.chain_pem.decode(),
+               "key_src_remote": str(tmp_path / "gone" / "privkey.pem")}
+    assert _converge_bundles.bundle_from_options("web", options, ["web.test"], None, installed) is None
+    # a certificate the files do not hold yet still needs its key: the missing file is the error it was
+    other = ca.issue(["web.test"])
+    with pytest.raises(InputError, match=r"key_src_remote .* cannot be read"):
+        _converge_bundles.bundle_from_options("web", dict(options, cert_content=other.cert_pem.decode()), ["web.test"],
+                                              None, installed)
+    with pytest.raises(InputError, match=r"key_src_remote .* cannot be read"):   # nothing installed to compare
+        _converge_bundles.bundle_from_options("web", options, ["web.test"], None, str(tmp_path / "none.pem"))

@@ -4,6 +4,7 @@ concurrency, reuse, the write-ahead ledger (also when the process is killed), fa
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import pathlib
@@ -205,3 +206,67 @@ def test_an_order_planned_exempt_but_sent_without_replaces_is_warned_about(quiet
     assert run.issued["n2"]["ok"] and not run.issued["n2"]["replaces"]
     assert any("order n2: planned as an ARI renewal" in w for w in run.warnings)
     assert [e["replaces"] for e in _ledger.load_ledger(str(store / "ledger.json"))] == [False]
+
+
+# --------------------------------------------------------------------------- two runs at once, the CA down
+
+
+def test_reusable_says_when_a_stored_certificate_may_stand_in_for_an_order(tmp_path: pathlib.Path) -> None:
+    from certgen import TestCA, now
+
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
+
+    ca = TestCA("reuse CA")
+    fresh = ca.issue(["r.example.test"], days=90)
+    path = fresh.write(str(tmp_path), "cert", bundle=False, key=False)
+    seen = _x509.fingerprint(fresh.cert)
+    assert _fleet_issue.reusable(path, ["R.example.test."]) is not None           # fresh, not what the plan saw
+    assert _fleet_issue.reusable(path, ["r.example.test"], seen=[seen.upper()]) is None   # the plan judged this one
+    assert _fleet_issue.reusable(path, ["r.example.test", "s.example.test"]) is None   # other names
+    assert _fleet_issue.reusable(path, ["r.example.test"], force=True) is None        # forced: only if ordered meanwhile
+    installed = os.stat(path).st_mtime
+    assert _fleet_issue.reusable(path, ["r.example.test"], force=True, since=installed - 5, seen=[seen]) is not None
+    assert _fleet_issue.reusable(path, ["r.example.test"], force=True, since=installed + 5) is None
+    due = ca.issue(["r.example.test"], days=30, not_before=now() - dt.timedelta(days=25))
+    due.write(str(tmp_path), "cert", bundle=False, key=False)
+    assert _fleet_issue.reusable(path, ["r.example.test"]) is None                      # due under the policy
+    assert _fleet_issue.reusable(path, ["r.example.test"], {"renew_fraction": 0.01}) is not None
+    assert _fleet_issue.reusable(str(tmp_path / "none.pem"), ["r.example.test"], since=0) is None
+
+
+def test_a_forced_order_reuses_what_another_run_ordered_since_this_one_planned(
+        quiet_lab: LabHandle, tmp_path: pathlib.Path) -> None:
+    lab = quiet_lab
+    store = tmp_path / "store"
+    planned = time.time() - 1          # this run planned, then the other run ordered the name set
+    first = _fleet_issue.issue_orders([order(lab, store, "n4", ["n4.example.test"])], str(store), "other-run")
+    assert first.issued["n4"]["ordered"]
+    before = len(lab.proxy_stats().get("orders", []))
+    forced = order(lab, store, "n4", ["n4.example.test"], force=True)
+    run = _fleet_issue.issue_orders([forced], str(store), "this-run", since=planned)
+    out = run.issued["n4"]
+    assert out["ok"] and out["reused"] and not out["ordered"] and "ordered meanwhile by another run" in out["reason"]
+    assert out["fingerprint"] == first.issued["n4"]["fingerprint"] and accepted_by_ca(lab, before) == []
+    # planned after that certificate was installed: the force is the operator's, and it orders
+    again = _fleet_issue.issue_orders([forced], str(store), "later-run", since=time.time() + 1)
+    assert again.issued["n4"]["ordered"] and len(accepted_by_ca(lab, before)) == 1
+
+
+def test_a_ca_found_unreachable_fails_the_other_orders_at_once(tmp_path: pathlib.Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = "https://127.0.0.1:%d/dir" % sock.getsockname()[1]
+    orders = [{"id": "u%d" % i, "names": ["u%d.example.test" % i], "cert_path": str(tmp_path / ("u%d" % i) / "cert.pem"),
+               "key_path": str(tmp_path / ("u%d" % i) / "privkey.pem"), "acme_directory": url, "timeout": 3,
+               "account_key_path": str(tmp_path / "account.key"), "dns_provider": "rfc2136",
+               "rfc2136": {"server": "127.0.0.1:1"}} for i in (1, 2, 3)]
+    started = time.monotonic()
+    run = _fleet_issue.issue_orders(orders, str(tmp_path), "run-1", concurrency=1)
+    assert time.monotonic() - started < 5          # one retry cycle (3 s), not three in a row
+    assert list(run.unreachable) == [url] and "Connection refused" in run.unreachable[url]
+    assert {o["msg"] for o in run.issued.values()} == {"the CA at %s is unreachable: %s. This run sends it nothing more "
+                                                       "(its other orders fail at once with this reason); run again once "
+                                                       "the CA answers" % (url, run.unreachable[url])}
+    assert not any(o["accepted"] or o["ok"] for o in run.issued.values())

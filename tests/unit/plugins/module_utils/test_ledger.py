@@ -150,7 +150,8 @@ def test_lock_records_who_where_and_which_process(tmp_path: pathlib.Path) -> Non
     assert record["boot_id"] == _ledger.boot_id() and record["time"].endswith("Z")
     assert record["pid_ns"] == _ledger.pid_namespace() and record["pid_start"]
     assert oct(os.stat(lock).st_mode & 0o777) == "0o600"
-    assert _ledger.acquire_lock(lock, "run-1", 0, 3600)["acquired"]  # its own lock again
+    again = _ledger.acquire_lock(lock, "run-1", 0, 3600)   # its own lock again: used, and left to its first taker
+    assert again["acquired"] and again["held"] is True and got["held"] is False
     assert not _ledger.release_lock(lock, "run-2") and os.path.exists(lock)
     assert _ledger.release_lock(lock, "run-1") and not os.path.exists(lock)
     assert sorted(os.listdir(tmp_path / "store")) == []  # no temp file left behind

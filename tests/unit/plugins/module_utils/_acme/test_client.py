@@ -20,7 +20,7 @@ from lab_fixture import LabHandle
 
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme import keys as _keys
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme.client import AcmeClient, jwk_from_pem
-from ansible_collections.ghostguard.certs.plugins.module_utils._acme.retry import RetryPolicy
+from ansible_collections.ghostguard.certs.plugins.module_utils._acme.retry import Breaker, RetryPolicy
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns.registry import make_provider
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns.zone import challenge_name
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import InputError, ProtocolError, ValidationError
@@ -112,6 +112,35 @@ def test_unreachable_directory_fails_within_the_deadline(quiet_lab: LabHandle) -
     with pytest.raises(ProtocolError, match="connection to https://127.0.0.1:%d/dir failed" % port):
         client.ensure_account(None, True)
     assert time.monotonic() - started < 6
+
+
+def test_a_ca_found_unreachable_fails_the_runs_other_clients_without_a_request(quiet_lab: LabHandle) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = "https://127.0.0.1:%d/dir" % port
+    breaker = Breaker(url)
+    clients = [AcmeClient(url, _pem(ec.generate_private_key(ec.SECP256R1())), quiet_lab.info["ca_bundle"],
+                          RetryPolicy.within(2, breaker=breaker)) for _n in range(2)]
+    with pytest.raises(ProtocolError, match=r"the CA at %s is unreachable: .*failed \(Connection refused\)" % url) as first:
+        clients[0].ensure_account(None, True)
+    assert clients[0].net.requests_sent >= 2 and breaker.reason is not None
+    started = time.monotonic()
+    with pytest.raises(ProtocolError) as second:
+        clients[1].ensure_account(None, True)
+    assert str(second.value) == str(first.value) and clients[1].net.requests_sent == 0
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_ca_that_answers_429_does_not_open_the_breaker(quiet_lab: LabHandle) -> None:
+    lab = quiet_lab
+    breaker = Breaker(lab.info["proxy"]["directory"])
+    lab.proxy_control(faults=[{"id": "dir-429", "match": "/dir", "status": 429, "times": 3, "retry_after": 0}])
+    client = AcmeClient(lab.info["proxy"]["directory"], _pem(ec.generate_private_key(ec.SECP256R1())),
+                        lab.info["ca_bundle"], RetryPolicy.within(10, max_attempts=2, breaker=breaker))
+    with pytest.raises(ProtocolError, match=r"after 2 attempts.*rateLimited"):
+        client.ensure_account(None, True)
+    assert breaker.reason is None
 
 
 # --------------------------------------------------------------------------- orders
