@@ -218,12 +218,17 @@ summary:
 """
 
 import os
+import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _converge, _inventory
-from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
-from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, InputError
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import agent_interpreter, require
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import (
+    CertsError,
+    InputError,
+    MissingLibraryError,
+)
 
 CHANGES = ("renewed", "repaired", "rolled_back", "rolled_forward")
 
@@ -272,7 +277,11 @@ def main() -> None:
     params = module.params
     policy = {k: v for k, v in (params["policy"] or {}).items() if v is not None}
     try:
-        require("cryptography")
+        try:
+            require("cryptography")
+        except MissingLibraryError as exc:  # the action plugin runs the module again with the agent's Python
+            exc.details.update(python=sys.executable, agent_python=agent_interpreter(params["agent"]["bin"]))
+            raise
         certs = normalise(params["certificates"], params["names"])
         if params["state"] == "observed":
             results = _converge.observe(certs, policy)

@@ -96,14 +96,15 @@ reused:
 
 import hashlib
 import os
+import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _domains, _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme import keys as _keys
-from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import agent_interpreter, require
 from ansible_collections.ghostguard.certs.plugins.module_utils._durable import os_error, read_file, write_atomic
-from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, MissingLibraryError
 
 try:
     from cryptography.hazmat.primitives import serialization
@@ -138,7 +139,11 @@ def main() -> None:
     params = module.params
     path = params["key_path"]
     try:
-        require("cryptography")
+        try:
+            require("cryptography")
+        except MissingLibraryError as exc:  # the action plugin runs the module again with the agent's Python
+            exc.details.update(python=sys.executable, agent_python=agent_interpreter())
+            raise
         # the controller checked the names against the Public Suffix List; a host need not have it
         names = [_domains.to_ascii(n, suffixes=None) for n in params["names"]]
         key = None
