@@ -26,7 +26,9 @@ key (``--ssh-key``; default a key made once in ``DIR/id_ed25519``) in its author
 host keys in ``DIR/known_hosts``.  The inventory then connects over SSH with ``become`` and pipelining.
 
 Each host's tree is an overlay (upper directory of its own) on the cached tree, so a host costs a
-few MiB of disk and no copy; where overlayfs is not available the tree is copied.
+few MiB of disk and no copy; where overlayfs is not available the tree is copied.  A host takes about
+20 MiB of memory and 6 inotify instances: past about 20 hosts raise ``fs.inotify.max_user_instances``
+(default 128, counted for root across all hosts) for the run.
 
 Ansible reaches a host with the ``community.docker.nsenter`` connection and ``ansible_nsenter_pid`` =
 the PID of the host's init (SSH hosts: the ``ssh`` connection).  Hosts have a private network (loopback only) unless ``--host-network``.  Molecule's delegated
@@ -288,12 +290,35 @@ def _init_pid(nspawn_pid: int) -> int | None:
     return pids[0] if pids else None
 
 
+def _in_host(pid: int, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--", *argv],
+                          capture_output=True, text=True, check=False)
+
+
 def _running(pid: int) -> str:
-    proc = subprocess.run(
-        ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--", "systemctl", "is-system-running"],
-        capture_output=True, text=True, check=False,
-    )
-    return proc.stdout.strip()
+    return _in_host(pid, "systemctl", "is-system-running").stdout.strip()
+
+
+def _failed_units(pid: int) -> list[str]:
+    return [line.split()[0] for line in _in_host(pid, "systemctl", "--failed", "--plain", "--no-legend").stdout.splitlines()
+            if line.strip()]
+
+
+def _settled(pid: int, entry: dict[str, object], retried: set[str]) -> bool:
+    """Booted, and (SSH hosts) sshd answering and logins allowed. A unit that failed while many hosts booted at once
+    (systemd-user-sessions with 219/CGROUP leaves /run/nologin, refusing every login) is started once more."""
+    status = _running(pid)
+    if status not in ("running", "degraded"):
+        return False
+    failed = [u for u in _failed_units(pid) if u not in retried] if status == "degraded" else []
+    if failed:
+        retried.update(failed)
+        _in_host(pid, "systemctl", "reset-failed")
+        _in_host(pid, "systemctl", "start", "--no-block", *failed)
+        return False
+    if "ssh_port" not in entry:
+        return True
+    return _ssh_ready(int(entry["ssh_port"])) and _in_host(pid, "test", "-e", "/run/nologin").returncode != 0  # type: ignore[call-overload]
 
 
 def create(state: str, names: list[str], packages: list[str] | None = None, host_network: bool = False,
@@ -331,21 +356,33 @@ def create(state: str, names: list[str], packages: list[str] | None = None, host
     deadline = time.monotonic() + timeout
     for name in names:
         entry = hosts[name]
+        retried: set[str] = set()
         while True:
             pid = _init_pid(int(entry["nspawn_pid"]))  # type: ignore[call-overload]
-            status = _running(pid) if pid else ""
-            if status in ("running", "degraded") and ("ssh_port" not in entry or _ssh_ready(int(entry["ssh_port"]))):  # type: ignore[call-overload]
+            if pid and _settled(pid, entry, retried):
                 entry["pid"] = pid
                 break
             if time.monotonic() > deadline or not _alive(int(entry["nspawn_pid"])):  # type: ignore[call-overload]
-                sys.exit("nspawn: host %s did not boot within %ds (state %r%s); see %s"
-                         % (name, timeout, status,
-                            ", sshd not answering on port %s" % entry["ssh_port"] if "ssh_port" in entry else "",
-                            os.path.join(state, name + ".log")))
+                boot_log = os.path.join(state, name + ".log")
+                sys.exit("nspawn: host %s did not boot within %ds (state %r, failed units: %s%s); see %s%s"
+                         % (name, timeout, _running(pid) if pid else "", " ".join(_failed_units(pid)) if pid else "-",
+                            "; sshd on port %s not answering or logins not allowed yet" % entry["ssh_port"]
+                            if "ssh_port" in entry else "", boot_log, _limit_hint(boot_log)))
             time.sleep(0.5)
     save(state, hosts)
     write_inventory(state, hosts)
     return hosts
+
+
+def _limit_hint(log: str) -> str:
+    """Every host's systemd takes inotify instances, all counted for root (default limit 128: about 20 hosts)."""
+    try:
+        with open(log, "rb") as handle:
+            full = b"Too many open files" in handle.read()
+    except OSError:
+        return ""
+    return ("; inotify instances ran out (fs.inotify.max_user_instances, about 6 per host): raise it for the run, "
+            "e.g. sysctl -w fs.inotify.max_user_instances=512, and set it back afterwards") if full else ""
 
 
 def _alive(pid: int) -> bool:
@@ -359,26 +396,37 @@ def _alive(pid: int) -> bool:
 
 
 def destroy(state: str) -> None:
+    """Stop every host (all asked at once, each killed after 20 s), unmount and remove their trees."""
     hosts = load(state)
-    for _name, entry in hosts.items():
-        pid = int(entry.get("nspawn_pid", 0))  # type: ignore[call-overload]
+    pids = [int(entry.get("nspawn_pid", 0)) for entry in hosts.values()]  # type: ignore[call-overload]
+    for pid in pids:
         if _alive(pid):
             os.kill(pid, signal.SIGTERM)  # nspawn asks the host's systemd to power off
-            deadline = time.monotonic() + 20
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if _alive(pid):
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in pids:
+        if _alive(pid):
+            try:
                 os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
         if pid > 0:
             try:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
+    for entry in hosts.values():
         _remove_tree(entry)
     for name in ("hosts.json", "inventory.yml", "known_hosts"):
         try:
             os.unlink(os.path.join(state, name))
         except FileNotFoundError:
+            pass
+    for folder in ("roots", "layers"):
+        try:
+            os.rmdir(os.path.join(state, folder))
+        except OSError:
             pass
 
 
