@@ -29,5 +29,11 @@ def test_a_stopped_rollback_fails_the_host_with_the_message() -> None:
     report = plan.rollback_report({"web-3": {"renew_converged": STOPPED},
                                    "web-1": {"renew_converged": {"changed": True, "certificates": [
                                        {"name": "web", "outcome": "rolled_back", "proved": True}]}}})
-    assert report["failures"] == {"web-3": ["-: failed - failed during the roll: %s; the next run observes it and "
-                                            "finishes the roll" % STOPPED["msg"]]}
+    assert report["failures"] == {"web-3": ["-: failed - the rollback task failed, nothing was rolled back: %s"
+                                            % STOPPED["msg"]]}
+
+
+def test_a_stopped_converge_in_the_roll_fails_the_host_with_the_message() -> None:
+    rows = plan._outcomes(STOPPED, {})  # pylint: disable=protected-access
+    assert rows == [{"name": None, "outcome": "failed", "stage": "roll",
+                     "reason": "failed during the roll: %s; the next run observes it and finishes the roll" % STOPPED["msg"]}]
