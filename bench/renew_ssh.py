@@ -154,11 +154,11 @@ class SshFleet:
             self.ports[name] = nspawn.free_port()
             root = str(self.hosts[name]["root"])
             write(os.path.join(root, TRUST.lstrip("/")), trust, 0o644)
-            write(os.path.join(root, "etc", "nginx", "conf.d", "bench.conf"), (
-                "server {\n    listen 127.0.0.1:%d ssl;\n    server_name %s;\n"
-                "    ssl_certificate %s/svc/fullchain.pem;\n    ssl_certificate_key %s/svc/privkey.pem;\n"
-                "    location / { return 200 \"%s\\n\"; }\n}\n" % (self.ports[name], self.domain(index), CERT_DIR,
-                                                                     CERT_DIR, name)).encode(), 0o644)
+            conf = ("server {\n    listen 127.0.0.1:%d ssl;\n    server_name %s;\n"
+                    "    ssl_certificate %s/svc/fullchain.pem;\n    ssl_certificate_key %s/svc/privkey.pem;\n"
+                    "    location / { return 200 \"%s\\n\"; }\n}\n")
+            write(os.path.join(root, "etc", "nginx", "conf.d", "bench.conf"),
+                  (conf % (self.ports[name], self.domain(index), CERT_DIR, CERT_DIR, name)).encode(), 0o644)
         self.reset(start=True)
         time.sleep(2)  # let the boot's CPU settle before measuring memory
         self.memory_mib = before - meminfo()
@@ -276,10 +276,10 @@ class Runner:
         recap = [(int(m[1]), int(m[4]), int(m[5])) for m in RECAP.findall(proc.stdout)]
         tasks = sorted(ok + failed + skipped for ok, failed, skipped in recap)
         placed = self.orders() - before
-        result: dict[str, t.Any] = {"label": label, "hosts": fleet.size, "forks": forks, "kind": kind, "seconds": round(took, 1),
-                  "rc": proc.returncode, "orders": placed,
-                  "tasks_per_host": "%d-%d" % (tasks[0], tasks[-1]) if tasks else "-",
-                  "output": os.path.join(work, "output.txt")}
+        result: dict[str, t.Any] = {
+            "label": label, "hosts": fleet.size, "forks": forks, "kind": kind, "seconds": round(took, 1),
+            "rc": proc.returncode, "orders": placed, "tasks_per_host": "%d-%d" % (tasks[0], tasks[-1]) if tasks else "-",
+            "output": os.path.join(work, "output.txt")}
         if kind == "due":
             fleet.store = os.path.join(work, "store")
         self.results.append(result)
@@ -390,8 +390,8 @@ def main() -> int:
             booted.append({"hosts": size, "boot_seconds": round(fleet.boot_seconds, 1), "pss_mib": round(fleet.pss_mib),
                            "mem_available_drop_mib": fleet.memory_mib})
             print("-- %d SSH hosts booted in %.1f s; their processes take %.0f MiB PSS (%.1f MiB per host), MemAvailable "
-                  "went down by %d MiB (now %d MiB)" % (size, fleet.boot_seconds, fleet.pss_mib, fleet.pss_mib / size,
-                                                       fleet.memory_mib, meminfo()), flush=True)
+                  "went down by %d MiB (now %d MiB)"
+                  % (size, fleet.boot_seconds, fleet.pss_mib, fleet.pss_mib / size, fleet.memory_mib, meminfo()), flush=True)
             if run_matrix:
                 ok = matrix(runner, fleet, forks_list) and ok
             if run_settings:

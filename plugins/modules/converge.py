@@ -28,7 +28,8 @@ description:
 author:
   - ghostguard developers (@ghostguard)
 requirements:
-  - cryptography >= 3.4 on the managed host
+  - cryptography >= 3.4 on the managed host - for the host's Python (Debian/Ubuntu package python3-cryptography),
+    or the certwatch agent's venv there, which the action plugin uses when the host's Python lacks it
 attributes:
   check_mode:
     support: full
@@ -38,7 +39,10 @@ attributes:
     description: Nothing is shown as a diff; each certificate's outcome says what changed.
   action:
     support: full
-    description: An action plugin reads O(bundles) C(cert_src), C(chain_src) and C(key_src) on the controller.
+    description: >-
+      An action plugin reads O(bundles) C(cert_src), C(chain_src) and C(key_src) on the controller, and runs the
+      module with the host's Python, or with the certwatch agent's venv Python where the host's lacks cryptography
+      (remembered in the fact C(ghostguard_certs_python)); else one error naming the fix.
 options:
   certificates:
     description:

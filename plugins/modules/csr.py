@@ -19,7 +19,8 @@ description:
 author:
   - ghostguard developers (@ghostguard)
 requirements:
-  - cryptography >= 3.4 on the managed host
+  - cryptography >= 3.4 on the managed host - for the host's Python (Debian/Ubuntu package python3-cryptography),
+    or the certwatch agent's venv there, which the action plugin uses when the host's Python lacks it
 attributes:
   check_mode:
     support: full
@@ -27,6 +28,11 @@ attributes:
   diff_mode:
     support: none
     description: Keys are not diffed.
+  action:
+    support: full
+    description: >-
+      An action plugin runs the module with the host's Python, or with the certwatch agent's venv Python where the
+      host's lacks cryptography (remembered in the fact C(ghostguard_certs_python)); else one error naming the fix.
 options:
   key_path:
     description: Where the private key is kept on the host until it is installed.

@@ -81,4 +81,3 @@ def execute(action: t.Any, module_name: str, module_args: dict[str, t.Any],
             return retry
     result["msg"] = missing_message(str(result.get("python") or "the host's Python"))
     return result
-
