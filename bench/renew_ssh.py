@@ -192,8 +192,11 @@ class SshFleet:
             for file_name, data, mode in (("cert.pem", cert.cert_pem, 0o644), ("chain.pem", cert.chain_pem, 0o644),
                                           ("fullchain.pem", cert.fullchain_pem, 0o644), ("privkey.pem", cert.key_pem, 0o600)):
                 write(os.path.join(folder, file_name), data, mode)
-            subprocess.run(["nsenter", "-t", str(self.hosts[name]["pid"]), "-m", "-u", "-i", "-n", "-p", "--",
-                            "systemctl", "start" if start else "reload", "nginx.service"], check=True)
+            command = ["nsenter", "-t", str(self.hosts[name]["pid"]), "-m", "-u", "-i", "-n", "-p", "--",
+                       "systemctl", "start" if start else "reload", "nginx.service"]
+            if subprocess.run(command, check=False).returncode != 0:  # once more: a start can fail while 100 hosts boot
+                time.sleep(2)
+                subprocess.run(command, check=True)
 
     def write_inventory(self) -> None:
         shutil.rmtree(self.inventory, ignore_errors=True)

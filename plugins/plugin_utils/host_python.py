@@ -1,7 +1,7 @@
 # Copyright (c) 2026 ghostguard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Which Python runs the collection's host modules (converge, csr) on a managed host.
+"""Which Python runs the collection's host modules (converge, csr, expiry_info) on a managed host.
 
 The modules need ``cryptography`` on the host.  The host's own Python is used first (the inventory's
 ``ansible_python_interpreter``, as for any module).  When it lacks cryptography and the certwatch role
@@ -17,6 +17,7 @@ import typing as t
 
 FACT = "ghostguard_certs_python"
 AGENT_VENV = "/opt/ghostguard"  # the certwatch role's default certwatch_venv
+SYSTEM_PREFIXES = ("/usr/bin/", "/bin/", "/usr/libexec/")  # the OS's Python: its package manager installs, not pip
 
 
 def _host_vars(action: t.Any, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -45,14 +46,15 @@ def _lacks_cryptography(result: t.Mapping[str, t.Any]) -> bool:
     return result.get("error_kind") == "missing_library" and "cryptography" in (result.get("missing") or [])
 
 
-def missing_message(python: str) -> str:
+def missing_message(python: str, pip_install: str | None = None) -> str:
     return (
         "%s, the Python that runs the collection's modules on this host, lacks the library cryptography (>= 3.4; "
         "certificates, keys and CSRs); nothing was changed on this host. Fix one of: install the OS package "
         "python3-cryptography (Debian/Ubuntu: apt-get install python3-cryptography; RHEL/Fedora: dnf install "
-        "python3-cryptography); or run the ghostguard.certs.certwatch role on the host (renew.yml and rollback.yml "
-        "then use its venv, %s/bin/python3); or set ansible_python_interpreter for the host to a Python that has "
-        "cryptography" % (python, AGENT_VENV)
+        "python3-cryptography); or run the ghostguard.certs.certwatch role on the host (its venv, %s/bin/python3, "
+        "is then used); or set ansible_python_interpreter for the host to a Python that has cryptography%s"
+        % (python, AGENT_VENV, "; or, as this Python is not the system's: %s" % pip_install
+           if pip_install and not python.startswith(SYSTEM_PREFIXES) else "")
     )
 
 
@@ -79,5 +81,5 @@ def execute(action: t.Any, module_name: str, module_args: dict[str, t.Any],
             if not action._task.delegate_to:  # pylint: disable=protected-access
                 retry.setdefault("ansible_facts", {})[FACT] = agent
             return retry
-    result["msg"] = missing_message(str(result.get("python") or "the host's Python"))
+    result["msg"] = missing_message(str(result.get("python") or "the host's Python"), result.get("pip_install"))
     return result

@@ -202,10 +202,18 @@ def _make_tree(state: str, name: str, tree: str) -> dict[str, object]:
 # ------------------------------------------------------------------------------------------ SSH hosts
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port, never the same one twice in this process (ports are picked before they are bound)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 def controller_key(state: str, given: str | None) -> tuple[str | None, str]:

@@ -88,6 +88,14 @@ def test_neither_gives_one_message_naming_the_package_and_the_fixes() -> None:
         assert fix in msg
 
 
+def test_the_message_ends_with_the_pip_line_when_the_module_gave_one() -> None:
+    pip = "/srv/venv/bin/python -m pip install 'cryptography>=3.4'"
+    msg = host_python.missing_message("/srv/venv/bin/python", pip)
+    assert msg.endswith("a Python that has cryptography; or, as this Python is not the system's: %s" % pip)
+    assert host_python.missing_message(SYSTEM).endswith("a Python that has cryptography")
+    assert host_python.missing_message(SYSTEM, "/usr/bin/python3 -m pip install x").endswith("a Python that has cryptography")
+
+
 def test_a_broken_agent_venv_gives_the_same_message() -> None:
     action = Action(set(), agent=VENV)
     result = run(action)
