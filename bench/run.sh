@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks against peers, side by side in one run. Not part of `make test`.
-#   bash bench/run.sh [expiry|endpoint_info_vs_get_certificate|certwatch|acme|renew] [extra args for acme]
+#   bash bench/run.sh [expiry|endpoint_info_vs_get_certificate|certwatch|acme|renew|ssh] [extra args for acme]
 # The peers live in a venv of the benchmarks' own (.venv-bench): the `ansible` package for
 # community.crypto/general, and certbot + certbot-dns-rfc2136 (which pin their own `acme`).
 set -euo pipefail
@@ -31,4 +31,8 @@ fi
 if [ "$which" = all ] || [ "$which" = renew ]; then
   echo "== renew (renew.yml over 20 hosts / 4 name sets vs a naive per-host loop; no-op run; planning at scale)"
   "$venv/bin/python" "$root/bench/renew_fleet.py"
+fi
+if [ "$which" = all ] || [ "$which" = ssh ]; then
+  echo "== ssh (renew.yml over 20 and 50 SSH hosts (systemd-nspawn), forks 10 and 25, beside the naive loop; ansible.cfg settings)"
+  "$venv/bin/python" "$root/bench/renew_ssh.py"
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests and the demo lab need (root), only when missing.
 set -euo pipefail
-pkgs=(pebble bind9 bind9-utils bind9-dnsutils nginx-light openssl debootstrap systemd-container prometheus rsync shellcheck
+pkgs=(pebble bind9 bind9-utils bind9-dnsutils nginx-light openssl openssh-client debootstrap systemd-container prometheus rsync shellcheck
       golang-go golang-github-fsnotify-fsnotify-dev golang-google-grpc-dev chromium-headless-shell fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do

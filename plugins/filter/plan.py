@@ -160,12 +160,20 @@ def renew_certificates(certificates: t.Any, cert_dir: t.Any = None, host: str = 
     return _inventory.normalize_certificates(host, hv)
 
 
+def _module_failed(result: t.Mapping[str, t.Any]) -> bool:
+    """Whether a registered converge result is a failure: the playbooks register it with failed_when: false, so a
+    result that carries a message and no certificates (a module that stopped, such as a host Python without
+    cryptography) is one too."""
+    return bool(result.get("failed")) or (not result.get("skipped") and "certificates" not in result
+                                          and bool(result.get("msg")))
+
+
 def _observation(result: t.Any) -> tuple[list[dict[str, t.Any]] | None, str | None]:
     """(observations, why not) from a host's registered ``converge`` state=observed result."""
     result = _plain(result or {})
     if result.get("unreachable"):
         return None, "unreachable: %s" % (result.get("msg") or "no connection")
-    if result.get("failed"):
+    if _module_failed(result):
         return None, "unreachable: observing failed: %s" % (result.get("msg") or "module failure")
     if result.get("skipped"):
         return [], None
@@ -355,10 +363,11 @@ def _outcomes(result: t.Any, not_issued: t.Mapping[str, str]) -> list[dict[str, 
     result = _plain(result or {})
     rows = [{"name": name, "outcome": "failed", "stage": "issue",
              "reason": "issue failed, the host keeps its current certificate: %s" % msg} for name, msg in not_issued.items()]
-    if result.get("unreachable") or (result.get("failed") and not result.get("certificates")):
+    if result.get("unreachable") or (_module_failed(result) and not result.get("certificates")):
         lost = {"name": None, "outcome": "failed", "stage": "roll",
-                "reason": "unreachable during the roll: %s; the next run observes it and finishes the roll"
-                          % (result.get("msg") or "no connection")}
+                "reason": "%s during the roll: %s; the next run observes it and finishes the roll"
+                          % ("unreachable" if result.get("unreachable") else "failed",
+                             result.get("msg") or "no connection")}
         return [*rows, lost]
     return rows + list(result.get("certificates") or [])
 

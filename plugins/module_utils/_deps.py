@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import re
 import shlex
 import sys
@@ -160,6 +161,26 @@ def require(*features: str) -> None:
            "; ".join(why for _req, why in missing), "it" if len(names) == 1 else "them", line),
         missing=names, requirements=requirements, pip_install=line,
     )
+
+
+# Where the certwatch role installs the agent's command by default (its certwatch_bin).
+AGENT_COMMAND = "/usr/local/bin/certwatch"
+
+
+def agent_interpreter(command: str = AGENT_COMMAND) -> str | None:
+    """The Python of the certwatch agent installed on this host (the interpreter on the ``#!`` line of its
+    *command*: the role's venv, which holds cryptography), when it exists and is not the one running now."""
+    try:
+        with open(command, "rb") as handle:
+            first = handle.readline(1024)
+    except OSError:
+        return None
+    words = first[2:].decode("utf-8", "replace").split() if first.startswith(b"#!") else []
+    if not words or not os.path.isabs(words[0]) or not os.access(words[0], os.X_OK):
+        return None
+    if os.path.normpath(words[0]) == os.path.normpath(sys.executable or ""):
+        return None
+    return words[0]
 
 
 def forget() -> None:

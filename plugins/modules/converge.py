@@ -28,7 +28,8 @@ description:
 author:
   - ghostguard developers (@ghostguard)
 requirements:
-  - cryptography >= 3.4 on the managed host
+  - cryptography >= 3.4 on the managed host - for the host's Python (Debian/Ubuntu package python3-cryptography),
+    or the certwatch agent's venv there, which the action plugin uses when the host's Python lacks it
 attributes:
   check_mode:
     support: full
@@ -38,7 +39,10 @@ attributes:
     description: Nothing is shown as a diff; each certificate's outcome says what changed.
   action:
     support: full
-    description: An action plugin reads O(bundles) C(cert_src), C(chain_src) and C(key_src) on the controller.
+    description: >-
+      An action plugin reads O(bundles) C(cert_src), C(chain_src) and C(key_src) on the controller, and runs the
+      module with the host's Python, or with the certwatch agent's venv Python where the host's lacks cryptography
+      (remembered in the fact C(ghostguard_certs_python)); else one error naming the fix.
 options:
   certificates:
     description:
@@ -220,12 +224,17 @@ summary:
 """
 
 import os
+import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _converge, _inventory
-from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
-from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, InputError
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import agent_interpreter, require
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import (
+    CertsError,
+    InputError,
+    MissingLibraryError,
+)
 
 CHANGES = ("renewed", "repaired", "rolled_back", "rolled_forward")
 
@@ -274,7 +283,11 @@ def main() -> None:
     params = module.params
     policy = {k: v for k, v in (params["policy"] or {}).items() if v is not None}
     try:
-        require("cryptography")
+        try:
+            require("cryptography")
+        except MissingLibraryError as exc:  # the action plugin runs the module again with the agent's Python
+            exc.details.update(python=sys.executable, agent_python=agent_interpreter(params["agent"]["bin"]))
+            raise
         certs = normalise(params["certificates"], params["names"])
         if params["state"] == "observed":
             results = _converge.observe(certs, policy)

@@ -22,7 +22,8 @@ description:
 author:
   - ghostguard developers (@ghostguard)
 requirements:
-  - cryptography >= 3.4 on the managed host
+  - cryptography >= 3.4 on the managed host - for the host's Python (Debian/Ubuntu package python3-cryptography),
+    or the certwatch agent's venv there, which the action plugin uses when the host's Python lacks it
 attributes:
   check_mode:
     support: full
@@ -30,6 +31,11 @@ attributes:
   diff_mode:
     support: none
     description: Keys are not diffed.
+  action:
+    support: full
+    description: >-
+      An action plugin runs the module with the host's Python, or with the certwatch agent's venv Python where the
+      host's lacks cryptography (remembered in the fact C(ghostguard_certs_python)); else one error naming the fix.
 options:
   key_path:
     description: Where the private key is kept on the host until it is installed.
@@ -112,14 +118,15 @@ holds_certificate:
 
 import hashlib
 import os
+import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _domains, _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme import keys as _keys
-from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import agent_interpreter, require
 from ansible_collections.ghostguard.certs.plugins.module_utils._durable import os_error, read_file, write_atomic
-from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, MissingLibraryError
 
 try:
     from cryptography.hazmat.primitives import serialization
@@ -169,7 +176,11 @@ def main() -> None:
     params = module.params
     path = params["key_path"]
     try:
-        require("cryptography")
+        try:
+            require("cryptography")
+        except MissingLibraryError as exc:  # the action plugin runs the module again with the agent's Python
+            exc.details.update(python=sys.executable, agent_python=agent_interpreter())
+            raise
         # the controller checked the names against the Public Suffix List; a host need not have it
         names = [_domains.to_ascii(n, suffixes=None) for n in params["names"]]
         key = None

@@ -34,7 +34,8 @@ description:
 author:
   - ghostguard developers (@ghostguard)
 requirements:
-  - cryptography >= 3.4 on the managed host
+  - cryptography >= 3.4 on the managed host - for the host's Python (Debian/Ubuntu package python3-cryptography),
+    or the certwatch agent's venv there, which the action plugin uses when the host's Python lacks it
 extends_documentation_fragment:
   - ghostguard.certs.policy
 attributes:
@@ -44,6 +45,11 @@ attributes:
   diff_mode:
     support: none
     description: Nothing to diff.
+  action:
+    support: full
+    description: >-
+      An action plugin runs the module with the host's Python, or with the certwatch agent's venv Python where the
+      host's lacks cryptography (remembered in the fact C(ghostguard_certs_python)); else one error naming the fix.
 options:
   paths:
     description:
@@ -347,11 +353,13 @@ now:
   type: str
 """
 
+import sys
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ghostguard.certs.plugins.module_utils._argspec import policy_argspec
-from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
-from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import agent_interpreter, require
+from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError, MissingLibraryError
 from ansible_collections.ghostguard.certs.plugins.module_utils._expiry import (
     DEFAULT_EXCLUDES,
     DEFAULT_PATTERNS,
@@ -379,7 +387,11 @@ def main() -> None:
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
-        require("cryptography")
+        try:
+            require("cryptography")
+        except MissingLibraryError as exc:  # the action plugin runs the module again with the agent's Python
+            exc.details.update(python=sys.executable, agent_python=agent_interpreter())
+            raise
         request = ScanRequest.from_options(module.params)
         result = scan(request)
         require_valid(request, result)

@@ -170,3 +170,27 @@ def test_engine_imports_without_the_optional_libraries(tmp_path: pathlib.Path) -
     assert lines[0] == "MISSING ['cryptography']"
     assert lines[1] == "MISSING ['aliyun-python-sdk-core', 'aliyun-python-sdk-alidns']"
     assert int(lines[2]) >= 20  # every engine file was imported
+
+
+# ------------------------------------------------------------------ the certwatch agent's Python on a host
+
+
+def test_agent_interpreter_is_the_python_on_the_agents_command_line(tmp_path: pathlib.Path) -> None:
+    venv_python = tmp_path / "venv" / "bin" / "python3"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.symlink_to(sys.executable)  # a venv's python is a link to the system one: still another interpreter
+    command = tmp_path / "certwatch"
+    command.write_text("#!%s -IS\n# Managed by the ghostguard.certs.certwatch role\n" % venv_python)
+    assert _deps.agent_interpreter(str(command)) == str(venv_python)
+
+
+@pytest.mark.parametrize("first_line", ["", "#!\n", "#!relative/python3\n", "#!/nonexistent/bin/python3 -I\n",
+                                        "import sys\n", "#!%s\n" % sys.executable])
+def test_agent_interpreter_none_when_no_other_usable_python(tmp_path: pathlib.Path, first_line: str) -> None:
+    command = tmp_path / "certwatch"
+    command.write_text(first_line + "print('x')\n")
+    assert _deps.agent_interpreter(str(command)) is None  # the last one: the agent's Python is the one running
+
+
+def test_agent_interpreter_none_without_the_agent(tmp_path: pathlib.Path) -> None:
+    assert _deps.agent_interpreter(str(tmp_path / "missing")) is None
