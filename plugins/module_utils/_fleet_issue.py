@@ -266,6 +266,16 @@ def _place(order: t.Mapping[str, t.Any], out: dict[str, t.Any], hook: OrderHook,
         out["reason"] = "ordered meanwhile by another run (installed in %s after this run planned)" % out["store"]
 
 
+def _ledger_hook(ca: t.Mapping[str, t.Any], seen: list[dict[str, t.Any]], on_order: OrderHook | None) -> OrderHook:
+    """The on_order hook of one CA's attempt: the accepted order, with its CA, noted and passed on (the ledger)."""
+    def hook(info: t.Mapping[str, t.Any]) -> None:
+        entry = dict(info, ca=ca["name"], directory=ca["directory"])
+        seen.append(entry)
+        if on_order is not None:
+            on_order(entry)
+    return hook
+
+
 def issue_one(order: t.Mapping[str, t.Any], on_order: OrderHook | None = None,
               breakers: Breakers | None = None, since: float | None = None,
               issuers_store: str | None = None) -> dict[str, t.Any]:
@@ -287,12 +297,7 @@ def issue_one(order: t.Mapping[str, t.Any], on_order: OrderHook | None = None,
     meanwhile = False
     for index, attempt in enumerate(attempts):
         ca = {"name": attempt.get("ca"), "directory": attempt.get("acme_directory")}
-
-        def hook(info: t.Mapping[str, t.Any], ca: dict[str, t.Any] = ca) -> None:
-            entry = dict(info, ca=ca["name"], directory=ca["directory"])
-            seen.append(entry)
-            if on_order is not None:
-                on_order(entry)
+        hook = _ledger_hook(ca, seen, on_order)
 
         out.update(ca=ca["name"], msg=None)
         try:
