@@ -143,6 +143,8 @@ class WriteAhead:
         def on_order(info: t.Mapping[str, t.Any]) -> None:
             entry = {"time": _ledger.iso(time.time()), "domains": sorted(str(n).lower() for n in info["names"]),
                      "replaces": bool(info.get("replaces")), "order_url": info.get("order_url")}
+            if info.get("profile"):
+                entry["profile"] = str(info["profile"])   # the profile the CA was asked for
             with self._lock:
                 self.accepted.append(entry)
             if sink is not None:
