@@ -119,7 +119,7 @@ def test_the_profile_of_every_name_set_is_in_the_plan_its_orders_and_the_table()
     assert sets["solo.example.com,www.solo.example.com"]["profile"] == "shortlived"   # not due: shown all the same
     assert {o["set"]: o["profile"] for o in plan["orders"]} == {"api.example.com": "shortlived", "idle.example.com": None}
     table = _plan.plan_table(plan).splitlines()
-    assert table[0].split() == ["NAME", "SET", "HOSTS", "ACTION", "BATCH", "PROFILE", "WHY"]
+    assert table[0].split() == ["NAME", "SET", "HOSTS", "ACTION", "CA", "BATCH", "PROFILE", "WHY"]
     column = table[0].index("PROFILE")
     rows = {line.split()[0]: line[column:].split()[0] for line in table[1:4]}
     assert rows == {"api.example.com": "shortlived", "idle.example.com": "-",
