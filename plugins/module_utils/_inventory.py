@@ -60,7 +60,7 @@ PROBE_FIELDS = tuple(PROBE_SCHEMA)
 ACME_FIELDS = ("directory", "ca_bundle", "email", "terms_agreed", "account_key_content", "account_key_path",
                "eab_kid", "eab_hmac_key", "profile", "preferred_chain", "ari", "key_type", "timeout")
 DNS_FIELDS = ("provider", "alidns", "rfc2136", "nameservers", "propagation_timeout")
-POLICY_FIELDS = ("renew_before", "renew_fraction", "leeway", "alert_before", "max_connection_age")
+POLICY_FIELDS = ("renew_before", "renew_fraction", "leeway", "alert_before", "max_connection_age", "revocation_check")
 RELOAD_KINDS = ("systemd", "signal", "command", "watch")
 PROVIDERS = ("alidns", "rfc2136")
 _CERT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
