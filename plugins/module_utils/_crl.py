@@ -92,7 +92,7 @@ def crl_problem(crl: CertificateRevocationList, issuer: Certificate, now: _dt.da
         return "it is issued by %s, not by the certificate's issuer %s" % (crl.issuer.rfc4514_string(),
                                                                            issuer.subject.rfc4514_string())
     try:
-        valid = crl.is_signature_valid(issuer.public_key())
+        valid = crl.is_signature_valid(t.cast(t.Any, issuer.public_key()))
     except (TypeError, ValueError):
         valid = False
     if not valid:

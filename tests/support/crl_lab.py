@@ -17,16 +17,15 @@ import http.server
 import threading
 import typing as t
 
+from certgen import Issued, TestCA, new_key, now
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-
-from certgen import Issued, TestCA, new_key, now
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     lab: CrlLab
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         lab = self.server.lab  # type: ignore[attr-defined]
         lab.hits[self.path] = lab.hits.get(self.path, 0) + 1
         body = lab.files.get(self.path)

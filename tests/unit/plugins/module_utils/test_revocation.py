@@ -53,7 +53,7 @@ def test_scan_marks_revoked_first_and_due(tmp_path: pathlib.Path) -> None:
         assert names["good.pem"]["status"] == "ok" and names["good.pem"]["revocation"]["status"] == "good"
         assert "revocation_error" not in names["good.pem"]
         assert res["summary"]["counts"]["revoked"] == 1 and res["summary"]["worst"] == "revoked"
-        assert list(res["summary"]["counts"])[0] == "revoked"
+        assert next(iter(res["summary"]["counts"])) == "revoked"
         assert res["due"] == [str(tmp_path / "bad.pem")]
         assert lab.hits["/ca.crl"] == 1
 
@@ -160,3 +160,100 @@ def test_neither_ocsp_nor_crl_and_expired_or_ca_are_not_asked(tmp_path: pathlib.
     names = by_name(scan([str(tmp_path)]))
     assert names["plain.pem"]["revocation"]["method"] is None and names["plain.pem"]["status"] == "ok"
     assert names["old.pem"]["revocation"] is None and names["old.pem"]["status"] == "expired"
+
+
+def test_the_plan_orders_a_revoked_certificate_and_says_why() -> None:
+    from renew_data import NOW, fleet
+
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _plan, _renew_report
+
+    hosts = fleet(dict.fromkeys(("api-1", "api-2", "solo", "idle"), False))
+    desc = hosts["solo"]["expiry"]["certificates"][0]
+    desc.update(status="revoked", due=True, reasons=["revoked"], revocation={
+        "method": "crl", "url": "http://crl.test/1.crl", "status": "revoked", "revocation_time": "2026-11-20T00:00:00Z"})
+    plan = _plan.build_plan(hosts, {"store": "/s"}, [], NOW)
+    assert [o["set"] for o in plan["orders"]] == ["solo.example.com,www.solo.example.com"]
+    solo = next(s for s in plan["sets"] if s["set"].startswith("solo"))
+    assert solo["why"][0].startswith("solo/solo: revoked by its CA (crl http://crl.test/1.crl, revoked 2026-11-20")
+    assert "revoked by its CA" in _plan.plan_table(plan)
+    report = _renew_report.build_report(plan, {"solo": [{"name": "solo", "outcome": "renewed", "reason": "proved"}]})
+    row = next(r for r in report["rows"] if r["host"] == "solo")
+    assert row["outcome"] == "renewed" and row["why"].startswith("revoked by its CA")
+
+
+def test_the_agent_reports_revoked_caches_the_crl_and_exports_the_status(tmp_path: pathlib.Path) -> None:
+    import stat
+
+    from agent_lab import Host
+
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _agent_report
+
+    host = Host(tmp_path)
+    with CrlLab() as lab:
+        host.ca = lab.ca
+        good, bad = lab.issue("good.test"), lab.issue("bad.test")
+        lost = lab.issue("lost.test", crl_url="http://127.0.0.1:%d/x.crl" % free_port())
+        lab.revoke(bad)
+        lab.publish()
+        for name, issued in (("good", good), ("bad", bad), ("lost", lost)):
+            host.install(name, issued)
+        host.config([{"name": n, "domains": ["%s.test" % n]} for n in ("good", "bad", "lost")])
+        code, out, _err = host.main("check")
+        assert code == _agent_report.EXIT_ATTENTION
+        assert '"status": "revoked"' in out
+        prom = host.prom()
+        assert 'ghostguard_cert_status{filepath="%s",name="bad",status="revoked"} 1' % (host.certs / "bad" / "cert.pem") in prom
+        assert 'ghostguard_cert_status{filepath="%s",name="good",status="ok"} 1' % (host.certs / "good" / "cert.pem") in prom
+        assert 'ghostguard_cert_revocation_check_error{filepath="%s",name="lost"} 1' % (host.certs / "lost" / "cert.pem") in prom
+        assert 'ghostguard_cert_revocation_check_error{filepath="%s",name="good"} 0' % (host.certs / "good" / "cert.pem") in prom
+        cached = list((host.state / "crl").iterdir())
+        assert len(cached) == 1 and stat.S_IMODE(cached[0].stat().st_mode) == 0o644
+        host.main("check")
+        assert lab.hits["/ca.crl"] == 1  # the second run reads the CRL from the state directory
+        host.config([{"name": "good", "domains": ["good.test"]}, {"name": "bad", "domains": ["bad.test"]}],
+                    policy={"renew_before": "30d", "revocation_check": False})
+        code, out, _err = host.main("check")
+        assert code == 0 and '"status": "revoked"' not in out and '"status": "ok"' in out
+
+
+def test_agent_config_refuses_a_revocation_check_that_is_no_boolean(tmp_path: pathlib.Path) -> None:
+    from agent_lab import Host
+
+    host = Host(tmp_path)
+    host.config([], policy={"revocation_check": "maybe"})
+    code, _out, err = host.main("check")
+    assert code == 3 and "revocation_check must be true or false" in err
+
+
+def test_the_fast_path_asks_again_when_the_crl_is_stale() -> None:
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _agent_fast, _agent_report
+
+    desc = {"not_after": "2030-01-31T00:00:00Z", "renew_at": "2030-01-01T00:00:00Z",
+            "revocation": {"method": "crl", "next_update": "2029-06-01T00:00:00Z"}}
+    limits: dict[str, float | None] = {"leeway": 0.0, "alert_before": 0.0, "max_connection_age": None,
+                                       "connection_margin": 0.0}
+    assert _agent_fast._valid_until(desc, limits) == _agent_report._epoch("2029-06-01T00:00:00Z")
+    desc["revocation"] = {"method": None}
+    assert _agent_fast._valid_until(desc, limits) == _agent_report._epoch("2030-01-01T00:00:00Z")
+
+
+def test_the_fleet_report_names_revoked_and_unchecked_certificates() -> None:
+    from ansible_collections.ghostguard.certs.plugins.module_utils import _report
+
+    def row(path: str, status: str, error: str | None = None) -> dict:
+        out = {"path": path, "subject": "CN=x", "sans": ["DNS:x.test"], "not_after": "2027-01-01T00:00:00Z",
+               "seconds_remaining": 100, "due": status != "ok", "status": status, "reasons": [],
+               "revocation": {"method": "crl", "status": "revoked" if status == "revoked" else None}}
+        if error:
+            out["revocation_error"] = error
+        return out
+
+    results = {"h": {"certificates": [row("/a.pem", "revoked"), row("/b.pem", "ok", "CRL http://x could not be fetched")],
+                     "errors": [], "clock": {}}}
+    report = _report.build_fleet_report(results)
+    assert report["summary"]["counts"]["revoked"] == 1 and report["summary"]["worst"] == "revoked"
+    assert report["summary"]["revocation_errors"] == 1
+    assert report["certificates"][0]["revocation"]["method"] == "crl"
+    table = _report.render_table(report)
+    assert "revoked" in table.splitlines()[1]
+    assert "revocation not checked  h:/b.pem  CRL http://x could not be fetched" in table
