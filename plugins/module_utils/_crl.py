@@ -55,7 +55,7 @@ def crl_urls(leaf: Certificate) -> list[str]:
 
 def http_get(url: str, timeout: float) -> bytes:
     """GET *url* (plain http.client, following a few redirects); ValueError names an unusable answer."""
-    for _ in range(MAX_REDIRECTS + 1):
+    for _attempt in range(MAX_REDIRECTS + 1):
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("unsupported CRL URL %s" % url)

@@ -176,8 +176,8 @@ def describe_files(certs: t.Sequence[t.Mapping[str, t.Any]], policy: Policy,
 
     paths = [cert_path(c) for c in certs]
     present = sorted({p for p in paths if os.path.exists(p)})
-    result = scan(ScanRequest(paths=present, policy=policy, include_ca=True,
-                                revocation_cache_dir=revocation_cache_dir)) if present else None
+    request = ScanRequest(paths=present, policy=policy, include_ca=True, revocation_cache_dir=revocation_cache_dir)
+    result = scan(request) if present else None
     described = {d["path"]: d for d in result.certificates} if result else {}
     errors = {e["path"]: str(e["error"]) for e in result.errors} if result else {}
     out = []

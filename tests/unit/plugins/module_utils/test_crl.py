@@ -153,7 +153,7 @@ def test_concurrent_scans_share_the_cache_without_torn_files(tmp_path: pathlib.P
             answer = _crl.CrlFetcher(cache_dir=cache).status(leaf.cert, lab.ca.signer)
             answers.append(answer and answer["status"])
 
-        threads = [threading.Thread(target=one) for _ in range(8)]
+        threads = [threading.Thread(target=one) for _thread in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -28,8 +28,8 @@ RESULTS = {
 def test_build_fleet_report() -> None:
     report = _report.build_fleet_report(RESULTS, "2026-01-01T00:00:00Z")
     assert [(r["host"], r["path"]) for r in report["certificates"]] == [("web-1", "a"), ("web-1", "c"), ("web-2", "b")]
-    assert report["summary"]["counts"] == {"revoked": 0, "expired": 1, "invalid": 0, "not_yet_valid": 0, "critical": 0, "due": 1,
-                                         "ok": 1}
+    assert report["summary"]["counts"] == {
+        "revoked": 0, "expired": 1, "invalid": 0, "not_yet_valid": 0, "critical": 0, "due": 1, "ok": 1}
     assert list(report["summary"]["counts"]) == ["revoked", "invalid", "not_yet_valid", "expired", "critical", "due", "ok"]
     assert report["summary"]["worst"] == "expired"
     assert report["summary"]["soonest"]["path"] == "a"

@@ -109,7 +109,7 @@ def test_cache_dir_keeps_the_crl_between_scans(tmp_path: pathlib.Path) -> None:
         lab.publish()
         leaf.write(str(tmp_path / "certs"), "x")
         cache = str(tmp_path / "cache")
-        for _ in range(3):
+        for _run in range(3):
             desc = scan([str(tmp_path / "certs")], revocation_cache_dir=cache)["certificates"][0]
             assert desc["revocation"]["status"] == "good"
         assert lab.hits["/ca.crl"] == 1 and desc["revocation"]["cached"] is True
