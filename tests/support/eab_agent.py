@@ -45,11 +45,12 @@ def install_and_renew(lab: t.Mapping[str, t.Any], pebble: t.Mapping[str, t.Any],
     base = tmp / "agent"
     (base / "cron.d").mkdir(parents=True)
     ns = lab["dns"]["nameserver"]
-    role_vars = {
+    config = base / "etc" / "certwatch.json"
+    role_vars: dict[str, t.Any] = {
         "certwatch_mode": "renew", "certwatch_scheduler": "cron", "certwatch_manage_os_packages": False,
         "certwatch_python": sys.executable, "certwatch_venv": str(base / "venv"),
         "certwatch_renew_python_packages": [],
-        "certwatch_bin": str(base / "certwatch"), "certwatch_config_path": str(base / "etc" / "certwatch.json"),
+        "certwatch_bin": str(base / "certwatch"), "certwatch_config_path": str(config),
         "certwatch_secrets_dir": str(base / "secrets"), "certwatch_state_dir": str(base / "state"),
         "certwatch_metrics_dir": str(base / "metrics"), "certwatch_cron_file": str(base / "cron.d" / "certwatch"),
         "certwatch_randomized_delay": 0, "certwatch_run_now": False, "certwatch_cert_dir": str(tmp / "certs"),
@@ -82,9 +83,8 @@ def install_and_renew(lab: t.Mapping[str, t.Any], pebble: t.Mapping[str, t.Any],
     launcher = ("import sys\nsys.path.insert(0, %r)\nsys.path.append(%r)\n"
                 "from ghostguard_certs._agent import main\nsys.exit(main())\n"
                 % (str(engine), sysconfig.get_paths()["purelib"]))
-    renewed = subprocess.run([sys.executable, "-I", "-S", "-c", launcher, "--config", role_vars["certwatch_config_path"],
+    renewed = subprocess.run([sys.executable, "-I", "-S", "-c", launcher, "--config", str(config),
                               "renew"], capture_output=True, text=True, check=False, timeout=300)
-    config = pathlib.Path(role_vars["certwatch_config_path"])
     credentials = json.loads(config.read_text())["secrets"]["credentials"] if config.exists() else ""
     return {"install_rc": installed.returncode, "install_out": installed.stdout + installed.stderr,
             "renew_rc": renewed.returncode, "renew_out": renewed.stdout + renewed.stderr,
