@@ -109,7 +109,7 @@ def renew(fleet: Fleet, pebble: dict[str, t.Any], tmp: pathlib.Path, tag: str, e
 
 def test_renew_yml_orders_with_eab_from_the_vault(fleet: Fleet, pebble: dict[str, t.Any], tmp_path: pathlib.Path) -> None:
     old = fleet.served("eab-web-1")
-    without, _ = renew(fleet, pebble, tmp_path, "no-eab", eab=False)
+    without, _report_dir = renew(fleet, pebble, tmp_path, "no-eab", eab=False)
     out = without.stdout + without.stderr
     assert without.returncode != 0
     assert "requires external account binding" in out and "eab_kid and eab_hmac_key" in out, out[-4000:]
