@@ -61,7 +61,7 @@ def install_and_renew(lab: t.Mapping[str, t.Any], pebble: t.Mapping[str, t.Any],
                           "rfc2136": {"server": ns, "key_name": lab["tsig"]["name"], "key_secret": lab["tsig"]["secret"],
                                       "key_algorithm": "hmac-sha256"}},
         "certwatch_allowed_domains": ["*.example.test"],
-        "certwatch_policy": {"renew_fraction": 0.34, "alert_before": "72h"},
+        "certwatch_policy": {"renew_fraction": 0.34, "alert_before": "72h", "leeway": "5m"},  # Pebble: notBefore = now
         "certwatch_certificates": [{"name": "web", "domains": ["eabagent.example.test"], "issue_on": "host"}],
     }
     password = tmp / "vault-password"
