@@ -58,7 +58,7 @@ __all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "main", "run"]
 
 def _describe_all(cfg: dict[str, t.Any], policy: t.Any, probe: bool = False) -> list[CertResult]:
     """Every certificate through the engine's observation (files, store, and with *probe* the endpoints)."""
-    return [_result(o) for o in engine.engine_observe(cfg["certificates"], policy, probe)]
+    return [_result(o) for o in engine.engine_observe(cfg["certificates"], policy, probe, cfg.get("state_dir"))]
 
 
 def _result(obs: dict[str, t.Any]) -> CertResult:

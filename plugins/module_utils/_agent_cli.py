@@ -67,7 +67,7 @@ def reload_command(cfg: dict[str, t.Any], names: list[str], changed: bool,
     if changed:  # only what serves another certificate than its files (and prove an unproved generation)
         return _reload_changed(cfg, chosen, err)
     policy = engine.engine_policy(cfg["policy"])
-    observed = engine.engine_observe(chosen, policy, False)
+    observed = engine.engine_observe(chosen, policy, False, cfg.get("state_dir"))
     code = EXIT_OK
     for cert, obs in zip(chosen, observed):
         res = CertResult(obs["name"], obs["path"], obs["status"], description=obs["description"])

@@ -25,7 +25,8 @@ FALLBACK_KEYS = ("name", "directory", "ca_bundle", "email", "terms_agreed", "eab
 # How a renewal is proved: after a reload (constant waits), and for a service that watches its own files
 # (reload {watch: true}: no signal; growing waits, bounded, before it is called a ghost and rolled back).
 PROVE_DEFAULTS = _inventory.PROVE_DEFAULTS
-POLICY_KEYS = ("renew_before", "renew_fraction", "leeway", "alert_before", "max_connection_age", "connection_margin")
+POLICY_KEYS = ("renew_before", "renew_fraction", "leeway", "alert_before", "max_connection_age", "connection_margin",
+               "revocation_check")
 
 
 class ConfigError(CertsError):
@@ -124,8 +125,10 @@ def validate(config: t.Any, check_files: bool = True) -> dict[str, t.Any]:
     _require(isinstance(policy, dict), "policy must be a mapping (renew_before, renew_fraction, leeway, ...)")
     unknown = sorted(set(policy) - set(POLICY_KEYS))
     _require(not unknown, "policy: unknown key(s) %s; allowed: %s" % (", ".join(unknown), ", ".join(POLICY_KEYS)))
+    _require(policy.get("revocation_check") in (None, True, False),
+             "policy: revocation_check must be true or false (got %r)" % (policy.get("revocation_check"),))
     for key in POLICY_KEYS:
-        if key != "renew_fraction":
+        if key not in ("renew_fraction", "revocation_check"):
             _duration_ok(policy.get(key), "policy.%s" % key)
     fraction = policy.get("renew_fraction")
     if fraction is not None:

@@ -35,11 +35,16 @@ def engine_clock() -> dict[str, t.Any]:
     return clock_state()
 
 
-def engine_observe(certs: list[dict[str, t.Any]], policy: t.Any, probe: bool) -> list[dict[str, t.Any]]:
-    """The engine's observation of every certificate (``_converge.observe``)."""
+def engine_observe(certs: list[dict[str, t.Any]], policy: t.Any, probe: bool,
+                   state_dir: str | None = None) -> list[dict[str, t.Any]]:
+    """The engine's observation of every certificate (``_converge.observe``); CRLs are cached in
+    ``<state_dir>/crl`` until their nextUpdate."""
+    import os
+
     from ._converge import observe
 
-    return observe(certs, policy, probe=probe, ari=False)
+    cache = os.path.join(state_dir, "crl") if state_dir else None
+    return observe(certs, policy, probe=probe, ari=False, revocation_cache_dir=cache)
 
 
 def engine_probe(cert: dict[str, t.Any], expected: str | None) -> list[dict[str, t.Any]]:

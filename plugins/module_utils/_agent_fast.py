@@ -51,6 +51,10 @@ def _valid_until(desc: t.Mapping[str, t.Any], limits: t.Mapping[str, float | Non
     moments = [_epoch(desc["renew_at"]), end - float(limits["alert_before"] or 0)]
     if limits.get("max_connection_age") is not None:
         moments.append(end - float(limits["max_connection_age"] or 0) - float(limits["connection_margin"] or 0))
+    revocation = desc.get("revocation") or {}
+    if revocation.get("method"):  # ask OCSP / the CRL again once the answer is stale (its nextUpdate, else an hour)
+        fresh = revocation.get("next_update")
+        moments.append(_epoch(fresh) if fresh else time.time() + 3600)
     return min(moments)
 
 
@@ -82,7 +86,7 @@ def _remember(cfg: dict[str, t.Any], results: list[CertResult], policy: t.Any) -
     entries = {}
     for res in results:
         desc = res.description
-        if desc is None or res.status != "ok" or desc.get("due") or res.unproved:
+        if desc is None or res.status != "ok" or desc.get("due") or res.unproved or desc.get("revocation_error"):
             continue
         digest = _file_digest(res.path)
         if digest is not None:

@@ -20,8 +20,8 @@ EXIT_CONFIG = 3
 # The engine's statuses (_policy.STATUSES) plus "missing", and its handshake error classes
 # (_handshake.ERROR_CLASSES), spelled out here: importing those modules would pull dataclasses and
 # cryptography into a run with nothing due (tests/unit/.../test_agent_report.py keeps them equal).
-STATUSES = ("ok", "due", "critical", "expired", "not_yet_valid", "invalid", "missing")
-ATTENTION = ("due", "critical", "expired", "not_yet_valid", "invalid", "missing")
+STATUSES = ("ok", "due", "critical", "expired", "not_yet_valid", "invalid", "revoked", "missing")
+ATTENTION = ("due", "critical", "expired", "not_yet_valid", "invalid", "revoked", "missing")
 HANDSHAKE_ERRORS = ("refused", "timeout", "unreachable", "handshake_failure", "expired", "unknown_ca",
                     "hostname_mismatch")
 FAIL_REASONS = ("issue", "install", "reload", "proof", "ghost")
@@ -148,6 +148,9 @@ def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _m
     lifecycle = reg.gauge("ghostguard_cert_lifecycle_state",
                           "1 when the certificate is in the lifecycle state (ghost: served another certificate than its "
                           "files; ari: the CA's renewal window is open; unproved: installed, never proved), else 0")
+    unchecked = reg.gauge("ghostguard_cert_revocation_check_error",
+                          "1 when the certificate's revocation could not be checked (OCSP or CRL unreachable or "
+                          "untrusted; not a revocation), else 0")
     for res in results:
         for state, active in (("ghost", bool(res.ghosts)), ("ari", bool((res.ari or {}).get("due"))),
                               ("unproved", res.unproved)):
@@ -164,6 +167,8 @@ def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _m
             for key, field in (("not_after", "not_after"), ("not_before", "not_before"), ("renew_at", "renew_at")):
                 fams[key].set(_epoch(desc[field]), **labels)
             fams["expires"].set(desc["seconds_remaining"], **labels)
+            if "revocation" in desc:
+                unchecked.set(1 if desc.get("revocation_error") else 0, name=res.name, filepath=res.path)
         for value in STATUSES:
             status.set(1 if res.status == value else 0, name=res.name, filepath=res.path, status=value)
         for probe in res.probes:

@@ -18,12 +18,12 @@ import os
 import stat
 import typing as t
 
-from . import _x509
+from . import _revocation, _x509
 from ._clock import clock_state
 from ._deps import require
 from ._errors import CertificateError, CertsError, InputError
 from ._policy import STATUSES, Policy, mark_invalid, worst
-from ._time import iso
+from ._time import iso, parse_duration
 
 DEFAULT_PATTERNS = ("*.pem", "*.crt", "*.cer", "*.cert", "*.der")
 DEFAULT_EXCLUDES = ("*.key", "privkey*.pem", "*.key.pem", "*-key.pem", "*.csr")
@@ -46,6 +46,8 @@ class ScanRequest:
     key_match: bool = False
     ca_bundle: str | None = None
     fail_on_invalid: bool = False
+    revocation_timeout: float = _revocation.DEFAULT_TIMEOUT
+    revocation_cache_dir: str | None = None  # CRLs kept here until their nextUpdate (else for this scan only)
 
     @classmethod
     def from_options(cls, options: t.Mapping[str, t.Any]) -> ScanRequest:
@@ -70,6 +72,8 @@ class ScanRequest:
             key_match=bool(opt("key_match", False)),
             ca_bundle=options.get("ca_bundle"),
             fail_on_invalid=bool(opt("fail_on_invalid", False)),
+            revocation_timeout=parse_duration(opt("revocation_timeout", "5"), "revocation_timeout", minimum=1, maximum=120),
+            revocation_cache_dir=options.get("revocation_cache_dir") or None,
         )
 
 
@@ -269,6 +273,8 @@ def scan(opts: ScanRequest) -> ScanResult:
     errors: list[dict[str, t.Any]] = []
     roots = _x509.load_ca_file(opts.ca_bundle) if opts.ca_bundle else None
     certificates: list[dict[str, t.Any]] = []
+    checker = _revocation.RevocationChecker(opts.revocation_timeout, opts.revocation_cache_dir,
+                                            roots) if policy.revocation_check else None
     for cand in find_candidates(opts, errors):
         try:
             data = _read(cand.path)
@@ -296,6 +302,8 @@ def scan(opts: ScanRequest) -> ScanResult:
             if problem:
                 desc["chain_error"] = "; ".join(filter(None, (desc.get("chain_error"), problem)))
                 mark_invalid(desc, "chain_invalid")
+        if checker is not None:
+            checker.apply(desc, leaf, chain, cand.path)
         certificates.append(desc)
     certificates.sort(key=lambda d: (d["seconds_remaining"], d["path"]))
     return ScanResult(certificates=certificates, errors=errors, summary=summarise(certificates, errors),

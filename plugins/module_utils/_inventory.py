@@ -63,7 +63,7 @@ ACME_FIELDS = ("name", "directory", "ca_bundle", "email", "terms_agreed", "accou
                "eab_kid", "eab_hmac_key", "profile", "preferred_chain", "ari", "key_type", "timeout", "limits")
 LIMIT_NAMES = ("per_registered_domain_week", "per_name_set_week", "orders_per_3h")   # _ledger.DEFAULT_LIMITS
 DNS_FIELDS = ("provider", "alidns", "rfc2136", "nameservers", "propagation_timeout")
-POLICY_FIELDS = ("renew_before", "renew_fraction", "leeway", "alert_before", "max_connection_age")
+POLICY_FIELDS = ("renew_before", "renew_fraction", "leeway", "alert_before", "max_connection_age", "revocation_check")
 RELOAD_KINDS = ("systemd", "signal", "command", "watch")
 PROVIDERS = ("alidns", "rfc2136")
 _CERT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -168,13 +168,16 @@ def _leaf(path: str) -> t.Any:
         return None
 
 
-def describe_files(certs: t.Sequence[t.Mapping[str, t.Any]], policy: Policy) -> list[dict[str, t.Any]]:
-    """Each certificate's files: {name, path, status, description, error} (one scan for all)."""
+def describe_files(certs: t.Sequence[t.Mapping[str, t.Any]], policy: Policy,
+                   revocation_cache_dir: str | None = None) -> list[dict[str, t.Any]]:
+    """Each certificate's files: {name, path, status, description, error} (one scan for all); CRLs are
+    cached in *revocation_cache_dir* until their nextUpdate when given (the agent's state directory)."""
     from ._expiry import ScanRequest, scan
 
     paths = [cert_path(c) for c in certs]
     present = sorted({p for p in paths if os.path.exists(p)})
-    result = scan(ScanRequest(paths=present, policy=policy, include_ca=True)) if present else None
+    request = ScanRequest(paths=present, policy=policy, include_ca=True, revocation_cache_dir=revocation_cache_dir)
+    result = scan(request) if present else None
     described = {d["path"]: d for d in result.certificates} if result else {}
     errors = {e["path"]: str(e["error"]) for e in result.errors} if result else {}
     out = []
@@ -207,14 +210,14 @@ def complete(cert: t.Mapping[str, t.Any], entry: dict[str, t.Any], probes: list[
 
 
 def observe(certs: t.Sequence[t.Mapping[str, t.Any]], policy: t.Any, probe: bool = True,
-            now: t.Any = None, ari: bool = True) -> list[dict[str, t.Any]]:
+            now: t.Any = None, ari: bool = True, revocation_cache_dir: str | None = None) -> list[dict[str, t.Any]]:
     """One observation per certificate, in order: the files, what each probe serves, the store.
 
     *policy* is a :class:`._policy.Policy` or its options (renew_before, ...); *now* an ISO 8601 time to
     evaluate at.  With ``probe=False`` no endpoint is contacted (``probes`` is empty); with ``ari=False``
     ``ari_cert_id`` is None and ``_acme`` is not imported (the agent, until it asks the CA for ARI)."""
     pol = policy_of(policy, now)
-    entries = describe_files(certs, pol)
+    entries = describe_files(certs, pol, revocation_cache_dir)
     out = []
     for cert, entry in zip(certs, entries):
         fingerprint = (entry["description"] or {}).get("fingerprint_sha256")

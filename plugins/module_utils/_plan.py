@@ -99,6 +99,11 @@ def _why(cert: t.Mapping[str, t.Any], seen: t.Mapping[str, t.Any] | None, window
     names = {s[4:].lower() for s in desc.get("sans", []) if str(s).startswith("DNS:")}
     if names and names != set(cert["domains"]):
         return True, "names changed"
+    if desc.get("status") == "revoked":
+        revocation = desc.get("revocation") or {}
+        return True, "revoked by its CA (%s %s, revoked %s), not_after %s" % (
+            revocation.get("method") or "revocation check", revocation.get("url") or "",
+            revocation.get("revocation_time") or "at an unknown time", desc.get("not_after"))
     if desc.get("due") or desc.get("status") in ("expired", "critical", "invalid", "not_yet_valid"):
         reasons = ",".join(desc.get("reasons") or []) or desc.get("status", "due")
         return True, "%s, not_after %s" % (reasons, desc.get("not_after"))
@@ -236,7 +241,8 @@ def _orders(sets: t.Mapping[str, dict[str, t.Any]], options: t.Mapping[str, t.An
             entry.update(ca=order["ca"], fallback=order["fallback"])
             orders.append(order)
             for holder in group:
-                deploys.setdefault(holder["host"], []).append({"name": holder["name"], "order": order["id"], "mode": mode})
+                deploys.setdefault(holder["host"], []).append({"name": holder["name"], "order": order["id"], "mode": mode,
+                                                               "why": holder["why"]})
     return orders, deploys, unchanged
 
 

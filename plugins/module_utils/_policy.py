@@ -23,8 +23,8 @@ from ._errors import InputError
 from ._time import parse_duration, parse_time, utcnow
 
 # Every status a certificate can have, most severe first.  The one list: reports, counts and docs
-# follow it.
-STATUSES = ("invalid", "not_yet_valid", "expired", "critical", "due", "ok")
+# follow it.  ``revoked`` (its CA revoked it: OCSP or CRL, see ``_revocation``) comes first.
+STATUSES = ("revoked", "invalid", "not_yet_valid", "expired", "critical", "due", "ok")
 
 SHORT_LIVED_SECONDS = 10 * 86400
 DEFAULT_FRACTION = 1.0 / 3.0
@@ -59,6 +59,7 @@ class Policy:
     max_connection_age: float | None = None
     connection_margin: float = 3600.0
     force: bool = False
+    revocation_check: bool = True  # ask OCSP / the CRL whether the CA revoked it (``revoked`` forces renewal)
 
     @classmethod
     def from_options(cls, options: t.Mapping[str, t.Any]) -> Policy:
@@ -88,6 +89,7 @@ class Policy:
             max_connection_age=dur("max_connection_age", None),
             connection_margin=dur("connection_margin", 3600.0) or 0.0,
             force=bool(options.get("force")),
+            revocation_check=options.get("revocation_check") is not False,
         )
 
     def alert_for(self, threshold: float) -> float:

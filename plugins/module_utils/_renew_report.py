@@ -55,7 +55,7 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
                 else:
                     outcome = {"outcome": "stopped", "reason": "not attempted: an earlier batch failed"}
             row = {"host": host, "name": item["name"], "batch": plan["host_batch"].get(host), "order": item["order"],
-                   "mode": item["mode"], "domains": domains.get((host, item["name"])),
+                   "mode": item["mode"], "domains": domains.get((host, item["name"])), "why": item.get("why"),
                    "ca": order.get("ca") if order.get("ok") else cas.get((host, item["name"]))}
             row.update({k: v for k, v in outcome.items() if k not in ("key", "key_content")})
             rows.append(row)

@@ -24,7 +24,8 @@ _ROW = (
     "certificates[].{path: path, subject: subject, sans: sans, issuer: issuer, serial: serial, "
     "fingerprint_sha256: fingerprint_sha256, not_before: not_before, not_after: not_after, "
     "seconds_remaining: seconds_remaining, renew_at: renew_at, due: due, status: status, "
-    "reasons: reasons, key_match: key_match, chain_valid: chain_valid}"
+    "reasons: reasons, key_match: key_match, chain_valid: chain_valid, revocation: revocation, "
+    "revocation_error: revocation_error}"
 )
 
 
@@ -77,6 +78,7 @@ def build_fleet_report(results: t.Mapping[str, t.Any], generated_at: str | None 
             "worst": worst(status for status, count in counts.items() if count and status in STATUSES),
             "failed_hosts": len(failed_hosts),
             "unsynchronized_clocks": sum(1 for c in clocks if c["synchronized"] is False),
+            "revocation_errors": sum(1 for r in certificates if r.get("revocation_error")),
             "soonest": certificates[0] if certificates else None,
         },
         "certificates": certificates,
@@ -123,6 +125,9 @@ def render_table(report: t.Mapping[str, t.Any], limit: int = 0) -> str:
                     summary["unsynchronized_clocks"]))
     for err in report["errors"]:
         lines.append("error  %s:%s  %s" % (err["host"], err["path"], err["error"]))
+    for row in rows:
+        if row.get("revocation_error"):
+            lines.append("revocation not checked  %s:%s  %s" % (row["host"], row["path"], row["revocation_error"]))
     for bad in report["failed_hosts"]:
         lines.append("host   %s  %s  %s" % (bad["host"], bad["reason"], bad["msg"]))
     return "\n".join(lines)

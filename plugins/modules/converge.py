@@ -127,6 +127,10 @@ options:
       max_connection_age:
         description: Longest-lived client connection (renew early enough for it).
         type: str
+      revocation_check:
+        description:
+          - Ask OCSP or the CRL whether each certificate was revoked (a revoked one is due); on unless V(false).
+        type: bool
   names:
     description: Limit to these certificate names (default every certificate given).
     type: list
@@ -250,7 +254,7 @@ def argument_spec() -> dict:
             watch_retry_delay=dict(type="float"), watch_backoff=dict(type="float"), watch_max_delay=dict(type="float"))),
         policy=dict(type="dict", options=dict(
             renew_before=dict(type="str"), renew_fraction=dict(type="float"), leeway=dict(type="str"),
-            alert_before=dict(type="str"), max_connection_age=dict(type="str"))),
+            alert_before=dict(type="str"), max_connection_age=dict(type="str"), revocation_check=dict(type="bool"))),
         names=dict(type="list", elements="str"),
         agent=dict(type="dict", default={}, options=dict(
             bin=dict(type="path", default="/usr/local/bin/certwatch"),

@@ -30,7 +30,13 @@ description:
     certificate without intermediates) is skipped. A path named directly is always read.
   - Also reports the host's clock synchronisation state, because a skewed clock makes a valid
     certificate look expired.
-  - Read-only. Hundreds of files take well under a second.
+  - Checks revocation by default (O(revocation_check)) - OCSP where the certificate names a responder, else its
+    CRL distribution point (HTTP, fetched with O(revocation_timeout), its signature checked against the issuer,
+    kept until its nextUpdate). A revoked certificate has the status V(revoked) and is due. A check that cannot be
+    made (unreachable, untrusted list, issuer unknown) is RV(certificates[].revocation_error), never a revocation,
+    and does not fail the task.
+  - Read-only (apart from the CRL cache in O(revocation_cache_dir) when given). Hundreds of files take well under
+    a second; each distinct CRL is downloaded once per run.
 author:
   - ghostguard developers (@ghostguard)
 requirements:
@@ -121,8 +127,27 @@ options:
     description: Fail the task when a file cannot be read or parsed, a directory cannot be listed, or a certificate is V(invalid).
     type: bool
     default: false
+  revocation_check:
+    description:
+      - Ask whether the CA revoked each leaf certificate - its OCSP responder when it names one, else its CRL
+        distribution point. A revoked certificate gets the status V(revoked), the reason V(revoked), and is due.
+      - The issuer, whose key must have signed the CRL or OCSP answer, is taken from the certificate's own file,
+        a C(chain.pem) or C(fullchain.pem) beside it, or O(ca_bundle).
+      - CA certificates and expired certificates are not asked about. V(false) makes no network request at all.
+    type: bool
+    default: true
+  revocation_timeout:
+    description: How long to wait for one OCSP responder or CRL download (a duration from 1s to 120s).
+    type: str
+    default: 5s
+  revocation_cache_dir:
+    description:
+      - Directory where downloaded CRLs are kept until their nextUpdate (created when missing; files mode 0644,
+        CRLs are public; concurrent runs share it safely). Without it a CRL is kept for this run only.
+      - The certwatch agent keeps them in its state directory.
+    type: path
 notes:
-  - Statuses, most severe first - V(invalid) (key mismatch or broken chain), V(not_yet_valid),
+  - Statuses, most severe first - V(revoked) (on its CA's revocation list), V(invalid) (key mismatch or broken chain), V(not_yet_valid),
     V(expired), V(critical) (less than O(alert_before) left), V(due), V(ok).
     RV(summary.counts) lists them in this order, RV(summary.worst) names the most severe one present.
 seealso:
@@ -225,7 +250,7 @@ certificates:
       type: bool
       returned: always
     status:
-      description: One of V(ok), V(due), V(critical), V(expired), V(not_yet_valid), V(invalid).
+      description: One of V(ok), V(due), V(critical), V(expired), V(not_yet_valid), V(invalid), V(revoked).
       type: str
       returned: always
     reasons:
@@ -233,7 +258,7 @@ certificates:
         - Why it is due, any of V(forced), V(renewal_window), V(alert_window), V(connection_age),
           V(expired), V(not_yet_valid), V(key_mismatch), V(key_unreadable), V(chain_invalid),
           V(chain_expired), V(chain_not_yet_valid), V(chain_critical) (a chain certificate of the file is so),
-          V(second_leaf) (the file holds a second, unrelated leaf).
+          V(second_leaf) (the file holds a second, unrelated leaf), V(revoked) (OCSP or the CRL lists it).
       type: list
       elements: str
       returned: always
@@ -277,6 +302,20 @@ certificates:
       description: What is wrong with the chain - it does not verify to O(ca_bundle), or the file holds a second leaf.
       type: str
       returned: when the chain does not verify, or with a second leaf
+    revocation:
+      description:
+        - How revocation was checked - C(method) (V(ocsp), V(crl), or null when the certificate names neither),
+          C(url), C(status) (V(good), V(revoked), V(unknown), or null when no answer was had), C(revocation_time),
+          C(this_update), C(next_update), C(cached) (the CRL came from O(revocation_cache_dir)) and C(error).
+        - Null for CA certificates and expired certificates.
+      type: dict
+      returned: when O(revocation_check=true)
+      sample: {"method": "crl", "url": "http://r12.c.lencr.org/61.crl", "status": "good", "revocation_time": null,
+               "this_update": "2026-12-03T11:00:00Z", "next_update": "2026-12-10T11:00:00Z", "cached": false, "error": null}
+    revocation_error:
+      description: Why revocation could not be checked (the status is not changed by it).
+      type: str
+      returned: when the revocation check failed
 due:
   description: Paths of the certificates that are due.
   returned: always
@@ -295,7 +334,7 @@ summary:
       description: Certificates per status; every status is present.
       type: dict
       returned: always
-      sample: {"invalid": 0, "not_yet_valid": 0, "expired": 0, "critical": 1, "due": 2, "ok": 10}
+      sample: {"revoked": 0, "invalid": 0, "not_yet_valid": 0, "expired": 0, "critical": 1, "due": 2, "ok": 10}
     due:
       description: Certificates due.
       type: int
@@ -386,6 +425,9 @@ def main() -> None:
         max_connection_age={"type": "str"},
         connection_margin={"type": "str", "default": "1h"},
         fail_on_invalid={"type": "bool", "default": False},
+        revocation_check={"type": "bool", "default": True},
+        revocation_timeout={"type": "str", "default": "5s"},
+        revocation_cache_dir={"type": "path"},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:

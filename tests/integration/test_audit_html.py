@@ -60,7 +60,7 @@ def test_problems_first_summary_timeline_and_groups(report: pathlib.Path) -> Non
     assert "old.pem" in section and "short.pem" in section and "site.pem" not in section
     # summary cards in severity order, with counts
     cards = re.findall(r'data-status="(\w+)"><b>(\d+)</b>', html)
-    assert cards[:4] == [("invalid", "0"), ("not_yet_valid", "0"), ("expired", "1"), ("critical", "1")]
+    assert cards[:5] == [("revoked", "0"), ("invalid", "0"), ("not_yet_valid", "0"), ("expired", "1"), ("critical", "1")]
     assert ("ok", "1") in cards
     # one timeline row per host group, one dot per certificate, nothing external
     svg = html[html.index("<svg"):html.index("</svg>")]

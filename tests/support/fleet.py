@@ -241,9 +241,11 @@ class Fleet:
     def write_inventory(self, mutate: t.Callable[[dict[str, dict[str, t.Any]]], None] | None = None,
                         directory: str | None = None, acme_extra: dict[str, t.Any] | None = None,
                         only: t.Sequence[str] | None = None,
-                        extra_hosts: dict[str, dict[str, t.Any]] | None = None) -> str:
+                        extra_hosts: dict[str, dict[str, t.Any]] | None = None,
+                        vault_extra: dict[str, t.Any] | None = None) -> str:
         """Write the inventory (hosts.yml, group_vars with a vault file, host_vars); *mutate* may edit the
-        host_vars first (to plant a mistake); *only* keeps these hosts (an AWX job slice). Returns the directory."""
+        host_vars first (to plant a mistake); *only* keeps these hosts (an AWX job slice); *vault_extra* adds
+        variables to the encrypted vault file (vault_eab_hmac_key). Returns the directory."""
         inv = directory or self.inventory
         if os.path.isdir(inv):
             shutil.rmtree(inv)
@@ -280,7 +282,7 @@ class Fleet:
         os.chmod(self.vault_password_file, 0o600)
         vault = os.path.join(inv, "group_vars", "all", "vault.yml")
         write_yaml(vault, {"vault_tsig_secret": lab["tsig"]["secret"],
-                           "vault_alidns_access_key_secret": lab["alidns"]["access_key_secret"]})
+                           "vault_alidns_access_key_secret": lab["alidns"]["access_key_secret"], **(vault_extra or {})})
         subprocess.run([os.path.join(BIN, "ansible-vault"), "encrypt", "--vault-password-file", self.vault_password_file,
                         vault], check=True, capture_output=True)
         host_vars = {h.name: self.host_vars(h) for h in self.spec}

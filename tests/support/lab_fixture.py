@@ -106,8 +106,10 @@ class LabHandle:
 
     # ---------------------------------------------------------------- extra Pebbles
 
-    def extra_pebble(self, name: str, nonce_reject: int = 0) -> dict[str, t.Any]:
-        return start_pebble(self.state_dir, name, int(self.info["dns"]["port"]), nonce_reject=nonce_reject)
+    def extra_pebble(self, name: str, nonce_reject: int = 0, eab_keys: dict[str, str] | None = None) -> dict[str, t.Any]:
+        """Another Pebble (own ports); with *eab_keys* ({kid: base64url HMAC key}) it requires external account binding."""
+        return start_pebble(self.state_dir, name, int(self.info["dns"]["port"]), nonce_reject=nonce_reject,
+                            eab_keys=eab_keys)
 
     def stop_pebble(self, name: str) -> None:
         stop_pid_file(self.state_dir, name, "pebble")

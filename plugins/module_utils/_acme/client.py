@@ -157,7 +157,8 @@ class AcmeClient:
         eab = None
         if eab_kid:
             if not eab_hmac_key:
-                raise InputError("eab_hmac_key is required with eab_kid")
+                raise InputError("eab_hmac_key is required with eab_kid: set it to the HMAC key the CA shows with this "
+                                 "kid (keep it in a vault variable); nothing was created")
             try:
                 eab = messages.ExternalAccountBinding.from_data(self.jwk.public_key(), eab_kid, eab_hmac_key, directory)
             except (ValueError, TypeError):
@@ -174,7 +175,8 @@ class AcmeClient:
                     raise
                 if need_eab:
                     raise InputError("the CA at %s requires external account binding to create an account for this "
-                                     "key: set eab_kid and eab_hmac_key from the CA's account page" % self.url) from None
+                                     "key: set eab_kid and eab_hmac_key from the CA's account page (the HMAC key in a "
+                                     "vault variable); nothing was created" % self.url) from None
                 raise InputError("no ACME account exists yet for this account key at %s, and creating one needs "
                                  "agreement to the terms of service (%s): read them and set terms_agreed=true"
                                  % (self.url, meta.terms_of_service)) from None
@@ -189,6 +191,12 @@ class AcmeClient:
             self.account_uri = regr.uri
         except acme_errors.ConflictError as conflict:
             self._set_account(conflict.location)
+        except ProtocolError as exc:
+            if eab is None or not any(w in str(exc) for w in ("external account", "externalAccount", "unauthorized")):
+                raise
+            raise InputError("the CA at %s refused the external account binding of eab_kid %r (%s): eab_kid and "
+                             "eab_hmac_key must be the pair the CA shows (the HMAC key as base64url, exactly); "
+                             "nothing was created" % (self.url, eab_kid, exc)) from None
         return t.cast(str, self.account_uri)
 
     def _set_account(self, location: str | None) -> None:

@@ -48,7 +48,8 @@ def test_directory_statuses_and_summary(ca: TestCA, tmp_path: pathlib.Path) -> N
     }
     # soonest expiry first
     assert [os.path.basename(c["path"]) for c in res["certificates"]][:2] == ["gone.pem", "crit.pem"]
-    assert res["summary"]["counts"] == {"ok": 1, "due": 1, "critical": 1, "expired": 1, "not_yet_valid": 1, "invalid": 0}
+    assert res["summary"]["counts"] == {
+        "ok": 1, "due": 1, "critical": 1, "expired": 1, "not_yet_valid": 1, "invalid": 0, "revoked": 0}
     assert res["summary"]["soonest"]["path"].endswith("gone.pem")
     assert res["summary"]["worst"] == "not_yet_valid"
     assert sorted(os.path.basename(p) for p in res["due"]) == ["crit.pem", "due.pem", "future.pem", "gone.pem"]

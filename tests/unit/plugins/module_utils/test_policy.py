@@ -150,7 +150,7 @@ def test_policy_from_options_defaults() -> None:
 
 
 def test_statuses_most_severe_first() -> None:
-    assert _policy.STATUSES == ("invalid", "not_yet_valid", "expired", "critical", "due", "ok")
+    assert _policy.STATUSES == ("revoked", "invalid", "not_yet_valid", "expired", "critical", "due", "ok")
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,9 @@ RESULTS = {
 def test_build_fleet_report() -> None:
     report = _report.build_fleet_report(RESULTS, "2026-01-01T00:00:00Z")
     assert [(r["host"], r["path"]) for r in report["certificates"]] == [("web-1", "a"), ("web-1", "c"), ("web-2", "b")]
-    assert report["summary"]["counts"] == {"expired": 1, "invalid": 0, "not_yet_valid": 0, "critical": 0, "due": 1, "ok": 1}
-    assert list(report["summary"]["counts"]) == ["invalid", "not_yet_valid", "expired", "critical", "due", "ok"]
+    assert report["summary"]["counts"] == {
+        "revoked": 0, "expired": 1, "invalid": 0, "not_yet_valid": 0, "critical": 0, "due": 1, "ok": 1}
+    assert list(report["summary"]["counts"]) == ["revoked", "invalid", "not_yet_valid", "expired", "critical", "due", "ok"]
     assert report["summary"]["worst"] == "expired"
     assert report["summary"]["soonest"]["path"] == "a"
     assert report["errors"] == [{"path": "junk", "error": "corrupt", "host": "web-2"}]
@@ -64,7 +65,7 @@ def test_query() -> None:
 
 def test_worst_ignores_statuses_it_does_not_know() -> None:
     """A host on another collection version may report a status this one does not know: counted, never fatal."""
-    odd = {"h": {"certificates": [cert("a", "revoked", 10), cert("b", "due", 20)], "errors": [], "clock": {}}}
+    odd = {"h": {"certificates": [cert("a", "quarantined", 10), cert("b", "due", 20)], "errors": [], "clock": {}}}
     summary = _report.build_fleet_report(odd)["summary"]
-    assert summary["counts"]["revoked"] == 1 and summary["worst"] == "due"
+    assert summary["counts"]["quarantined"] == 1 and summary["worst"] == "due"
     assert _report.build_fleet_report({})["summary"]["worst"] is None
