@@ -110,7 +110,12 @@ def ca_and_order(row: t.Mapping[str, t.Any], orders: t.Mapping[str, t.Mapping[st
 
 
 def _ghost(row: t.Mapping[str, t.Any]) -> bool:
-    return "ghost" in (row.get("states") or []) or row.get("failure") == "ghost"
+    """Served another certificate than its files: seen so before the run acted, a watching service that never
+    picked up its files, or a proof after a reload that found the old certificate still served (the converge
+    result's reason then says ``<endpoint> serves <fingerprint> instead of <fingerprint>``)."""
+    if "ghost" in (row.get("states") or []) or row.get("failure") == "ghost":
+        return True
+    return row.get("failure") == "proof" and " instead of " in str(row.get("reason") or "")
 
 
 def _deferred_why(row: t.Mapping[str, t.Any]) -> str:
@@ -121,20 +126,21 @@ def _deferred_why(row: t.Mapping[str, t.Any]) -> str:
 
 def _ghost_why(row: t.Mapping[str, t.Any]) -> str:
     done = {"repaired": "reloaded and proved serving its files", "renewed": "renewed and proved"}.get(row["outcome"])
-    return "served another certificate than its files; " + (esc(done) if done else "%s: %s" % (
+    when = "after its reload" if row.get("failure") in ("proof", "ghost") else "before this run"
+    return "served another certificate than its files %s; " % when + (esc(done) if done else "%s: %s" % (
         esc(row["outcome"].replace("_", " ")), esc(row.get("reason"))))
 
 
 def problems(report: t.Mapping[str, t.Any], kinds: t.Sequence[tuple[str, str, t.Callable[[t.Mapping[str, t.Any]], bool],
-                                                                        t.Callable[[t.Mapping[str, t.Any]], str]]]) -> str:
+                                                                        t.Callable[[t.Mapping[str, t.Any]], str]]],
+             clean: str) -> str:
     """The problems section: the run's problems, then per kind (id, title, which rows, why) the rows it holds."""
     orders = _order_info(report)
     found = [(key, title, [r for r in report["rows"] if pick(r)], why) for key, title, pick, why in kinds]
     total = len(report.get("problems") or []) + sum(len(rows) for _k, _t, rows, _w in found)
     parts = ['<section id="problems" class="problems%s"><h2>Problems (%d)</h2>' % ("" if total else " clean", total)]
     if not total:
-        parts.append("<p>Nothing failed, rolled back, deferred or stopped, and no service served another certificate "
-                     "than its files.</p>")
+        parts.append("<p>%s</p>" % esc(clean))
     parts.extend('<p class="run-problem"><b>The run:</b> %s</p>' % esc(p) for p in report.get("problems") or [])
     for key, title, rows, why in found:
         if not rows:
@@ -185,8 +191,8 @@ def _bar(row: t.Mapping[str, t.Any], start: float, length: float) -> str:
         width = took / length * 100.0
         if took > 0:
             left = min(at, 99.5)
-            segs.append('<div class="seg %s" style="left:%.2f%%;width:%.2f%%" title="%s %.3f s"></div>'
-                        % (step, left, min(width, 100.0 - left), step, took))
+            segs.append('<div class="seg %s" style="left:%.2f%%;width:%.2f%%" title="%s %s"></div>'
+                        % (step, left, min(width, 100.0 - left), step, duration(took)))
         at += width
     return '<div class="track" title="started %s">%s</div>' % (esc(row.get("started_at")), "".join(segs))
 
@@ -195,7 +201,12 @@ def _steps_text(row: t.Mapping[str, t.Any], start: float) -> str:
     began = _epoch(row.get("started_at"))
     if began is None:
         return '<span class="muted">-</span>'
-    return "+%.2f s: %s" % (began - start, " &rarr; ".join("%s %.2f s" % (s, _timing(row, s)) for s in STEPS))
+    return "+%s: %s" % (duration(began - start), " &rarr; ".join("%s %s" % (s, duration(_timing(row, s))) for s in STEPS))
+
+
+def duration(seconds: float) -> str:
+    """``850 ms`` under a second, else ``1.65 s``."""
+    return "%d ms" % round(seconds * 1000) if seconds < 1 else "%.2f s" % seconds
 
 
 def timeline(report: t.Mapping[str, t.Any], groups: t.Sequence[tuple[str, t.Sequence[str]]]) -> str:
@@ -207,10 +218,10 @@ def timeline(report: t.Mapping[str, t.Any], groups: t.Sequence[tuple[str, t.Sequ
     shown = [r for _label, hosts in groups for h in hosts for r in by_host.get(str(h), [])]
     start, length = _span(shown)
     parts = ['<section id="timeline"><h2>Timeline</h2>',
-             '<p class="legend">Each bar is the whole roll (%.2f s); per host and certificate:'
+             '<p class="legend">Each bar is the whole roll (%s); per host and certificate:'
              '<span style="background:#1565c0"></span>install &rarr;'
              '<span style="background:#ef6c00"></span>reload &rarr;<span style="background:#2e7d32"></span>proof</p>'
-             % length]
+             % duration(length)]
     if not shown:
         parts.append("<p>No host was converged.</p>")
     for label, hosts in groups:
@@ -285,7 +296,8 @@ def renew_page(report: t.Mapping[str, t.Any], title: str = "Certificate renewal"
         "failed" if not o.get("ok") else "ordered" if o.get("ordered") else "reused" if o.get("reused") else "ready",
         esc(o.get("not_after") or "-"), ca_and_order({"order_url": o.get("order_url")}, {}) if o.get("order_url") else "-",
         esc(o.get("msg") or "")]) for o in orders.values()]
-    body = [problems(report, RENEW_PROBLEMS), "<h2>Outcomes</h2>", cards(report["counts"], RENEW_ORDER),
+    body = [problems(report, RENEW_PROBLEMS, "Nothing failed, rolled back, deferred or stopped, and no service "
+                                                "served another certificate than its files."), "<h2>Outcomes</h2>", cards(report["counts"], RENEW_ORDER),
             timeline(report, batch_groups(report))]
     if order_rows:
         body += ['<h2>Orders</h2>', _table("orders", [("Order", 24), ("CA", 14), ("Result", 9), ("Not after", 14),
@@ -317,7 +329,8 @@ def rollback_page(report: t.Mapping[str, t.Any], title: str = "Certificate rollb
         fingerprint(r.get("attempted_fingerprint"), "" if r.get("from_generation") is None else "gen %s " % r["from_generation"]),
         fingerprint(r.get("fingerprint"), "" if r.get("generation") is None else "gen %s " % r["generation"]),
         esc(r.get("not_after") or "-"), served(r), esc(r.get("reason"))]) for r in report["rows"]]
-    body = [problems(report, kinds), "<h2>Outcomes</h2>", cards(report["counts"], ROLLBACK_ORDER),
+    body = [problems(report, kinds, "Every rollback was proved served by a handshake; no service served another "
+                                    "certificate than its files."), "<h2>Outcomes</h2>", cards(report["counts"], ROLLBACK_ORDER),
             timeline(report, [("All hosts (rollback.yml converges them together)", hosts)]),
             "<h2>Certificates</h2>", _table("rows", [("Outcome", 9), ("Host", 10), ("Certificate", 9), ("From", 14), ("To", 14),
                                                      ("Not after", 11), ("Served", 7), ("Reason", 26)], rows)]

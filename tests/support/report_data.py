@@ -11,7 +11,13 @@ import typing as t
 
 from renew_data import NOW, described, host
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _ledger, _plan, _renew_report, _rollback_report
+from ansible_collections.ghostguard.certs.plugins.module_utils import (
+    _inventory,
+    _ledger,
+    _plan,
+    _renew_report,
+    _rollback_report,
+)
 
 HOSTILE = "<script>console.error('xss')</script><img src=x onerror=\"console.error('xss2')\">"
 EVIL_HOST = "evil-" + HOSTILE
@@ -42,7 +48,7 @@ def renew_report(hosts_count: int = 8) -> dict[str, t.Any]:
     names = ["edge-%d" % i for i in range(1, hosts_count)]
     names.insert(2, EVIL_HOST)
     hosts: dict[str, dict[str, t.Any]] = {}
-    for i, name in enumerate(names + ["idle", "later"]):
+    for i, name in enumerate([*names, "idle", "later"]):
         domains = ["n%d.example.com" % i, "www.n%d.example.com" % i]
         certs = _inventory.normalize_certificates(name, host([{"name": "web", "domains": domains,
                                                                "reload": {"systemd": "nginx.service"}, "probe": {"port": 443}}]))
@@ -53,7 +59,7 @@ def renew_report(hosts_count: int = 8) -> dict[str, t.Any]:
     plan = _plan.build_plan(hosts, {"canary": 1, "batch": 3, "store": "/s", "limits": {"orders_per_3h": len(names)}}, [], NOW)
     roll = plan["roll"]
     outcomes: dict[str, list[dict[str, t.Any]]] = {}
-    stories = [("renewed", "reloaded, proved on 127.0.0.1:443", {}),
+    stories: list[tuple[str, str, dict[str, t.Any]]] = [("renewed", "reloaded, proved on 127.0.0.1:443", {}),
                ("rolled_back", "proof failed after install: 127.0.0.1:8443 serves 00:01... instead of ff:fe...; rolled back",
                 {"failure": "proof"}),
                ("repaired", "reloaded, proved on 127.0.0.1:443", {"states": ["ok", "ghost"]}),

@@ -27,12 +27,14 @@ def test_renew_page_puts_problems_first_with_each_kind_and_the_deferred_admit_ti
     assert order == sorted(order)
     problems = section(page, 'id="problems"', 'id="summary"')
     kinds = re.findall(r'<h3 id="problem-(\w+)">[^<]+ \((\d+)\)</h3>', problems)
-    assert kinds == [("failed", "1"), ("rolled_back", "1"), ("ghost", "1"), ("deferred", "1"), ("stopped", "2")]
+    # the rolled back row's proof found the old certificate served: a ghost too
+    assert kinds == [("failed", "1"), ("rolled_back", "1"), ("ghost", "2"), ("deferred", "1"), ("stopped", "2")]
     ghost = section(problems, 'id="problem-ghost"', 'id="problem-deferred"')
-    assert "<b>edge-3</b>" in ghost and "reloaded and proved serving its files" in ghost
+    assert "<b>edge-3</b>" in ghost and "before this run; reloaded and proved serving its files" in ghost
+    assert "<b>edge-2</b>" in ghost and "after its reload; rolled back: proof failed" in ghost
     deferred = section(problems, 'id="problem-deferred"', 'id="problem-stopped"')
     assert "<b>later</b>" in deferred and "admitted by the rate-limit budget from <b>2026-11-29T15:00:00Z</b>" in deferred
-    assert "<b>edge-7</b>" in problems.split('id="problem-stopped"')[1] and "Problems (6)" in problems
+    assert "<b>edge-7</b>" in problems.split('id="problem-stopped"')[1] and "Problems (7)" in problems
     assert "Certificate renewal FAILED" in page
 
 
@@ -53,7 +55,7 @@ def test_timeline_shows_the_canary_then_each_batch_with_install_reload_proof_in_
     # one row per host of the batch, in batch order; every converged host shows its three steps
     batch2 = section(timeline, "Batch 2", "Batch 3")
     assert [m for m in re.findall(r"<tr><td>([^<]*)</td>", batch2)] == ["edge-2", html.escape(EVIL_HOST), "edge-3"]
-    assert batch2.count("install 0.25 s &rarr; reload 0.50 s &rarr; proof 1.00 s") == 3
+    assert batch2.count("install 250 ms &rarr; reload 500 ms &rarr; proof 1.00 s") == 3
     # the bars sit on one time axis: each batch starts later than the one before
     lefts = [float(x) for x in re.findall(r'class="seg install" style="left:([\d.]+)%', timeline)]
     assert lefts == sorted(lefts) and lefts[0] == 0.0 and lefts[-1] > 50
@@ -135,6 +137,17 @@ def test_write_puts_the_page_beside_the_json(tmp_path: pathlib.Path) -> None:
     assert (tmp_path / "report.html").read_text(encoding="utf-8") == _run_html.renew_page(report)
     assert out["stats"]["report_html"] == str(tmp_path / "report.html")
     assert report["serial"] == [1, 3] and {o["order_url"] for o in report["orders"]} == {ORDER_URL}
+
+
+def test_ghosts_seen_before_the_run_or_after_a_reload() -> None:
+    assert _run_html._ghost({"states": ["ok", "ghost"], "outcome": "repaired"})
+    assert _run_html._ghost({"failure": "ghost", "outcome": "rolled_back"})
+    after = {"failure": "proof", "outcome": "rolled_back", "reason": "proof failed after install: 127.0.0.1:1 serves "
+             "aa:bb... instead of cc:dd...; rolled back"}
+    assert _run_html._ghost(after) and "after its reload" in _run_html._ghost_why(after)
+    assert not _run_html._ghost({"failure": "proof", "outcome": "failed", "reason": "proof failed: 127.0.0.1:1: refused"})
+    assert not _run_html._ghost({"failure": "reload", "outcome": "failed", "reason": "reload failed: exit 1"})
+    assert _run_html.duration(0.0123) == "12 ms" and _run_html.duration(1.655) == "1.66 s"
 
 
 def test_stamp_is_utc_to_the_millisecond() -> None:
