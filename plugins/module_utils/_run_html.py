@@ -131,9 +131,10 @@ def _ghost_why(row: t.Mapping[str, t.Any]) -> str:
         esc(row["outcome"].replace("_", " ")), esc(row.get("reason"))))
 
 
-def problems(report: t.Mapping[str, t.Any], kinds: t.Sequence[tuple[str, str, t.Callable[[t.Mapping[str, t.Any]], bool],
-                                                                        t.Callable[[t.Mapping[str, t.Any]], str]]],
-             clean: str) -> str:
+Kind = tuple[str, str, t.Callable[[t.Mapping[str, t.Any]], bool], t.Callable[[t.Mapping[str, t.Any]], str]]
+
+
+def problems(report: t.Mapping[str, t.Any], kinds: t.Sequence[Kind], clean: str) -> str:
     """The problems section: the run's problems, then per kind (id, title, which rows, why) the rows it holds."""
     orders = _order_info(report)
     found = [(key, title, [r for r in report["rows"] if pick(r)], why) for key, title, pick, why in kinds]
@@ -296,12 +297,12 @@ def renew_page(report: t.Mapping[str, t.Any], title: str = "Certificate renewal"
         "failed" if not o.get("ok") else "ordered" if o.get("ordered") else "reused" if o.get("reused") else "ready",
         esc(o.get("not_after") or "-"), ca_and_order({"order_url": o.get("order_url")}, {}) if o.get("order_url") else "-",
         esc(o.get("msg") or "")]) for o in orders.values()]
-    body = [problems(report, RENEW_PROBLEMS, "Nothing failed, rolled back, deferred or stopped, and no service "
-                                                "served another certificate than its files."), "<h2>Outcomes</h2>", cards(report["counts"], RENEW_ORDER),
+    clean = "Nothing failed, rolled back, deferred or stopped, and no service served another certificate than its files."
+    body = [problems(report, RENEW_PROBLEMS, clean), "<h2>Outcomes</h2>", cards(report["counts"], RENEW_ORDER),
             timeline(report, batch_groups(report))]
     if order_rows:
-        body += ['<h2>Orders</h2>', _table("orders", [("Order", 24), ("CA", 14), ("Result", 9), ("Not after", 14),
-                                                         ("Order URL", 14), ("Message", 25)], order_rows)]
+        columns = [("Order", 24), ("CA", 14), ("Result", 9), ("Not after", 14), ("Order URL", 14), ("Message", 25)]
+        body += ["<h2>Orders</h2>", _table("orders", columns, order_rows)]
     body += ["<h2>Certificates</h2>", _table("rows", [
         ("Outcome", 8), ("Host", 9), ("Certificate", 8), ("Names", 13), ("CA / order", 13), ("Batch", 5),
         ("Not after", 10), ("Fingerprint", 11), ("Reason", 23)], rows)]

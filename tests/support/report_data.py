@@ -59,11 +59,13 @@ def renew_report(hosts_count: int = 8) -> dict[str, t.Any]:
     plan = _plan.build_plan(hosts, {"canary": 1, "batch": 3, "store": "/s", "limits": {"orders_per_3h": len(names)}}, [], NOW)
     roll = plan["roll"]
     outcomes: dict[str, list[dict[str, t.Any]]] = {}
-    stories: list[tuple[str, str, dict[str, t.Any]]] = [("renewed", "reloaded, proved on 127.0.0.1:443", {}),
-               ("rolled_back", "proof failed after install: 127.0.0.1:8443 serves 00:01... instead of ff:fe...; rolled back",
-                {"failure": "proof"}),
-               ("repaired", "reloaded, proved on 127.0.0.1:443", {"states": ["ok", "ghost"]}),
-               ("failed", "reload failed: " + HOSTILE, {"failure": "reload"})]
+    stories: list[tuple[str, str, dict[str, t.Any]]] = [
+        ("renewed", "reloaded, proved on 127.0.0.1:443", {}),
+        ("rolled_back", "proof failed after install: 127.0.0.1:8443 serves 00:01... instead of ff:fe...; rolled back",
+         {"failure": "proof"}),
+        ("repaired", "reloaded, proved on 127.0.0.1:443", {"states": ["ok", "ghost"]}),
+        ("failed", "reload failed: " + HOSTILE, {"failure": "reload"}),
+    ]
     plain = [h for h in roll[:-2] if h != EVIL_HOST]
     for i, name in enumerate(roll[:-2]):
         outcome, reason, extra = stories[plain.index(name) % len(stories)] if name != EVIL_HOST else ("renewed", HOSTILE, {})

@@ -54,7 +54,7 @@ def test_timeline_shows_the_canary_then_each_batch_with_install_reload_proof_in_
     assert labels[0] == "Canary (batch 1): edge-1"
     # one row per host of the batch, in batch order; every converged host shows its three steps
     batch2 = section(timeline, "Batch 2", "Batch 3")
-    assert [m for m in re.findall(r"<tr><td>([^<]*)</td>", batch2)] == ["edge-2", html.escape(EVIL_HOST), "edge-3"]
+    assert re.findall(r"<tr><td>([^<]*)</td>", batch2) == ["edge-2", html.escape(EVIL_HOST), "edge-3"]
     assert batch2.count("install 250 ms &rarr; reload 500 ms &rarr; proof 1.00 s") == 3
     # the bars sit on one time axis: each batch starts later than the one before
     lefts = [float(x) for x in re.findall(r'class="seg install" style="left:([\d.]+)%', timeline)]
@@ -82,7 +82,7 @@ def test_ca_and_order_shown_when_present_and_not_needed() -> None:
     orders = {o["id"]: o for o in report["orders"]}
     cell = _run_html.ca_and_order(rows["edge-1"], orders)       # the row's own ca wins over its order's
     assert cell.startswith("<b>primary-ca</b>") and "<code>%s</code>" % rows["edge-1"]["order"] in cell
-    assert 'title="%s"' % ORDER_URL in cell and ORDER_URL not in cell.split("title=")[0]
+    assert 'title="%s"' % ORDER_URL in cell and ORDER_URL not in cell.split("title=", maxsplit=1)[0]
     assert _run_html.ca_and_order(rows["edge-2"], orders).startswith("<b>pebble</b>")   # from its order
     assert _run_html.ca_and_order({"order": "set:x"}, {}) == "<code>set:x</code>"      # no CA known: no CA shown
     assert _run_html.ca_and_order({}, {}) == '<span class="muted">-</span>'
