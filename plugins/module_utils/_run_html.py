@@ -86,7 +86,7 @@ def _timing(row: t.Mapping[str, t.Any], step: str) -> float:
 
 
 def _names(row: t.Mapping[str, t.Any]) -> str:
-    return ", ".join(display(n) for n in row.get("domains") or []) or "-"
+    return ",".join(display(n) for n in row.get("domains") or []) or "-"  # as the text table (names_of)
 
 
 def _order_info(report: t.Mapping[str, t.Any]) -> dict[str, t.Mapping[str, t.Any]]:
