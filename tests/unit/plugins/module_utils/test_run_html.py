@@ -64,6 +64,12 @@ def test_timeline_shows_the_canary_then_each_batch_with_install_reload_proof_in_
     assert "not converged: stopped" in section(timeline, "Batch 4", "</section>")
 
 
+def test_no_canary_batch_when_renew_canary_is_zero() -> None:
+    groups = _run_html.batch_groups({"batches": [["a", "b"], ["c"]], "serial": ["50%"]})
+    assert groups == [("Batch 1: a, b", ["a", "b"]), ("Batch 2: c", ["c"])]
+    assert _run_html.batch_groups({"batches": [["a"], ["b"]], "serial": [1, "50%"]})[0][0] == "Canary (batch 1): a"
+
+
 def test_timeline_of_rows_without_times_and_of_an_empty_run() -> None:
     report = renew_report()
     for row in report["rows"]:
