@@ -14,6 +14,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import name_rules
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import plain as _plain
 from ansible_collections.ghostguard.certs.plugins.module_utils import (
+    _cas,
     _fleet_issue,
     _inventory,
     _ledger,
@@ -196,12 +197,14 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, ari: t.A
             "observed": observed or [],
             "unreachable": why_not is not None,
             "msg": (why_not or "")[len("unreachable: "):] or None,
+            "cas": _cas.ca_list(_plain(hv.get("certwatch_acme"))),
         }
     try:
         entries = _ledger.load_ledger(ledger) if ledger else []
     except CertsError as exc:
         raise AnsibleFilterError(str(exc)) from None
-    plan = _plan.build_plan(data, opts, entries, ari=_plain(ari or {}), members=_plain(members or {}))
+    issuers = _cas.load_issuers(os.path.dirname(ledger)) if ledger else {}
+    plan = _plan.build_plan(data, opts, entries, ari=_plain(ari or {}), members=_plain(members or {}), issuers=issuers)
     plan["options"] = {k: opts.get(k) for k in ("canary", "batch", "max_fail_percentage", "force", "key_per_host",
                                                 "host_keys", "dry_run", "names", "limits")}
     # what each host converges: its certificate (paths, reload, probes) and the order it installs from
@@ -213,6 +216,7 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, ari: t.A
         if order["mode"] == "host_key":   # where the host makes the key and the CSR (only the CSR travels)
             order["staging"] = certs[order["host"]][order["name"]]["staging"]
             order["key_path"] = certs[order["host"]][order["name"]]["key_path"]
+            order["key_type"] = _cas.primary(data[order["host"]]["cas"]).get("key_type") or "ec-p256"
     return plan
 
 
@@ -236,17 +240,19 @@ def renew_reusable(order: t.Any, plan: t.Any, policy: t.Any = None) -> str | Non
         return handle.read().decode("ascii")
 
 
-def renew_ari_requests(hosts: t.Any, observed_var: str = "renew_observed") -> list[dict[str, t.Any]]:
+def renew_ari_requests(hosts: t.Any, observed_var: str = "renew_observed", store: t.Any = None) -> list[dict[str, t.Any]]:
     """What to ask each CA for (``renew_orders`` state=observed): the ARI ids of the observed certificates,
-    grouped by ACME directory; hosts with ``certwatch_acme.ari: false`` are left out."""
+    grouped by the ACME directory of the CA that issued each (as renew_store *store* remembers it; the host's
+    primary CA when unknown); CAs with ``ari: false`` are left out."""
+    issuers = _cas.load_issuers(str(store)) if store else {}
     groups: dict[tuple[str, str | None], set[str]] = {}
     for _host, hv in _host_vars(hosts, (observed_var,)).items():
-        acme = hv.get("certwatch_acme") or {}
+        cas = _cas.ca_list(_plain(hv.get("certwatch_acme")))
         observed, _why = _observation(hv.get(observed_var))
-        if not isinstance(acme, dict) or not acme.get("directory") or acme.get("ari") is False or not observed:
-            continue
-        ids = {o["ari_cert_id"] for o in observed if o.get("ari_cert_id")}
-        groups.setdefault((acme["directory"], acme.get("ca_bundle")), set()).update(ids)
+        for ident in sorted({o["ari_cert_id"] for o in observed or [] if o.get("ari_cert_id")}):
+            ca = _cas.issuing_ca(ident, cas, issuers)
+            if ca and ca.get("directory") and ca.get("ari") is not False:
+                groups.setdefault((ca["directory"], ca.get("ca_bundle")), set()).add(ident)
     return [{"directory": d, "ca_bundle": b, "cert_ids": sorted(ids)} for (d, b), ids in sorted(groups.items()) if ids]
 
 
@@ -303,7 +309,8 @@ def renew_plan_table(plan: t.Any) -> str:
 
 def renew_acme_args(order: t.Mapping[str, t.Any], hv: t.Any, store: str, csr: str | None = None) -> dict[str, t.Any]:
     """acme_dns01 options for one order of the plan, from the inventory of the order's first host."""
-    acme = _plain(hv.get("certwatch_acme") or {})
+    cas = _cas.ca_list(_plain(hv.get("certwatch_acme")))
+    acme = cas[0] if cas else {}
     dns = _plain(hv.get("certwatch_dns") or {})
     policy = _plain(hv.get("certwatch_policy") or {})
     folder = order["store"]
@@ -327,6 +334,18 @@ def renew_acme_args(order: t.Mapping[str, t.Any], hv: t.Any, store: str, csr: st
             args[renames.get(key, key)] = acme[key]
     if not args.get("account_key_content") and not args.get("account_key_path"):
         args["account_key_path"] = os.path.join(store, "account.key")
+    if acme.get("name"):
+        args["ca"] = acme["name"]
+    if order.get("replaces_directory"):
+        args["replaces_directory"] = order["replaces_directory"]
+    fallbacks = []
+    for ca in cas[1:]:  # the next CAs, in order: each with its own account (default: one key file per CA)
+        options = {"name": ca["name"], **_cas.order_options(ca)}
+        if not options.get("account_key_content") and not options.get("account_key_path"):
+            options["account_key_path"] = os.path.join(store, "account-%s.key" % ca["name"])
+        fallbacks.append(options)
+    if fallbacks:
+        args["fallback_cas"] = fallbacks
     provider = dns.get("provider")
     if provider and dns.get(provider) is not None:
         args[provider] = dns[provider]

@@ -161,7 +161,8 @@ def _renew(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, count
     try:
         # inside the CA's ARI window the order names the certificate it replaces (exempt from rate limits)
         replaces = (res.ari or {}).get("cert_id") if (res.ari or {}).get("due") else None
-        bundle = engine.engine_issue(cert, cfg, secrets, replaces=replaces)
+        bundle = engine.engine_issue(cert, cfg, secrets, replaces=replaces,
+                                     replaces_directory=(res.ari or {}).get("directory"), log=log)
         step = "install"
         out = engine.engine_converge(cfg, [cert], {cert["name"]: bundle}, log)[0]
     except CertsError as exc:

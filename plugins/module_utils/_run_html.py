@@ -272,6 +272,13 @@ def _table(table_id: str, columns: t.Sequence[tuple[str, int]], rows: t.Iterable
     return "\n".join(parts)
 
 
+def _ca_tried(order: t.Mapping[str, t.Any]) -> str:
+    """An order's CA, and the CAs that failed it before (``tried``: ``{ca, msg}``, the message in the title)."""
+    tried = ['<span class="muted" title="%s">after %s failed</span>' % (esc(x.get("msg")), esc(x.get("ca")))
+             for x in order.get("tried") or [] if isinstance(x, t.Mapping)]
+    return "<br>".join([esc(order.get("ca") or "-"), *tried])
+
+
 RENEW_ORDER = ("failed", "rolled_back", "stopped", "deferred", "repaired", "renewed", "skipped", "unchanged")
 RENEW_PROBLEMS = (
     ("failed", "Failed", lambda r: r["outcome"] == "failed", lambda r: esc(r.get("reason"))),
@@ -293,7 +300,7 @@ def renew_page(report: t.Mapping[str, t.Any], title: str = "Certificate renewal"
         esc(r.get("batch") or "-"), esc(r.get("not_after") or "-"), fingerprint(r.get("fingerprint")), esc(r.get("reason"))])
         for r in report["rows"]]
     order_rows = [("" if o.get("ok") else "failed", [
-        "<code>%s</code>" % esc(o.get("id")), esc(o.get("ca") or "-"),
+        "<code>%s</code>" % esc(o.get("id")), _ca_tried(o),
         "failed" if not o.get("ok") else "ordered" if o.get("ordered") else "reused" if o.get("reused") else "ready",
         esc(o.get("not_after") or "-"), ca_and_order({"order_url": o.get("order_url")}, {}) if o.get("order_url") else "-",
         esc(o.get("msg") or "")]) for o in orders.values()]

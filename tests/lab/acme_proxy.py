@@ -56,6 +56,7 @@ class Proxy:
         self.host, self.port = host, int(port)
         self.ctx = ssl.create_default_context(cafile=conf["upstream_ca"])
         self.lock = threading.Lock()
+        self.save_lock = threading.Lock()
         self.applied: dict[str, int] = {}
         self.passed: dict[str, int] = {}
         self.counts: dict[str, int] = {}
@@ -85,13 +86,16 @@ class Proxy:
         self.save()
 
     def save(self) -> None:
-        with self.lock:
-            data = json.dumps({"counts": self.counts, "orders": self.orders, "faults_applied": self.applied,
-                               "cert_ids": sorted(self.certs)})
-        tmp = "%s.%d.tmp" % (self.conf["stats_file"], threading.get_ident())
-        with open(tmp, "w") as handle:
-            handle.write(data)
-        os.replace(tmp, self.conf["stats_file"])
+        # one writer at a time, each writing the counters as they are when it writes: a snapshot taken before
+        # another thread's newer one must never replace it (a test reads the counters right after its requests)
+        with self.save_lock:
+            with self.lock:
+                data = json.dumps({"counts": self.counts, "orders": self.orders, "faults_applied": self.applied,
+                                   "cert_ids": sorted(self.certs)})
+            tmp = "%s.tmp" % self.conf["stats_file"]
+            with open(tmp, "w") as handle:
+                handle.write(data)
+            os.replace(tmp, self.conf["stats_file"])
 
     def fault_for(self, path: str) -> dict[str, t.Any] | None:
         for fault in self.control().get("faults", []):

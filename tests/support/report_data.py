@@ -71,7 +71,9 @@ def renew_report(hosts_count: int = 8) -> dict[str, t.Any]:
         outcome, reason, extra = stories[plain.index(name) % len(stories)] if name != EVIL_HOST else ("renewed", HOSTILE, {})
         outcomes[name] = [converged("web", outcome, 3.0 * plan["host_batch"][name] + 0.2 * i, reason, **extra)]
     issued = {o["id"]: {"ok": True, "ordered": True, "not_after": "2027-02-27T12:00:00Z", "order_url": ORDER_URL,
-                        "ca": "pebble-" + HOSTILE if i == 0 else "pebble"} for i, o in enumerate(plan["orders"])}
+                        "ca": "pebble-" + HOSTILE if i == 0 else "pebble",
+                        "tried": [{"ca": "primary", "msg": "the CA at https://primary.test is unreachable"}] if i == 1 else []}
+              for i, o in enumerate(plan["orders"])}
     report = _renew_report.build_report(plan, outcomes, issued, generated_at="2026-11-29T12:01:00Z")
     for row in report["rows"]:
         if row["host"] == roll[0]:

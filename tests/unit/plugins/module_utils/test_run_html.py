@@ -84,6 +84,9 @@ def test_timeline_of_rows_without_times_and_of_an_empty_run() -> None:
 
 def test_ca_and_order_shown_when_present_and_not_needed() -> None:
     report = renew_report()
+    orders_table = section(_run_html.renew_page(report), 'id="orders"', "</table>")
+    assert ('pebble<br><span class="muted" title="the CA at https://primary.test is unreachable">after primary failed</span>'
+            in orders_table)
     rows = {r["host"]: r for r in report["rows"]}
     orders = {o["id"]: o for o in report["orders"]}
     cell = _run_html.ca_and_order(rows["edge-1"], orders)       # the row's own ca wins over its order's
