@@ -131,6 +131,10 @@ def test_renew_run_page_has_problems_cards_timeline_and_orders(runs: dict[str, t
     for order in report["orders"]:
         assert "<code>%s</code>" % html.escape(order["id"]) in page
     assert "<code>%s</code>" % html.escape(rows[(runs["canary"], "edge")]["order"]) in page.split('id="rows"')[1]
+    assert rows[(runs["canary"], "edge")].get("ca")   # the CA that issued it, named in the report (several CAs)
+    for row in report["rows"]:
+        if row.get("ca") and row.get("order"):
+            assert "<b>%s</b><br><code>%s</code>" % (html.escape(row["ca"]), html.escape(row["order"])) in page
     assert 'title="%s"' % rows[(runs["canary"], "edge")]["fingerprint"] in page
     seen_cleanly(runs["renew_dir"] / "report.html", "fleet-renew")
 
