@@ -181,6 +181,12 @@ def _observation(result: t.Any) -> tuple[list[dict[str, t.Any]] | None, str | No
     return list(result.get("certificates") or []), None
 
 
+def _profile(acme: t.Any) -> str | None:
+    """The ACME profile a host's orders use (the primary CA's when certwatch_acme is a list), or None."""
+    profile = _cas.primary(_plain(acme or {})).get("profile")
+    return str(profile) if profile else None
+
+
 def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, ari: t.Any = None,
                observed_var: str = "renew_observed", members: t.Any = None) -> dict[str, t.Any]:
     """The run's plan from every host's observation (``converge`` state=observed, registered as *observed_var*),
@@ -194,6 +200,7 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, ari: t.A
         data[host] = {
             "alert_before": _time.parse_duration(policy.get("alert_before", "72h"), "certwatch_policy.alert_before"),
             "certificates": _inventory.normalize_certificates(host, hv),
+            "profile": _profile(hv.get("certwatch_acme")),
             "observed": observed or [],
             "unreachable": why_not is not None,
             "msg": (why_not or "")[len("unreachable: "):] or None,

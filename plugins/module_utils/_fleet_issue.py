@@ -154,6 +154,8 @@ class WriteAhead:
         def on_order(info: t.Mapping[str, t.Any]) -> None:
             entry = {"time": _ledger.iso(time.time()), "domains": sorted(str(n).lower() for n in info["names"]),
                      "replaces": bool(info.get("replaces")), "order_url": info.get("order_url")}
+            if info.get("profile"):
+                entry["profile"] = str(info["profile"])   # the profile the CA was asked for
             if info.get("directory"):  # the CA's budget: the ledger is counted per CA
                 entry.update(ca=info.get("ca"), directory=info["directory"])
             with self._lock:

@@ -147,14 +147,19 @@ def _holders(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[st
             deadline = None   # when the certificate enters alert_before: a deferred order must come before it
             if desc.get("not_after"):
                 try:
-                    deadline = parse_time(str(desc["not_after"])) - float(data.get("alert_before", ALERT_BEFORE))
+                    end = parse_time(str(desc["not_after"]))
+                    alert = float(data.get("alert_before", ALERT_BEFORE))
+                    if desc.get("renew_at"):   # the policy caps alert_before at half the renewal window
+                        alert = min(alert, (end - parse_time(str(desc["renew_at"]))) / 2.0)
+                    deadline = end - alert
                 except ValueError:
                     deadline = None
             entry = sets.setdefault(cert["set"], {"set": cert["set"], "domains": cert["domains"], "holders": [],
-                                                  "due": False, "why": []})
+                                                  "due": False, "why": [], "profile": data.get("profile")})
             issuer = _cas.issuing_ca(cert_id, data.get("cas") or [], issuers or {}) if desc else None
             entry["holders"].append({"host": host, "name": cert["name"], "due": due, "why": why,
                                      "ca": issuer and issuer["name"], "ca_directory": issuer and issuer.get("directory"),
+                                     "profile": data.get("profile"),
                                      "fingerprint": desc.get("fingerprint_sha256"), "not_after": desc.get("not_after"),
                                      "ari_cert_id": cert_id, "ari_due": bool(window and window.get("due")),
                                      "deadline": deadline,
@@ -225,6 +230,7 @@ def _orders(sets: t.Mapping[str, dict[str, t.Any]], options: t.Mapping[str, t.An
             deadlines = [h.get("deadline") for h in group]
             order.update({"set": key, "domains": entry["domains"], "mode": mode, "hosts": [h["host"] for h in group],
                           "source_host": group[0]["host"], "replaces": replaces, "ari_exempt": exempt,
+                          "profile": group[0].get("profile"),
                           "deadline": None if None in deadlines else min(t.cast("list[float]", deadlines))})
             _cas.assign(order, group, (cas or {}).get(group[0]["host"]) or [])
             entry.update(ca=order["ca"], fallback=order["fallback"])
@@ -259,6 +265,7 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
 
     *hosts* maps host name (in inventory order) to ``{"certificates": normalize_certificates(...),
     "observed": the converge module's observation (or "expiry": an expiry_info result), "unreachable": bool}``;
+    A host's ``profile`` (certwatch_acme's) is the ACME profile of its name sets' orders, shown per set.
     *ari* maps ARI certificate ids to the CA's window (``{"due": bool, "start": ...}``); *options*: ``names``,
     ``force``, ``key_per_host``, ``host_keys`` (default true: a name set held by one host gets its key on that
     host; false: every key is made on the controller, as AWX job slicing needs), ``canary``, ``batch``,
@@ -312,9 +319,9 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
 
 
 def plan_table(plan: t.Mapping[str, t.Any]) -> str:
-    """The plan as text: one row per name set (its names, an IDN in both forms; hosts, why due, batch), then the
-    budget verdict."""
-    rows: list[tuple[str, ...]] = [("NAME SET", "HOSTS", "ACTION", "CA", "BATCH", "WHY")]
+    """The plan as text: one row per name set (its names, an IDN in both forms; hosts, why due, CA, batch, the
+    ACME profile it is ordered with, every renewal alike), then the budget verdict."""
+    rows: list[tuple[str, ...]] = [("NAME SET", "HOSTS", "ACTION", "CA", "BATCH", "PROFILE", "WHY")]
     for entry in plan["sets"]:
         hosts = ",".join(sorted({h["host"] for h in entry["holders"]}))
         action = {"none": "unchanged", "shared_key": "1 order, shared key", "host_key": "1 order, key on host",
@@ -326,7 +333,8 @@ def plan_table(plan: t.Mapping[str, t.Any]) -> str:
         ca = str(entry.get("ca") or "-")
         if entry["due"] and entry.get("fallback"):
             ca += " (then %s)" % ", ".join(entry["fallback"])
-        rows.append((",".join(display(n) for n in entry["domains"]), hosts, action, ca, batches_, why))
+        rows.append((",".join(display(n) for n in entry["domains"]), hosts, action, ca, batches_,
+                     entry.get("profile") or "-", why))
     lines = table(rows)
     for skip in plan["skipped"]:
         lines.append("skipped: %s/%s (%s)" % (skip["host"], skip["name"], skip["reason"]))

@@ -12,7 +12,13 @@
 - Faults from the JSON control file, re-read per request::
 
     {"faults": [{"id": "f1", "match": "new-order", "status": 503, "times": 2, "retry_after": 1, "after": 0}],
-     "ari_due": false}
+     "ari_due": false, "ari_retry_after": 21600}
+
+  ``ari_due`` is the revocation drill: every window starts an hour ago. ``ari_retry_after`` (seconds, default
+  21600) is the ``Retry-After`` of the ARI answers (how long a client keeps one).
+- The profiles the directory offers are ``classic`` and ``shortlived`` unless the config's ``profiles`` says
+  otherwise (a proxy in front of a Pebble whose ``certificateValidityPeriod`` is 6 days offers ``shortlived``);
+  Pebble 2.4 knows no profiles: the lifetime is that Pebble's.
 
   ``status`` may be an HTTP code (429 and 5xx get a problem document and ``Retry-After``) or
   ``"drop"`` (the connection is closed without an answer).
@@ -208,7 +214,7 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "directory" and resp.status == 200:
             directory = json.loads(data)
             directory["renewalInfo"] = proxy.base + "/renewal-info"
-            directory.setdefault("meta", {})["profiles"] = {
+            directory.setdefault("meta", {})["profiles"] = proxy.conf.get("profiles") or {
                 "classic": "the default 90-day profile", "shortlived": "160-hour certificates"}
             data = json.dumps(directory).encode()
         if kind == "certificate" and resp.status == 200:
@@ -236,7 +242,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         start, end = dt.datetime.fromisoformat(known[0]), dt.datetime.fromisoformat(known[1])
         life = end - start
-        if self.proxy.control().get("ari_due"):
+        control = self.proxy.control()
+        if control.get("ari_due"):
             now = dt.datetime.now(dt.timezone.utc)
             w_start, w_end = now - dt.timedelta(hours=1), now + dt.timedelta(hours=1)
         else:
@@ -244,7 +251,8 @@ class Handler(BaseHTTPRequestHandler):
             w_end = w_start + life / 6
         body = {"suggestedWindow": {"start": w_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                     "end": w_end.strftime("%Y-%m-%dT%H:%M:%SZ")}}
-        self.send_body(200, json.dumps(body).encode(), {"Content-Type": "application/json", "Retry-After": "21600"})
+        retry_after = str(int(control.get("ari_retry_after", 21600)))
+        self.send_body(200, json.dumps(body).encode(), {"Content-Type": "application/json", "Retry-After": retry_after})
 
 
 def main() -> None:
