@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 import typing as t
 
-from . import _inventory, _reload, _x509
+from . import _inventory, _reload, _time, _x509
 from ._converge_bundles import bundle_from_options, discard_staging
 from ._errors import CertsError
 from ._observe import (
@@ -66,6 +66,7 @@ class _Run:
             "proved": None, "reload": _reload.kind(cert), "reloaded": False, "attempted_fingerprint": None,
             "previous_served": None, "states": list(self.obs["states"]), "timings": self.timings,
             "probes": self.obs["probes"], "failure": None, "from_generation": None, "from_not_after": None,
+            "started_at": _time.stamp(time.time()), "finished_at": None,
         }
 
     def log(self, message: str) -> None:
@@ -78,7 +79,7 @@ class _Run:
                         not_after=(entry["description"] or {}).get("not_after"))
 
     def finish(self, outcome: str, reason: str | None = None, **extra: t.Any) -> dict[str, t.Any]:
-        self.out.update(outcome=outcome, reason=reason, **extra)
+        self.out.update(outcome=outcome, reason=reason, finished_at=_time.stamp(time.time()), **extra)
         self.timings.update({k: round(v, 3) for k, v in self.timings.items()})
         return self.out
 

@@ -80,7 +80,8 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
     for row in rows:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
     orders = [{"id": oid, "ok": o.get("ok"), "ordered": o.get("ordered"), "reused": o.get("reused"),
-               "msg": o.get("msg"), "not_after": o.get("not_after"), "ca": o.get("ca"), "tried": o.get("tried") or []}
+               "msg": o.get("msg"), "not_after": o.get("not_after"), "ca": o.get("ca"), "tried": o.get("tried") or [],
+               "order_url": o.get("order_url")}
               for oid, o in issued.items()]
     failed_hosts = sorted({r["host"] for r in rows if r["outcome"] in ("failed", "rolled_back")})
     problems = [] if plan.get("budget", {}).get("ok", True) else [
@@ -98,6 +99,7 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
         "failed_hosts": failed_hosts,
         "ok": not failed_hosts and not problems,
         "batches": plan["batches"],
+        "serial": plan.get("serial"),
     }
 
 
@@ -160,39 +162,11 @@ def percent_failed(done: int, failed: int) -> float:
     return 0.0 if done == 0 else math.floor(failed * 10000.0 / done) / 100.0
 
 
-STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%;"
-         "font-size:14px}th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}"
-         "th{background:#f4f4f4}.failed,.rolled_back{background:#fdd}.stopped,.skipped,.deferred{background:#ffd}"
-         ".renewed,.repaired,.rolled_forward{background:#efe}code{font-size:12px}")
-
-
 def html(report: t.Mapping[str, t.Any], title: str = "Certificate renewal") -> str:
-    """The report as one self-contained HTML page (problems first, then one row per host and certificate)."""
-    import html as _html
+    """The report as one self-contained HTML page (:func:`._run_html.renew_page`)."""
+    from ._run_html import renew_page
 
-    def esc(value: t.Any) -> str:
-        return _html.escape("" if value is None else str(value))
-
-    counts = ", ".join("%s %d" % (k.replace("_", " "), v) for k, v in report["counts"].items())
-    batches = " ".join("[%s]" % ", ".join(b) for b in report.get("batches") or [])
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>%s %s</title><style>%s</style></head><body>" % (esc(title), esc(report["generated_at"]), STYLE),
-             "<h1>%s %s</h1>" % (esc(title), "succeeded" if report["ok"] else "FAILED"),
-             "<p>Generated %s: %s; %d orders placed; batches %s.</p>"
-             % (esc(report["generated_at"]), esc(counts), report.get("orders_placed", 0), esc(batches))]
-    parts.extend("<p class=\"failed\"><strong>Problem:</strong> %s</p>" % esc(p) for p in report.get("problems") or [])
-    parts.append("<table><thead><tr><th>Outcome</th><th>Host</th><th>Certificate</th><th>Names</th><th>Batch</th><th>Not after</th>"
-                 "<th>Fingerprint</th><th>Reason</th></tr></thead><tbody>")
-    for row in report["rows"]:
-        fingerprint = str(row.get("fingerprint") or "")
-        parts.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td><code title="%s">%s</code>'
-                     "</td><td>%s</td></tr>" % (esc(row["outcome"]), esc(row["outcome"].replace("_", " ")), esc(row["host"]),
-                                                esc(row.get("name")), esc(names_of(row)), esc(row.get("batch") or "-"),
-                                                esc(row.get("not_after") or "-"), esc(fingerprint),
-                                                esc(fingerprint[:23] + ("..." if len(fingerprint) > 23 else "")),
-                                                esc(row.get("reason"))))
-    parts.append("</tbody></table></body></html>")
-    return "\n".join(parts) + "\n"
+    return renew_page(report, title)
 
 
 def write(folder: str, plan: t.Mapping[str, t.Any] | None, report: t.Mapping[str, t.Any] | None,

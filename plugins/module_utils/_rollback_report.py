@@ -11,7 +11,7 @@ import time
 import typing as t
 
 from ._ledger import iso
-from ._renew_report import STYLE, failures, table
+from ._renew_report import failures, table
 
 OUTCOMES = ("rolled_back", "rolled_forward", "repaired", "unchanged", "failed")
 ORDER = ("failed", "rolled_back", "rolled_forward", "repaired", "unchanged")
@@ -90,27 +90,7 @@ def rollback_stats(report: t.Mapping[str, t.Any], paths: t.Mapping[str, str]) ->
 
 
 def rollback_html(report: t.Mapping[str, t.Any], title: str = "Certificate rollback") -> str:
-    """The report as one self-contained HTML page."""
-    import html as _html
+    """The report as one self-contained HTML page (:func:`._run_html.rollback_page`)."""
+    from ._run_html import rollback_page
 
-    def esc(value: t.Any) -> str:
-        return _html.escape("" if value is None else str(value))
-
-    def cert(generation: t.Any, fingerprint: t.Any) -> str:
-        return '<code title="%s">%s</code>' % (esc(fingerprint), esc(_cert(generation, fingerprint)))
-
-    counts = ", ".join("%s %d" % (k.replace("_", " "), v) for k, v in report["counts"].items())
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>%s %s</title><style>%s</style></head><body>" % (esc(title), esc(report["generated_at"]), STYLE),
-             "<h1>%s %s</h1>" % (esc(title), "succeeded" if report["ok"] else "FAILED"),
-             "<p>Generated %s: %s.</p>" % (esc(report["generated_at"]), esc(counts)),
-             "<table><thead><tr><th>Outcome</th><th>Host</th><th>Certificate</th><th>From</th><th>To</th>"
-             "<th>Not after</th><th>Served</th><th>Reason</th></tr></thead><tbody>"]
-    for row in report["rows"]:
-        parts.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
-                     "<td>%s</td></tr>" % (esc(row["outcome"]), esc(row["outcome"].replace("_", " ")), esc(row["host"]),
-                                           esc(row.get("name")), cert(row.get("from_generation"), row.get("attempted_fingerprint")),
-                                           cert(row.get("generation"), row.get("fingerprint")),
-                                           esc(row.get("not_after") or "-"), esc(_served(row)), esc(row.get("reason"))))
-    parts.append("</tbody></table></body></html>")
-    return "\n".join(parts) + "\n"
+    return rollback_page(report, title)

@@ -151,6 +151,12 @@ def iso(moment: _dt.datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def stamp(epoch: float) -> str:
+    """ISO 8601 in UTC with a ``Z``, to the millisecond, of *epoch* seconds (a step's start in a run report)."""
+    whole = int(epoch)
+    return _dt.datetime.fromtimestamp(whole, UTC).isoformat().replace("+00:00", ".%03dZ" % min(999, round((epoch - whole) * 1000)))
+
+
 def utc_field(obj: t.Any, name: str) -> _dt.datetime | None:
     """A date of a ``cryptography`` object (certificate, OCSP response) as an aware UTC datetime.
 

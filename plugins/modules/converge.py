@@ -207,7 +207,7 @@ certificates:
       C(reloaded), C(attempted_fingerprint) (an install's new certificate, or the one a rollback left),
       C(from_generation) and C(from_not_after) (the generation a rollback or roll forward left, and its expiry),
       C(previous_served), C(states) (what was observed first), C(timings) (C(install), C(reload), C(proof)
-      seconds), C(probes).
+      seconds), C(started_at) and C(finished_at) (ISO 8601 UTC to the millisecond, the report's timeline), C(probes).
   returned: always
   type: list
   elements: dict

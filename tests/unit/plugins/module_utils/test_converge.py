@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import pathlib
+import re
 import signal
 import typing as t
 
@@ -123,6 +124,8 @@ def test_fresh_install_is_renewed_and_proved(site: Site) -> None:
     assert out["fingerprint"] == fp(new) and out["attempted_fingerprint"] == fp(new)
     assert site.reloads == 1 and out["generation"] == 2 and out["states"] == ["ok", "unproved"]  # the first generation was never proved
     assert set(out["timings"]) == {"install", "reload", "proof"}
+    # the report's timeline: when the steps began and ended (ISO 8601 UTC, milliseconds)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", out["started_at"]) and out["finished_at"] >= out["started_at"]
     marker = site.marker() or {}
     assert marker["generation"] == 2 and marker["fingerprint"] == fp(new)
     assert any("installed generation 2" in line for line in lines) and any("reload (signal) done" in line for line in lines)
