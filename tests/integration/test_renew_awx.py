@@ -1,9 +1,10 @@
 # Copyright (c) 2026 ghostguard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""renew.yml the way AWX/AAP runs it: through ansible-runner, every input an extra var, the survey spec,
-and job slicing - two slices of one inventory run at the same time and share renew_store, so a name set
-held by hosts of both slices is ordered once and reused by the other slice."""
+"""renew.yml the way AWX/AAP runs it: through ansible-runner, every input an extra var, the survey spec;
+streamed as on an execution node (``ansible-runner transmit | worker | process``: events, set_stats artifacts
+and rc as AWX reads them); and job slicing - two slices of one inventory run at the same time and share
+renew_store, so a name set held by hosts of both slices is ordered once and reused by the other slice."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pytest
 from ansible_run import COLLECTIONS, ROOT, ensure_collection_link
 from conftest import LabHandle
 from fleet import CertSpec, Fleet, HostSpec, read_json
+from streamed_runner import StreamedJob
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "renew.yml")
 
@@ -90,6 +92,67 @@ def test_two_slices_share_the_store_and_order_a_shared_name_set_once(lab: LabHan
         assert not os.path.exists(os.path.join(fleet.store, "issue.lock"))
         ledger = read_json(os.path.join(fleet.store, "ledger.json"))
         assert [e["domains"] for e in ledger] == [["wapi.example.test"]]
+    finally:
+        fleet.stop()
+
+
+# what an AWX project holds: a playbook that imports the collection's (the EE has the collection installed)
+PROJECT = {"renew.yml": "---\n- name: Renew\n  ansible.builtin.import_playbook: ghostguard.certs.renew\n"}
+RENEW_PLAYS = ["Check that renew_hosts names hosts within --limit (a pattern that matches nothing is an error, not a no-op)",
+               "Validate, observe, plan and issue", "Converge the hosts, canary first, then in batches", "Report the run"]
+
+
+def test_streamed_run_keeps_events_artifacts_and_rc(lab: LabHandle, tmp_path: pathlib.Path) -> None:
+    """transmit | worker | process, three directories that share nothing but the pipe: the processed artifacts
+    hold every play and task event, the set_stats artifact, rc 0; the certificates were renewed and proved."""
+    lab.proxy_control()
+    due = {"days": 30.0, "age": 29.0}
+    spec = [HostSpec("sapi-1", "api", "nginx", CertSpec("api", ["sapi.example.test"], **due)),
+            HostSpec("sapi-2", "api", "nginx", CertSpec("api", ["sapi.example.test"], **due)),
+            HostSpec("sedge-1", "edge", "grpc", CertSpec("edge", ["sedge1.example.test"], **due))]
+    fleet = Fleet(str(tmp_path / "fleet"), lab.info, spec).start()
+    try:
+        before = fleet.snapshot()
+        job = StreamedJob(tmp_path / "job", ident="renew-streamed")
+        job.project(PROJECT)
+        job.inventory_from(fleet.inventory)
+        job.extravars({"renew_store": fleet.store, "renew_report_dir": str(tmp_path / "report"),
+                       "renew_probe_retry_delay": 0.25})
+        with open(fleet.vault_password_file) as handle:
+            job.vault_password(handle.read().strip())
+        result = job.run("renew.yml")
+        assert result.pipe_rcs == (0, 0, 0), result.stdout[-3000:]
+        assert result.rc == 0 and result.status == "successful", result.stdout[-3000:]
+        # the events AWX stores for the job: every play and task of renew.yml, per-host results, the stats
+        plays = result.names("playbook_on_play_start")   # the converge play starts once per batch (serial)
+        assert list(dict.fromkeys(plays)) == RENEW_PLAYS and plays.count(RENEW_PLAYS[2]) == 3  # canary, 1, 1
+        tasks = result.names("playbook_on_task_start")
+        for task in ("Issue every due order on the controller, concurrently, under the renew_store lock",
+                     "Install what was issued, reload what serves another certificate, prove, roll back on failure",
+                     "Publish the outcome as job artifacts (AWX / AAP)"):
+            assert task in tasks
+        converged = {e["event_data"]["host"] for e in result.events if e.get("event") == "runner_on_ok"
+                     and e["event_data"].get("task", "").startswith("Install what was issued")}
+        assert converged == {"sapi-1", "sapi-2", "sedge-1"}
+        stats = next(e for e in result.events if e.get("event") == "playbook_on_stats")["event_data"]
+        assert stats["failures"] == {} and stats["dark"] == {} and set(stats["ok"]) >= {"sapi-1", "sapi-2", "sedge-1"}
+        assert [e["counter"] for e in result.events] == sorted(e["counter"] for e in result.events)
+        # the set_stats artifact, as `ansible-runner process` wrote it back on the control side
+        artifact = result.stats_artifact["ghostguard_renew"]
+        assert artifact["ok"] is True and artifact["counts"]["renewed"] == 3 and artifact["failed_hosts"] == []
+        assert artifact["orders_placed"] == 2
+        assert sorted((r["host"], r["outcome"]) for r in artifact["rows"]) == [
+            ("sapi-1", "renewed"), ("sapi-2", "renewed"), ("sedge-1", "renewed")]
+        # proved: each service serves the new certificate, and the report says the handshake proved it
+        report = read_json(str(tmp_path / "report" / "report.json"))
+        assert {(r["host"], r["proved"]) for r in report["rows"]} == {("sapi-1", True), ("sapi-2", True), ("sedge-1", True)}
+        for host in ("sapi-1", "sapi-2", "sedge-1"):
+            assert fleet.served(host) != before[host]
+        assert fleet.served("sapi-1") == fleet.served("sapi-2")
+        # nothing secret went down the stream: no key, no vault-encrypted value in clear
+        stream = json.dumps(result.events) + result.stdout
+        assert "PRIVATE KEY" not in stream and lab.info["tsig"]["secret"] not in stream
+        assert not (job.private / "artifacts").exists()   # the control side's directory was only packed
     finally:
         fleet.stop()
 
