@@ -180,7 +180,7 @@ def _observation(result: t.Any) -> tuple[list[dict[str, t.Any]] | None, str | No
     return list(result.get("certificates") or []), None
 
 
-def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, ari: t.Any = None,
+def renew_plan(hosts: t.Any, options: t.Any, ledger: t.Any = None, ari: t.Any = None,
                observed_var: str = "renew_observed", members: t.Any = None) -> dict[str, t.Any]:
     """The run's plan from every host's observation (``converge`` state=observed, registered as *observed_var*),
     the CA's ARI windows (``renew_orders`` state=observed) and the name sets of the whole inventory (*members*,
@@ -198,7 +198,8 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, ari: t.A
             "msg": (why_not or "")[len("unreachable: "):] or None,
         }
     try:
-        entries = _ledger.load_ledger(ledger) if ledger else []
+        # the ledger's path on the controller, or its entries as read on the store host (renew_store_host)
+        entries = list(_plain(ledger)) if isinstance(ledger, list) else _ledger.load_ledger(ledger) if ledger else []
     except CertsError as exc:
         raise AnsibleFilterError(str(exc)) from None
     plan = _plan.build_plan(data, opts, entries, ari=_plain(ari or {}), members=_plain(members or {}))
@@ -270,13 +271,15 @@ def renew_orders_args(plan: t.Any, hosts: t.Any, store: str, csr_var: str = "ren
     return out
 
 
-def renew_converge_args(items: t.Any, issued: t.Any, csr: t.Any = None) -> dict[str, t.Any]:
+def renew_converge_args(items: t.Any, issued: t.Any, csr: t.Any = None, read: t.Any = None) -> dict[str, t.Any]:
     """One host's ``converge`` options from its entries of the plan (``deploys[host]``) and what was issued:
-    the certificates, and the bundle of each that got a certificate (files of the controller's store; the key
-    of a name set held by this host alone stays on the host: in its staging directory, or where the CSR step
-    (*csr*, the registered ``csr`` loop) found it installed already)."""
+    the certificates, and the bundle of each that got a certificate (files of the controller's store, or the
+    contents *read* from the store host - ``renew_store`` state=read's ``bundles`` - when renew_store_host holds
+    the store; the key of a name set held by this host alone stays on the host: in its staging directory, or
+    where the CSR step (*csr*, the registered ``csr`` loop) found it installed already)."""
     items = _plain(items or [])
     issued = _plain(issued or {})
+    contents = _plain((read or {}).get("bundles") or {}) if isinstance(read, t.Mapping) else {}
     held = {r["item"]["id"]: r["key_path"] for r in (_plain(csr or {}).get("results") or [])
             if r.get("holds_certificate") and r.get("key_path") and (r.get("item") or {}).get("id")}
     bundles: dict[str, dict[str, str]] = {}
@@ -285,6 +288,9 @@ def renew_converge_args(items: t.Any, issued: t.Any, csr: t.Any = None) -> dict[
         if not order or not order.get("ok"):
             continue
         folder = order["store"]
+        if folder in contents:   # read on the store host: the files travel as contents (the key no_log)
+            bundles[item["name"]] = dict(contents[folder])
+            continue
         bundle = {"cert_src": os.path.join(folder, "cert.pem"), "chain_src": os.path.join(folder, "chain.pem")}
         if item["mode"] == "host_key":
             bundle["key_src_remote"] = held.get(item["order"]) or os.path.join(item["cert"]["staging"], "privkey.pem")
