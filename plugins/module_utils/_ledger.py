@@ -244,7 +244,8 @@ def acquire_lock(path: str, owner: str, wait: float, stale_after: float,
             continue
         holder = _parse_lock(seen)
         if holder.get("owner") == owner:
-            renew_lease(path, owner)
+            if holder.get("lease"):
+                renew_lease(path, owner)
             return {"acquired": True, "waited": 0.0, "holder": dict(holder), "broke_stale": None, "held": True}
         if not holder and age < 5:
             time.sleep(0.05)  # an old-style lock being written
