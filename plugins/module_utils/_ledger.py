@@ -11,10 +11,10 @@ out is taken over. Leases are set and checked by the store host's clock alone.""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
-import contextlib
 import socket
 import threading
 import time
@@ -150,9 +150,10 @@ def pid_namespace() -> str | None:
 def lock_record(owner: str, pid: int | None, lease: float | None = None) -> dict[str, t.Any]:
     """What the lock file holds: who, where (host, boot, PID namespace), which process, since when; with a
     *lease* (seconds) no process but the time until which the holder counts as alive (``lease_until``, epoch)."""
-    record = {"owner": owner, "host": socket.gethostname(), "boot_id": boot_id(), "pid_ns": pid_namespace(),
-              "pid": None if lease else pid, "pid_start": _start_ticks(pid) if pid and not lease else None,
-              "time": iso(time.time())}
+    record: dict[str, t.Any] = {
+        "owner": owner, "host": socket.gethostname(), "boot_id": boot_id(), "pid_ns": pid_namespace(),
+        "pid": None if lease else pid, "pid_start": _start_ticks(pid) if pid and not lease else None,
+        "time": iso(time.time())}
     if lease:
         record.update(lease=float(lease), lease_until=round(time.time() + float(lease), 3))
     return record
