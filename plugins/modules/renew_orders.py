@@ -513,12 +513,13 @@ ca_unreachable:
 """
 
 import os
+import sys
 import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _fleet_ari, _fleet_issue, _ledger, _time
-from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import agent_interpreter, require
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns import registry
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
@@ -586,7 +587,18 @@ def main() -> None:
         else:
             issued(module)
     except CertsError as exc:
+        if exc.kind == "missing_library":   # on a renew_store_host: the action plugin tries the venv's Python next
+            exc.details.update(python=sys.executable, agent_python=store_python())
         module.fail_json(msg=str(exc), **exc.details)
+
+
+def store_python() -> str | None:
+    """Another Python of this host that may have the libraries: the certwatch agent's, else the venv at
+    /opt/ghostguard (README "AWX / AAP", the store host); None when there is none."""
+    venv = agent_interpreter() or "/opt/ghostguard/bin/python3"
+    if not os.access(venv, os.X_OK) or os.path.normpath(venv) == os.path.normpath(sys.executable or ""):
+        return None
+    return venv
 
 
 if __name__ == "__main__":

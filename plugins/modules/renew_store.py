@@ -25,8 +25,8 @@ description:
     a week. An order whose C(order_url) is already in the ledger (written ahead by M(ghostguard.certs.renew_orders)
     when the CA accepted it) is not added twice. The ledger feeds the rate-limit budget of the plan.
   - O(state=read) returns the ledger (RV(ledger)) and, for each directory of O(bundles), the certificate, chain
-    and key found there (RV(bundles)): what a run whose store is on another host plans with and installs. The
-    result holds private keys - register it with C(no_log) set.
+    and key found there (RV(bundles)) - what a run whose store is on another host plans with and installs. The
+    result holds private keys, so register it with C(no_log) set.
   - Run it where the store is - on the controller (C(delegate_to) localhost), or on the store host
     (C(delegate_to) the C(renew_store_host)), which every AWX slice reaches without a shared filesystem.
 author:
@@ -67,7 +67,7 @@ options:
   bundles:
     description: With O(state=read), store directories whose C(cert.pem), C(chain.pem) and C(privkey.pem) to return.
     type: list
-    elements: str
+    elements: path
     default: []
   orders:
     description:
@@ -189,9 +189,8 @@ def playbook_pid() -> int | None:
 def read_bundle(directory: str) -> dict[str, str]:
     """The PEM files of one order's store directory (cert.pem, chain.pem, privkey.pem) that exist there."""
     out = {}
-    folder = os.path.expanduser(directory)
     for role, name in (("cert", "cert.pem"), ("chain", "chain.pem"), ("key", "privkey.pem")):
-        data = _durable.read_file(os.path.join(folder, name), 1 << 20)
+        data = _durable.read_file(os.path.join(directory, name), 1 << 20)
         if data is not None:
             out[role + "_content"] = data.decode("utf-8", "replace")
     return out
@@ -207,7 +206,7 @@ def main() -> None:
             stale_after=dict(type="int", default=3600),
             lease=dict(type="int"),
             orders=dict(type="list", elements="dict", default=[]),
-            bundles=dict(type="list", elements="str", default=[]),
+            bundles=dict(type="list", elements="path", default=[]),
         ),
         supports_check_mode=True,
     )

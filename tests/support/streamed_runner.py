@@ -112,7 +112,7 @@ class StreamedJob:
                                    stdin=worker.stdout, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    env=env, text=True)
         worker.stdout.close()
-        stdout, _ = process.communicate(timeout=timeout)
+        stdout = process.communicate(timeout=timeout)[0]
         rcs = (transmit.wait(timeout=60), worker.wait(timeout=60), process.returncode)
         artifacts = self.out / "artifacts" / self.ident
         events = []
