@@ -20,7 +20,7 @@ import typing as t
 
 import ansible_runner
 import pytest
-from ansible_run import COLLECTIONS, ROOT, ensure_collection_link
+from ansible_run import COLLECTIONS, ROOT, ensure_collection_link, run_playbook
 from conftest import LabHandle
 from fleet import CertSpec, Fleet, HostSpec, read_json
 from streamed_runner import StreamedJob
@@ -319,3 +319,52 @@ def test_a_lock_whose_slice_vanished_is_taken_over_after_its_lease(lab: LabHandl
         assert not (store / "issue.lock").exists()
     finally:
         fleet.stop()
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"renew_store_host": "store-*"}, "renew_store_host: must be the name of one host"),
+    ({"renew_store_host": STORE_HOST, "renew_host_keys": True},
+     "renew_store_host and renew_host_keys=true do not go together"),
+])
+def test_a_bad_store_host_is_refused_before_anything(lab: LabHandle, tmp_path: pathlib.Path, extra: dict[str, t.Any],
+                                                     message: str) -> None:
+    due = {"days": 30.0, "age": 29.0}
+    fleet = Fleet(str(tmp_path / "fleet"), lab.info, [HostSpec("zapi-1", "api", "nginx", CertSpec("api", ["zapi.example.test"], **due))],
+                  services=False).start()
+    orders_before = len(lab.proxy_stats().get("orders", []))
+    proc = run_playbook(PLAYBOOK, {"renew_store": str(tmp_path / "store"), **extra}, inventory=fleet.inventory,
+                        args=fleet.vault_args)
+    assert proc.returncode != 0 and message in proc.stdout, proc.stdout[-3000:]
+    assert "nothing was ordered or changed" in proc.stdout
+    assert len(lab.proxy_stats().get("orders", [])) == orders_before and not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("trouble", ["unreachable", "broken ledger"])
+def test_a_store_host_that_cannot_be_read_stops_the_run_before_any_order(lab: LabHandle, tmp_path: pathlib.Path,
+                                                                         trouble: str) -> None:
+    due = {"days": 30.0, "age": 29.0}
+    spec = [HostSpec("zapi-%d" % i, "api", "nginx", CertSpec("api", ["zapi2.example.test"], **due)) for i in (2, 3)]
+    fleet = Fleet(str(tmp_path / "fleet"), lab.info, spec, services=False).start()
+    store = tmp_path / "store"
+    if trouble == "unreachable":
+        host = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_user": "nobody"}
+    else:
+        host = _local()
+        store.mkdir()
+        (store / "ledger.json").write_text("{not json")
+    inventory = fleet.write_inventory(extra_hosts={STORE_HOST: host})
+    cert = pathlib.Path(fleet.files("zapi-2")["cert"])
+    before = cert.read_bytes()
+    orders_before = len(lab.proxy_stats().get("orders", []))
+    proc = run_playbook(PLAYBOOK, {"renew_store_host": STORE_HOST, "renew_store": str(store)},
+                        inventory=inventory, args=fleet.vault_args)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    if trouble == "unreachable":   # the run stops at the store host, naming it and why
+        assert "fatal: [zapi-2 -> store-1]: UNREACHABLE!" in proc.stdout and "Connection refused" in proc.stdout
+        assert not store.exists()
+    else:
+        assert "renew_store_host store-1: the store %s cannot be read there (the order ledger %s/ledger.json is " \
+               "unreadable" % (store, store) in proc.stdout
+        assert "nothing was ordered or changed" in proc.stdout and "Check that the host is reachable" in proc.stdout
+        assert sorted(p.name for p in store.iterdir()) == ["ledger.json"]
+    assert len(lab.proxy_stats().get("orders", [])) == orders_before and cert.read_bytes() == before
