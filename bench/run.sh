@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks against peers, side by side in one run. Not part of `make test`.
-#   bash bench/run.sh [expiry|endpoint_info_vs_get_certificate|certwatch|acme|renew|ssh] [extra args for acme]
+#   bash bench/run.sh [expiry|endpoint_info_vs_get_certificate|certwatch|acme|renew|ssh|drill] [extra args for acme]
 # The peers live in a venv of the benchmarks' own (.venv-bench): the `ansible` package for
 # community.crypto/general, and certbot + certbot-dns-rfc2136 (which pin their own `acme`).
 set -euo pipefail
@@ -35,4 +35,8 @@ fi
 if [ "$which" = all ] || [ "$which" = ssh ]; then
   echo "== ssh (renew.yml over 20 and 50 SSH hosts (systemd-nspawn), forks 10 and 25, beside the naive loop; ansible.cfg settings)"
   "$venv/bin/python" "$root/bench/renew_ssh.py"
+fi
+if [ "$which" = all ] || [ "$which" = drill ]; then
+  echo "== drill (a revocation drill: every ARI window in the past; renew.yml over 8 hosts and the agent with 8 certificates, until all are replaced and proved)"
+  "$venv/bin/python" "$root/bench/drill.py"
 fi

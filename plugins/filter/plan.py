@@ -14,6 +14,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import name_rules
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import plain as _plain
 from ansible_collections.ghostguard.certs.plugins.module_utils import (
+    _cas,
     _fleet_issue,
     _inventory,
     _ledger,
@@ -180,6 +181,20 @@ def _observation(result: t.Any) -> tuple[list[dict[str, t.Any]] | None, str | No
     return list(result.get("certificates") or []), None
 
 
+def _profile(acme: t.Any) -> str | None:
+    """The ACME profile a host's orders use (the primary CA's when certwatch_acme is a list), or None."""
+    profile = _cas.primary(_plain(acme or {})).get("profile")
+    return str(profile) if profile else None
+
+
+def _issuers(store: t.Any) -> dict[str, t.Any]:
+    """The issuers renew_store remembers: from its directory on the controller, or as ``renew_store`` state=read
+    returned them from the renew_store_host."""
+    if isinstance(store, t.Mapping):
+        return dict(_plain(store.get("issuers") or {}))
+    return _cas.load_issuers(str(store)) if store else {}
+
+
 def renew_plan(hosts: t.Any, options: t.Any, ledger: t.Any = None, ari: t.Any = None,
                observed_var: str = "renew_observed", members: t.Any = None) -> dict[str, t.Any]:
     """The run's plan from every host's observation (``converge`` state=observed, registered as *observed_var*),
@@ -193,16 +208,22 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: t.Any = None, ari: t.Any = 
         data[host] = {
             "alert_before": _time.parse_duration(policy.get("alert_before", "72h"), "certwatch_policy.alert_before"),
             "certificates": _inventory.normalize_certificates(host, hv),
+            "profile": _profile(hv.get("certwatch_acme")),
             "observed": observed or [],
             "unreachable": why_not is not None,
             "msg": (why_not or "")[len("unreachable: "):] or None,
+            "cas": _cas.ca_list(_plain(hv.get("certwatch_acme"))),
         }
     try:
-        # the ledger's path on the controller, or its entries as read on the store host (renew_store_host)
-        entries = list(_plain(ledger)) if isinstance(ledger, list) else _ledger.load_ledger(ledger) if ledger else []
+        # the ledger's path on the controller, or what renew_store state=read returned on the store host
+        if isinstance(ledger, t.Mapping):
+            entries = list(_plain(ledger.get("ledger") or []))
+        else:
+            entries = _ledger.load_ledger(ledger) if ledger else []
     except CertsError as exc:
         raise AnsibleFilterError(str(exc)) from None
-    plan = _plan.build_plan(data, opts, entries, ari=_plain(ari or {}), members=_plain(members or {}))
+    issuers = _issuers(ledger if isinstance(ledger, t.Mapping) else os.path.dirname(ledger) if ledger else None)
+    plan = _plan.build_plan(data, opts, entries, ari=_plain(ari or {}), members=_plain(members or {}), issuers=issuers)
     plan["options"] = {k: opts.get(k) for k in ("canary", "batch", "max_fail_percentage", "force", "key_per_host",
                                                 "host_keys", "dry_run", "names", "limits")}
     # what each host converges: its certificate (paths, reload, probes) and the order it installs from
@@ -214,6 +235,7 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: t.Any = None, ari: t.Any = 
         if order["mode"] == "host_key":   # where the host makes the key and the CSR (only the CSR travels)
             order["staging"] = certs[order["host"]][order["name"]]["staging"]
             order["key_path"] = certs[order["host"]][order["name"]]["key_path"]
+            order["key_type"] = _cas.primary(data[order["host"]]["cas"]).get("key_type") or "ec-p256"
     return plan
 
 
@@ -237,17 +259,19 @@ def renew_reusable(order: t.Any, plan: t.Any, policy: t.Any = None) -> str | Non
         return handle.read().decode("ascii")
 
 
-def renew_ari_requests(hosts: t.Any, observed_var: str = "renew_observed") -> list[dict[str, t.Any]]:
+def renew_ari_requests(hosts: t.Any, observed_var: str = "renew_observed", store: t.Any = None) -> list[dict[str, t.Any]]:
     """What to ask each CA for (``renew_orders`` state=observed): the ARI ids of the observed certificates,
-    grouped by ACME directory; hosts with ``certwatch_acme.ari: false`` are left out."""
+    grouped by the ACME directory of the CA that issued each (as renew_store *store* remembers it; the host's
+    primary CA when unknown); CAs with ``ari: false`` are left out."""
+    issuers = _issuers(store)
     groups: dict[tuple[str, str | None], set[str]] = {}
     for _host, hv in _host_vars(hosts, (observed_var,)).items():
-        acme = hv.get("certwatch_acme") or {}
+        cas = _cas.ca_list(_plain(hv.get("certwatch_acme")))
         observed, _why = _observation(hv.get(observed_var))
-        if not isinstance(acme, dict) or not acme.get("directory") or acme.get("ari") is False or not observed:
-            continue
-        ids = {o["ari_cert_id"] for o in observed if o.get("ari_cert_id")}
-        groups.setdefault((acme["directory"], acme.get("ca_bundle")), set()).update(ids)
+        for ident in sorted({o["ari_cert_id"] for o in observed or [] if o.get("ari_cert_id")}):
+            ca = _cas.issuing_ca(ident, cas, issuers)
+            if ca and ca.get("directory") and ca.get("ari") is not False:
+                groups.setdefault((ca["directory"], ca.get("ca_bundle")), set()).add(ident)
     return [{"directory": d, "ca_bundle": b, "cert_ids": sorted(ids)} for (d, b), ids in sorted(groups.items()) if ids]
 
 
@@ -309,7 +333,8 @@ def renew_plan_table(plan: t.Any) -> str:
 
 def renew_acme_args(order: t.Mapping[str, t.Any], hv: t.Any, store: str, csr: str | None = None) -> dict[str, t.Any]:
     """acme_dns01 options for one order of the plan, from the inventory of the order's first host."""
-    acme = _plain(hv.get("certwatch_acme") or {})
+    cas = _cas.ca_list(_plain(hv.get("certwatch_acme")))
+    acme = cas[0] if cas else {}
     dns = _plain(hv.get("certwatch_dns") or {})
     policy = _plain(hv.get("certwatch_policy") or {})
     folder = order["store"]
@@ -333,6 +358,18 @@ def renew_acme_args(order: t.Mapping[str, t.Any], hv: t.Any, store: str, csr: st
             args[renames.get(key, key)] = acme[key]
     if not args.get("account_key_content") and not args.get("account_key_path"):
         args["account_key_path"] = os.path.join(store, "account.key")
+    if acme.get("name"):
+        args["ca"] = acme["name"]
+    if order.get("replaces_directory"):
+        args["replaces_directory"] = order["replaces_directory"]
+    fallbacks = []
+    for ca in cas[1:]:  # the next CAs, in order: each with its own account (default: one key file per CA)
+        options = {"name": ca["name"], **_cas.order_options(ca)}
+        if not options.get("account_key_content") and not options.get("account_key_path"):
+            options["account_key_path"] = os.path.join(store, "account-%s.key" % ca["name"])
+        fallbacks.append(options)
+    if fallbacks:
+        args["fallback_cas"] = fallbacks
     provider = dns.get("provider")
     if provider and dns.get(provider) is not None:
         args[provider] = dns[provider]

@@ -161,7 +161,8 @@ def _renew(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, count
     try:
         # inside the CA's ARI window the order names the certificate it replaces (exempt from rate limits)
         replaces = (res.ari or {}).get("cert_id") if (res.ari or {}).get("due") else None
-        bundle = engine.engine_issue(cert, cfg, secrets, replaces=replaces)
+        bundle = engine.engine_issue(cert, cfg, secrets, replaces=replaces,
+                                     replaces_directory=(res.ari or {}).get("directory"), log=log)
         step = "install"
         out = engine.engine_converge(cfg, [cert], {cert["name"]: bundle}, log)[0]
     except CertsError as exc:
@@ -187,8 +188,11 @@ def _renew(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, count
 
 def _converged(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, out: dict[str, t.Any],
                policy: t.Any) -> None:
-    """Update *res* from a converge outcome: the files as they are now, what the probes served last."""
+    """Update *res* from a converge outcome: the files as they are now, what the probes served last.  The files are
+    described at the time they are now (not the run's start: a certificate issued during a long run, the 6th of a
+    drill, is not "not yet valid")."""
     if out["fingerprint"] != res.fingerprint or out["outcome"] in ("renewed", "rolled_back"):
+        policy = engine.engine_policy(cfg["policy"])
         fresh = _describe_all({**cfg, "certificates": [cert]}, policy)[0]
         res.description, res.status, res.error = fresh.description, fresh.status, fresh.error
     res.probes = out["probes"] if cert["probes"] else []

@@ -18,7 +18,10 @@ CONFIG_VERSION = 1
 MODES = ("report", "renew")
 RELOAD_KINDS = _inventory.RELOAD_KINDS
 TOP_KEYS = ("version", "host", "mode", "state_dir", "metrics_dir", "metrics_name", "cert_dir", "policy",
-            "allowed_domains", "acme", "dns", "secrets", "prove", "schedule", "certificates")
+            "allowed_domains", "acme", "acme_fallbacks", "dns", "secrets", "prove", "schedule", "certificates")
+# one fallback CA (certwatch_acme as a list: the entries after the primary), its secrets in their own files
+FALLBACK_KEYS = ("name", "directory", "ca_bundle", "email", "terms_agreed", "eab_kid", "profile", "preferred_chain", "ari",
+                 "timeout", "account_key")
 # How a renewal is proved: after a reload (constant waits), and for a service that watches its own files
 # (reload {watch: true}: no signal; growing waits, bounded, before it is called a ghost and rolled back).
 PROVE_DEFAULTS = _inventory.PROVE_DEFAULTS
@@ -34,6 +37,26 @@ class ConfigError(CertsError):
 def _require(cond: bool, message: str) -> None:
     if not cond:
         raise ConfigError(message)
+
+
+def _check_fallbacks(fallbacks: t.Any, check_files: bool) -> None:
+    """``acme_fallbacks``: the CAs after the primary, in order, each with a name, a directory and its account key file."""
+    _require(isinstance(fallbacks, list), "acme_fallbacks must be a list of CAs (certwatch_acme as a list)")
+    names = set()
+    for index, ca in enumerate(fallbacks):
+        where = "acme_fallbacks[%d]" % index
+        _require(isinstance(ca, dict), "%s must be a mapping" % where)
+        unknown = sorted(set(ca) - set(FALLBACK_KEYS))
+        _require(not unknown, "%s: unknown key(s) %s; allowed: %s" % (where, ", ".join(unknown), ", ".join(FALLBACK_KEYS)))
+        for key in ("name", "directory", "account_key"):
+            _require(isinstance(ca.get(key), str) and bool(ca[key]), "%s: %s is missing (certwatch_acme[%d].%s)"
+                     % (where, key, index + 1, "account_key_content" if key == "account_key" else key))
+        _require(ca["name"] not in names, "%s: the CA name %s is used twice" % (where, ca["name"]))
+        names.add(ca["name"])
+        if check_files:
+            _require(os.path.isfile(ca["account_key"]), "secret file %s (the account key of CA %s) does not exist; run "
+                                                        "the certwatch role with the vault variables set"
+                     % (ca["account_key"], ca["name"]))
 
 
 def _duration_ok(value: t.Any, where: str) -> None:
@@ -127,6 +150,7 @@ def validate(config: t.Any, check_files: bool = True) -> dict[str, t.Any]:
                  "mode renew: dns.provider must be alidns or rfc2136 (certwatch_dns.provider)")
         secrets = cfg.get("secrets") or {}
         _require(bool(secrets.get("account_key")), "mode renew: secrets.account_key (the ACME account key file) is missing")
+        _check_fallbacks(cfg.setdefault("acme_fallbacks", []) or [], check_files)
         for cert in host_certs:
             _require(bool(cert.get("key_path")), "certificate %s: issue_on host needs key_path" % cert["name"])
         if check_files:

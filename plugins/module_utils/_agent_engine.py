@@ -74,16 +74,32 @@ def engine_record_proof(cert: dict[str, t.Any]) -> None:
     record_proof(cert)
 
 
+def _cas_of(config: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The agent's CAs in order: the primary (``acme``, its account key in ``secrets.account_key``), then
+    ``acme_fallbacks`` (each with its own ``account_key``), each with its ``name``."""
+    from ._cas import default_name
+
+    acme = dict(config.get("acme") or {})
+    if not acme.get("directory"):
+        return []
+    acme.setdefault("account_key", (config.get("secrets") or {}).get("account_key"))
+    acme["name"] = acme.get("name") or default_name(acme["directory"])
+    return [acme] + [dict(ca) for ca in config.get("acme_fallbacks") or []]
+
+
 def engine_ari(config: t.Mapping[str, t.Any], paths: t.Mapping[str, str]) -> dict[str, dict[str, t.Any]]:
     """The CA's renewal windows (RFC 9773 ARI) of the host's own certificates (*paths*: name -> certificate
-    file), by name, each with its ``cert_id``; cached in the state directory until the CA's Retry-After, so a
-    timer run asks the CA at most a few times a day. ``{}`` when ARI is off (``acme.ari: false``)."""
-    acme = config.get("acme") or {}
-    if not paths or not acme.get("directory") or acme.get("ari") is False:
+    file), by name, each with its ``cert_id`` and the ``directory`` of the CA asked: the CA that issued it (as
+    ``issuers.json`` in the state directory remembers it; the primary when unknown). Cached in the state
+    directory until the CA's Retry-After, so a timer run asks the CA at most a few times a day. A certificate
+    of a CA with ``ari: false`` is left out."""
+    cas = _cas_of(config)
+    if not paths or not cas:
         return {}
     import os
 
     from ._acme.ari import cert_id
+    from ._cas import issuing_ca, load_issuers
     from ._errors import CertsError
     from ._fleet_ari import windows
     from ._x509 import load_certificates
@@ -95,34 +111,64 @@ def engine_ari(config: t.Mapping[str, t.Any], paths: t.Mapping[str, str]) -> dic
                 ids[name] = cert_id(load_certificates(handle.read(), path)[0][0])
         except (OSError, IndexError, CertsError):
             continue  # no certificate to ask about: the local policy decides
-    got = windows(sorted(set(ids.values())), acme["directory"], acme.get("ca_bundle"),
-                  os.path.join(config["state_dir"], "ari-cache.json"))
-    return {name: {**got.get(ident, {}), "cert_id": ident} for name, ident in ids.items()}
+    issuers = load_issuers(config["state_dir"])
+    groups: dict[str, tuple[dict[str, t.Any], set[str]]] = {}
+    for ident in ids.values():
+        ca = issuing_ca(ident, cas, issuers) or {}
+        if ca.get("ari") is not False:
+            groups.setdefault(str(ca["directory"]), (ca, set()))[1].add(ident)
+    got: dict[str, dict[str, t.Any]] = {}
+    for directory, (ca, idents) in groups.items():
+        for ident, window in windows(sorted(idents), directory, ca.get("ca_bundle"),
+                                     os.path.join(config["state_dir"], "ari-cache.json")).items():
+            got[ident] = {**window, "directory": directory}
+    return {name: {**got[ident], "cert_id": ident} for name, ident in ids.items() if ident in got}
 
 
 def engine_issue(cert: dict[str, t.Any], config: dict[str, t.Any], secrets: dict[str, t.Any],
-                 replaces: str | None = None) -> t.Any:
-    """Order a new certificate over DNS-01; the bundle stays in memory (``engine_converge`` installs it)."""
-    from ._acme.issue import AcmeAccount, DnsChallenge, IssueRequest, issue
+                 replaces: str | None = None, replaces_directory: str | None = None,
+                 log: t.Callable[[str], None] | None = None) -> t.Any:
+    """Order a new certificate over DNS-01; the bundle stays in memory (``engine_converge`` installs it).
 
-    acme = config["acme"]
+    The primary CA first; an order it fails because of the CA (unreachable, 5xx/429 past the retries) goes to
+    the next CA of ``acme_fallbacks`` at once. ``replaces`` goes only to the CA at *replaces_directory* (the one
+    that issued the certificate). The CA that issued is remembered for the new certificate's issuer."""
+    from ._acme.ari import cert_id
+    from ._acme.issue import AcmeAccount, DnsChallenge, IssueRequest, issue
+    from ._cas import ca_failure, remember_issuer
+
     dns = config["dns"]
     provider = dns["provider"]
-    account = AcmeAccount(
-        directory=acme["directory"], ca_bundle=acme.get("ca_bundle"), key_path=config["secrets"]["account_key"],
-        email=acme.get("email"), terms_agreed=bool(acme.get("terms_agreed")), eab_kid=acme.get("eab_kid"),
-        eab_hmac_key=secrets.get("eab_hmac_key"),
-    )
     challenge = DnsChallenge(
         provider=provider, settings={**(dns.get(provider) or {}), **(secrets.get(provider) or {})},
         nameservers=dns.get("nameservers") or None, propagation_timeout=float(dns.get("propagation_timeout") or 120),
     )
-    issued = issue(IssueRequest(
-        names=list(cert["domains"]), account=account, dns=challenge, key_type=cert.get("key_type") or "ec-p256",
-        profile=acme.get("profile"), preferred_chain=acme.get("preferred_chain"),
-        allowed_domains=config.get("allowed_domains") or None, replaces=replaces,
-    ))
-    return issued.bundle
+    cas = _cas_of(config)
+    for index, ca in enumerate(cas):
+        hmac = secrets.get("eab_hmac_key") if index == 0 else (secrets.get("eab_hmac_keys") or {}).get(ca["name"])
+        account = AcmeAccount(
+            directory=ca["directory"], ca_bundle=ca.get("ca_bundle"), key_path=ca["account_key"],
+            email=ca.get("email"), terms_agreed=bool(ca.get("terms_agreed")), eab_kid=ca.get("eab_kid"), eab_hmac_key=hmac,
+        )
+        try:
+            issued = issue(IssueRequest(
+                names=list(cert["domains"]), account=account, dns=challenge, key_type=cert.get("key_type") or "ec-p256",
+                profile=ca.get("profile"), preferred_chain=ca.get("preferred_chain"),
+                allowed_domains=config.get("allowed_domains") or None, timeout=float(ca.get("timeout") or 300),
+                replaces=replaces if replaces_directory in (None, ca["directory"]) else None,
+            ))
+        except Exception as exc:
+            if not ca_failure(exc) or index + 1 == len(cas):
+                raise
+            if log is not None:
+                log("certwatch: %s: CA %s failed (%s); the order goes to CA %s" % (cert["name"], ca["name"], exc,
+                                                                                   cas[index + 1]["name"]))
+            continue
+        remember_issuer(config["state_dir"], cert_id(issued.bundle.cert), ca)
+        if index and log is not None:
+            log("certwatch: %s: issued by CA %s" % (cert["name"], ca["name"]))
+        return issued.bundle
+    raise ValueError("no CA configured (acme.directory)")  # the configuration's validation makes this unreachable
 
 
 def engine_thresholds(policy: t.Any) -> dict[str, float | None]:

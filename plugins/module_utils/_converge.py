@@ -99,13 +99,15 @@ def _bundle_fingerprint(bundle: t.Any) -> str | None:
 
 
 def _newer(run: _Run) -> bool:
-    """Install when the bundle is not the files' certificate and does not expire before it."""
+    """Install when the bundle is not the files' certificate and was issued after it or does not expire before it
+    (a certificate of a shorter profile, 6 days after 90, replaces the one it renews; an older one never)."""
     if run.bundle is None or _bundle_fingerprint(run.bundle) == run.obs["fingerprint"]:
         return False
     desc = run.obs["description"]
     if not desc:
         return True
-    return _x509.iso(_x509.not_after(run.bundle.cert)) >= desc["not_after"]
+    return _x509.iso(_x509.not_after(run.bundle.cert)) >= desc["not_after"] or \
+        _x509.iso(_x509.not_before(run.bundle.cert)) > str(desc.get("not_before") or "")
 
 
 def _install(run: _Run) -> None:

@@ -28,7 +28,7 @@ import threading
 import time
 import typing as t
 
-from . import _ledger, _x509
+from . import _cas, _ledger, _x509
 from ._acme.decide import assess
 from ._acme.issue import AcmeAccount, DnsChallenge, IssueRequest, RenewRequest, account_key, renew
 from ._acme.retry import Breakers
@@ -82,7 +82,18 @@ def order_argspec() -> dict[str, t.Any]:
     counted it exempt) and ``store``."""
     spec = acme_argspec()
     spec.update(id={"type": "str", "required": True}, replaces={"type": "str"},
-                ari_exempt={"type": "bool", "default": False}, store={"type": "path"})
+                ari_exempt={"type": "bool", "default": False}, store={"type": "path"},
+                ca={"type": "str"}, replaces_directory={"type": "str"},
+                fallback_cas={"type": "list", "elements": "dict", "options": fallback_argspec()})
+    return spec
+
+
+def fallback_argspec() -> dict[str, t.Any]:
+    """One fallback CA of an order: its ``name`` and its ACME options (as in acme_dns01)."""
+    acme = acme_argspec()
+    spec: dict[str, t.Any] = {"name": {"type": "str", "required": True}}
+    for option in _cas.ACME_OPTIONS.values():
+        spec[option] = {k: v for k, v in acme[option].items() if k not in ("required", "default")}
     return spec
 
 
@@ -143,6 +154,10 @@ class WriteAhead:
         def on_order(info: t.Mapping[str, t.Any]) -> None:
             entry = {"time": _ledger.iso(time.time()), "domains": sorted(str(n).lower() for n in info["names"]),
                      "replaces": bool(info.get("replaces")), "order_url": info.get("order_url")}
+            if info.get("profile"):
+                entry["profile"] = str(info["profile"])   # the profile the CA was asked for
+            if info.get("directory"):  # the CA's budget: the ledger is counted per CA
+                entry.update(ca=info.get("ca"), directory=info["directory"])
             with self._lock:
                 self.accepted.append(entry)
             if sink is not None:
@@ -204,59 +219,117 @@ def reusable(cert_path: str, names: t.Sequence[str], policy_options: t.Mapping[s
 def _outcome(order: t.Mapping[str, t.Any], store: str, domains: list[str]) -> dict[str, t.Any]:
     return {"ok": False, "ordered": False, "reused": False, "replaces": False, "reason": None, "msg": None,
             "fingerprint": None, "not_after": None, "store": store, "domains": domains, "order_url": None,
-            "accepted": False, "warnings": []}
+            "accepted": False, "warnings": [], "ca": order.get("ca"), "tried": []}
+
+
+def _attempts(order: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The order as each of its CAs would place it, primary first: a fallback CA's options replace the
+    primary's, and ARI ``replaces`` goes only to the CA that issued the certificate it names."""
+    first = dict(order)
+    fallbacks = first.pop("fallback_cas", None) or []
+    replaced_at = first.pop("replaces_directory", None)
+    out = [first]
+    for ca in fallbacks:
+        attempt = {k: v for k, v in first.items() if k not in _cas.ACME_OPTIONS.values()}
+        attempt.update({k: v for k, v in ca.items() if k in _cas.ACME_OPTIONS.values() and v is not None}, ca=ca.get("name"))
+        out.append(attempt)
+    for attempt in out:
+        if attempt.get("replaces") and replaced_at and attempt.get("acme_directory") != replaced_at:
+            attempt.update(replaces=None, ari_exempt=False)
+    return out
+
+
+def _cert_id(path: str) -> str | None:
+    try:
+        from ._acme.ari import cert_id
+
+        with open(path, "rb") as handle:
+            return cert_id(_x509.load_certificates(handle.read(), path)[0][0])
+    except (OSError, IndexError, ValueError, CertsError):
+        return None
+
+
+def _place(order: t.Mapping[str, t.Any], out: dict[str, t.Any], hook: OrderHook, breakers: Breakers | None,
+           meanwhile: bool) -> None:
+    """Renew *order* with its CA into ``out`` (raises CertsError for the order's failure)."""
+    req = renew_request(order)
+    req.issue.on_order = hook
+    if breakers is not None:
+        req.issue.breaker = breakers.get(req.issue.account.directory)
+    result = renew(req)
+    cert = result.certificate or {}
+    out.update(ok=bool(cert), ordered=result.renewed, reused=bool(cert) and not result.renewed,
+               reason=result.reason, fingerprint=cert.get("fingerprint_sha256"), not_after=cert.get("not_after"),
+               order_url=result.order_url)
+    out["warnings"].extend(result.warnings)
+    if not cert:
+        out["msg"] = "no certificate in %s (%s)" % (out["store"], result.reason)
+    elif meanwhile and not result.renewed:
+        out["reason"] = "ordered meanwhile by another run (installed in %s after this run planned)" % out["store"]
+
+
+def _ledger_hook(ca: t.Mapping[str, t.Any], seen: list[dict[str, t.Any]], on_order: OrderHook | None) -> OrderHook:
+    """The on_order hook of one CA's attempt: the accepted order, with its CA, noted and passed on (the ledger)."""
+    def hook(info: t.Mapping[str, t.Any]) -> None:
+        entry = dict(info, ca=ca["name"], directory=ca["directory"])
+        seen.append(entry)
+        if on_order is not None:
+            on_order(entry)
+    return hook
 
 
 def issue_one(order: t.Mapping[str, t.Any], on_order: OrderHook | None = None,
-              breakers: Breakers | None = None, since: float | None = None) -> dict[str, t.Any]:
+              breakers: Breakers | None = None, since: float | None = None,
+              issuers_store: str | None = None) -> dict[str, t.Any]:
     """Renew one order into its store directory; never raises for the order's own failure.
 
     Returns ``{ok, ordered, reused, replaces, reason, msg, fingerprint, not_after, store, domains,
-    order_url, accepted, warnings}``: ``ok`` a certificate is ready in ``store``; ``ordered`` it was issued
-    now; ``reused`` a fresh one was there already; ``replaces`` the order carried ARI ``replaces``;
-    ``accepted`` the CA accepted an order (it is in the ledger even when ``ok`` is false).
+    order_url, accepted, warnings, ca, tried}``: ``ok`` a certificate is ready in ``store``; ``ordered`` it was
+    issued now; ``reused`` a fresh one was there already; ``replaces`` the order carried ARI ``replaces``;
+    ``accepted`` the CA accepted an order (it is in the ledger even when ``ok`` is false); ``ca`` the CA that
+    issued it (or failed last); ``tried`` the CAs that failed before (``{ca, msg}``): an order that fails because
+    of its CA (:func:`._cas.ca_failure`) is placed with the order's next CA (``fallback_cas``) at once. A CA that
+    issues is remembered for the certificate's issuer in *issuers_store* (``issuers.json``).
     """
     store = str(order.get("store") or os.path.dirname(str(order.get("cert_path") or "")))
     domains = sorted(str(n).lower().rstrip(".") for n in (order.get("names") or order.get("domains") or []))
     out = _outcome(order, store, domains)
     seen: list[dict[str, t.Any]] = []
-
-    def hook(info: t.Mapping[str, t.Any]) -> None:
-        seen.append(dict(info))
-        if on_order is not None:
-            on_order(info)
-
+    attempts = _attempts(order)
     meanwhile = False
-    try:
-        # ordered by another run (or slice) since this one planned: reused like a fresh certificate, even if forced
-        meanwhile = since is not None and reusable(str(order.get("cert_path")), domains, order, True, since) is not None
-        if meanwhile and order.get("force"):
-            order = dict(order, force=False)
-        req = renew_request(order)
-        req.issue.on_order = hook
-        if breakers is not None:
-            req.issue.breaker = breakers.get(req.issue.account.directory)
-        if store:
-            os.makedirs(store, mode=0o700, exist_ok=True)
-        result = renew(req)
-    except CertsError as exc:
-        out["msg"] = str(exc)
-    except Exception as exc:  # a bug must not take the other orders down
-        out["msg"] = "unexpected error: %s: %s" % (exc.__class__.__name__, exc)
-    else:
-        cert = result.certificate or {}
-        out.update(ok=bool(cert), ordered=result.renewed, reused=bool(cert) and not result.renewed,
-                   reason=result.reason, fingerprint=cert.get("fingerprint_sha256"), not_after=cert.get("not_after"),
-                   order_url=result.order_url, warnings=list(result.warnings))
-        if not cert:
-            out["msg"] = "no certificate in %s (%s)" % (store, result.reason)
-        elif meanwhile and not result.renewed:
-            out["reason"] = "ordered meanwhile by another run (installed in %s after this run planned)" % store
+    for index, attempt in enumerate(attempts):
+        ca = {"name": attempt.get("ca"), "directory": attempt.get("acme_directory")}
+        hook = _ledger_hook(ca, seen, on_order)
+
+        out.update(ca=ca["name"], msg=None)
+        try:
+            if index == 0:
+                # ordered by another run (or slice) since this one planned: reused like a fresh certificate, even if forced
+                meanwhile = since is not None and reusable(str(order.get("cert_path")), domains, order, True, since) is not None
+            if meanwhile and attempt.get("force"):
+                attempt = dict(attempt, force=False)
+            if store:
+                os.makedirs(store, mode=0o700, exist_ok=True)
+            _place(attempt, out, hook, breakers, meanwhile)
+        except CertsError as exc:
+            out["msg"] = str(exc)
+            if _cas.ca_failure(exc) and index + 1 < len(attempts):
+                out["tried"].append({"ca": ca["name"], "msg": str(exc)})
+                out["warnings"].append("CA %s failed (%s); the order goes to CA %s"
+                                       % (ca["name"], exc, attempts[index + 1].get("ca")))
+                continue
+        except Exception as exc:  # a bug must not take the other orders down
+            out["msg"] = "unexpected error: %s: %s" % (exc.__class__.__name__, exc)
+        break
+    if out["ordered"] and issuers_store:
+        _cas.remember_issuer(issuers_store, _cert_id(os.path.join(store, "cert.pem") if store else ""),
+                             {"name": out["ca"], "directory": seen[-1]["directory"] if seen else None})
     if seen:
         out.update(accepted=True, order_url=seen[-1].get("order_url"), replaces=bool(seen[-1].get("replaces")))
         if order.get("ari_exempt") and not out["replaces"]:
             out["warnings"].append("planned as an ARI renewal (exempt from the rate limits), but ordered without "
-                                   "replaces (the CA offers no ARI): the ledger counts it in full")
+                                   "replaces (the CA offers no ARI, or another CA than the one that issued the "
+                                   "certificate took the order): the ledger counts it in full")
     return out
 
 
@@ -301,7 +374,8 @@ def issue_orders(orders: t.Sequence[t.Mapping[str, t.Any]], store: str, owner: s
         prepare_accounts(orders)
         workers = max(1, min(int(concurrency), len(orders) or 1))
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="order") as pool:
-            futures = {oid: pool.submit(issue_one, order, ahead.hook(), breakers, since) for oid, order in zip(ids, orders)}
+            futures = {oid: pool.submit(issue_one, order, ahead.hook(), breakers, since, store)
+                       for oid, order in zip(ids, orders)}
             for oid, future in futures.items():
                 issued[oid] = future.result()
     finally:

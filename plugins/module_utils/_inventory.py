@@ -11,6 +11,8 @@ import os
 import re
 import typing as t
 
+from . import _cas
+
 # ----------------------------------------------------------------------------- the inventory model
 # One schema of certwatch_certificates for renew.yml, rollback.yml, the converge module, the agent and the role
 # (checked against its meta/argument_specs.yml by a test); "default" is what normalize_certificate() fills in.
@@ -57,8 +59,9 @@ PROVE_DEFAULTS: dict[str, t.Any] = {"retries": 20, "retry_delay": 0.5, "watch_re
                                     "watch_backoff": 2.0, "watch_max_delay": 8.0}
 CERT_FIELDS = tuple(CERT_SCHEMA)
 PROBE_FIELDS = tuple(PROBE_SCHEMA)
-ACME_FIELDS = ("directory", "ca_bundle", "email", "terms_agreed", "account_key_content", "account_key_path",
-               "eab_kid", "eab_hmac_key", "profile", "preferred_chain", "ari", "key_type", "timeout")
+ACME_FIELDS = ("name", "directory", "ca_bundle", "email", "terms_agreed", "account_key_content", "account_key_path",
+               "eab_kid", "eab_hmac_key", "profile", "preferred_chain", "ari", "key_type", "timeout", "limits")
+LIMIT_NAMES = ("per_registered_domain_week", "per_name_set_week", "orders_per_3h")   # _ledger.DEFAULT_LIMITS
 DNS_FIELDS = ("provider", "alidns", "rfc2136", "nameservers", "propagation_timeout")
 POLICY_FIELDS = ("renew_before", "renew_fraction", "leeway", "alert_before", "max_connection_age")
 RELOAD_KINDS = ("systemd", "signal", "command", "watch")
@@ -268,15 +271,23 @@ def _check_certificate(host: str, label: str, cert: t.Mapping[str, t.Any], cert_
 def _validate_shared(host: str, hv: t.Mapping[str, t.Any]) -> list[str]:
     problems: list[str] = []
     acme = hv.get("certwatch_acme")
+
+    def check_ca(field: str, ca: t.Any) -> bool:
+        if not _check_dict(host, field, ca, ACME_FIELDS, problems):
+            return False
+        if not _is_str(ca.get("directory")):
+            problems.append("%s: must be the ACME directory URL" % _where(host, None, field + ".directory"))
+        for flag in ("terms_agreed", "ari"):
+            if flag in ca and not isinstance(ca[flag], bool):
+                problems.append("%s: must be true or false, got %r" % (_where(host, None, "%s.%s" % (field, flag)), ca[flag]))
+        return True
+
     if acme is None:
         problems.append("%s: not set; renew.yml needs at least directory" % _where(host, None, "certwatch_acme"))
-    elif _check_dict(host, "certwatch_acme", acme, ACME_FIELDS, problems):
-        if not _is_str(acme.get("directory")):
-            problems.append("%s: must be the ACME directory URL" % _where(host, None, "certwatch_acme.directory"))
-        for flag in ("terms_agreed", "ari"):
-            if flag in acme and not isinstance(acme[flag], bool):
-                problems.append("%s: must be true or false, got %r" % (_where(host, None, "certwatch_acme." + flag),
-                                                                       acme[flag]))
+    elif isinstance(acme, list):   # the CAs in order, primary first
+        problems.extend(_cas.problems(lambda field: _where(host, None, field), acme, check_ca, LIMIT_NAMES))
+    elif check_ca("certwatch_acme", acme) and "limits" in acme:
+        problems.extend(_cas.limit_problems(_where(host, None, "certwatch_acme.limits"), acme["limits"], LIMIT_NAMES))
     dns = hv.get("certwatch_dns")
     if dns is None:
         problems.append("%s: not set; renew.yml needs provider and its settings" % _where(host, None, "certwatch_dns"))

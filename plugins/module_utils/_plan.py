@@ -15,11 +15,12 @@ import re
 import time
 import typing as t
 
+from . import _cas
 from ._domains import display
 from ._inventory import set_slug
 from ._ledger import iso, parse_time
 from ._renew_report import table
-from ._schedule import schedule
+from ._schedule import schedule_per_ca
 
 ALERT_BEFORE = 72 * 3600.0   # the policy's default alert_before
 _PERCENT_RE = re.compile(r"^\s*(\d+(\.\d+)?)\s*%\s*$")
@@ -121,7 +122,8 @@ def _repair(seen: t.Mapping[str, t.Any] | None) -> str | None:
 
 
 def _holders(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[str, t.Any],
-             ari: t.Mapping[str, t.Mapping[str, t.Any]]) -> tuple[dict[str, dict[str, t.Any]], list[dict[str, t.Any]]]:
+             ari: t.Mapping[str, t.Mapping[str, t.Any]], issuers: t.Mapping[str, t.Mapping[str, str]] | None = None
+             ) -> tuple[dict[str, dict[str, t.Any]], list[dict[str, t.Any]]]:
     """Every certificate of the run grouped by name set (with its due verdict), and the skipped ones."""
     only = set(options.get("names") or [])
     force = bool(options.get("force"))
@@ -145,12 +147,19 @@ def _holders(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[st
             deadline = None   # when the certificate enters alert_before: a deferred order must come before it
             if desc.get("not_after"):
                 try:
-                    deadline = parse_time(str(desc["not_after"])) - float(data.get("alert_before", ALERT_BEFORE))
+                    end = parse_time(str(desc["not_after"]))
+                    alert = float(data.get("alert_before", ALERT_BEFORE))
+                    if desc.get("renew_at"):   # the policy caps alert_before at half the renewal window
+                        alert = min(alert, (end - parse_time(str(desc["renew_at"]))) / 2.0)
+                    deadline = end - alert
                 except ValueError:
                     deadline = None
             entry = sets.setdefault(cert["set"], {"set": cert["set"], "domains": cert["domains"], "holders": [],
-                                                  "due": False, "why": []})
+                                                  "due": False, "why": [], "profile": data.get("profile")})
+            issuer = _cas.issuing_ca(cert_id, data.get("cas") or [], issuers or {}) if desc else None
             entry["holders"].append({"host": host, "name": cert["name"], "due": due, "why": why,
+                                     "ca": issuer and issuer["name"], "ca_directory": issuer and issuer.get("directory"),
+                                     "profile": data.get("profile"),
                                      "fingerprint": desc.get("fingerprint_sha256"), "not_after": desc.get("not_after"),
                                      "ari_cert_id": cert_id, "ari_due": bool(window and window.get("due")),
                                      "deadline": deadline,
@@ -185,7 +194,8 @@ def _replaces(holders: t.Sequence[t.Mapping[str, t.Any]]) -> tuple[str | None, b
     return None, False
 
 
-def _orders(sets: t.Mapping[str, dict[str, t.Any]], options: t.Mapping[str, t.Any], store: str
+def _orders(sets: t.Mapping[str, dict[str, t.Any]], options: t.Mapping[str, t.Any], store: str,
+            cas: t.Mapping[str, t.Sequence[t.Mapping[str, t.Any]]] | None = None
             ) -> tuple[list[dict[str, t.Any]], dict[str, list[dict[str, t.Any]]], list[dict[str, t.Any]]]:
     """The orders of the due name sets, what each host installs (or repairs), and what stays unchanged."""
     force = bool(options.get("force"))
@@ -203,7 +213,8 @@ def _orders(sets: t.Mapping[str, dict[str, t.Any]], options: t.Mapping[str, t.An
                                                               "why": h["repair"]})
                 else:
                     unchanged.append({"host": h["host"], "name": h["name"], "domains": entry["domains"],
-                                      "not_after": h["not_after"], "why": h["why"]})
+                                      "not_after": h["not_after"], "why": h["why"], "ca": h.get("ca")})
+            entry["ca"] = holders[0].get("ca") if holders else None
             continue
         entry["mode"] = mode = _mode(entry, options)
         groups = [holders] if mode == "shared_key" else [[h] for h in holders]
@@ -219,7 +230,10 @@ def _orders(sets: t.Mapping[str, dict[str, t.Any]], options: t.Mapping[str, t.An
             deadlines = [h.get("deadline") for h in group]
             order.update({"set": key, "domains": entry["domains"], "mode": mode, "hosts": [h["host"] for h in group],
                           "source_host": group[0]["host"], "replaces": replaces, "ari_exempt": exempt,
+                          "profile": group[0].get("profile"),
                           "deadline": None if None in deadlines else min(t.cast("list[float]", deadlines))})
+            _cas.assign(order, group, (cas or {}).get(group[0]["host"]) or [])
+            entry.update(ca=order["ca"], fallback=order["fallback"])
             orders.append(order)
             for holder in group:
                 deploys.setdefault(holder["host"], []).append({"name": holder["name"], "order": order["id"], "mode": mode})
@@ -245,11 +259,13 @@ def _members(sets: t.Mapping[str, dict[str, t.Any]], skipped: t.Sequence[t.Mappi
 def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[str, t.Any],
                ledger: t.Sequence[t.Mapping[str, t.Any]] = (), now: float | None = None,
                ari: t.Mapping[str, t.Mapping[str, t.Any]] | None = None,
-               members: t.Mapping[str, t.Mapping[str, t.Any]] | None = None) -> dict[str, t.Any]:
+               members: t.Mapping[str, t.Mapping[str, t.Any]] | None = None,
+               issuers: t.Mapping[str, t.Mapping[str, str]] | None = None) -> dict[str, t.Any]:
     """Plan one run.
 
     *hosts* maps host name (in inventory order) to ``{"certificates": normalize_certificates(...),
     "observed": the converge module's observation (or "expiry": an expiry_info result), "unreachable": bool}``;
+    A host's ``profile`` (certwatch_acme's) is the ACME profile of its name sets' orders, shown per set.
     *ari* maps ARI certificate ids to the CA's window (``{"due": bool, "start": ...}``); *options*: ``names``,
     ``force``, ``key_per_host``, ``host_keys`` (default true: a name set held by one host gets its key on that
     host; false: every key is made on the controller, as AWX job slicing needs), ``canary``, ``batch``,
@@ -259,11 +275,12 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
     hosts outside the run is still ordered with its shared key, installed only on the hosts of the run.
     """
     now = time.time() if now is None else now
-    sets, skipped = _holders(hosts, options, ari or {})
+    sets, skipped = _holders(hosts, options, ari or {}, issuers)
     _members(sets, skipped, members)
-    orders, deploys, unchanged = _orders(sets, options, str(options.get("store") or "."))
-    # the rate limits schedule: the most urgent orders now, the rest deferred to when the budget admits them
-    verdict = schedule(orders, ledger, options.get("limits"), now)
+    cas = {h: list(d.get("cas") or []) for h, d in hosts.items()}
+    orders, deploys, unchanged = _orders(sets, options, str(options.get("store") or "."), cas)
+    # the rate limits schedule, per CA: the most urgent orders now, the rest deferred to when the budget admits them
+    verdict = schedule_per_ca(orders, ledger, options.get("limits"), [c for h in cas.values() for c in h], now)
     later = {d["id"]: d for d in verdict["deferred"]}
     deferred = [dict(o, **{k: later[o["id"]][k] for k in ("admit_at", "limit", "scope", "late")})
                 for o in orders if o["id"] in later]
@@ -302,9 +319,9 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
 
 
 def plan_table(plan: t.Mapping[str, t.Any]) -> str:
-    """The plan as text: one row per name set (its names, an IDN in both forms; hosts, why due, batch), then the
-    budget verdict."""
-    rows: list[tuple[str, ...]] = [("NAME SET", "HOSTS", "ACTION", "BATCH", "WHY")]
+    """The plan as text: one row per name set (its names, an IDN in both forms; hosts, why due, CA, batch, the
+    ACME profile it is ordered with, every renewal alike), then the budget verdict."""
+    rows: list[tuple[str, ...]] = [("NAME SET", "HOSTS", "ACTION", "CA", "BATCH", "PROFILE", "WHY")]
     for entry in plan["sets"]:
         hosts = ",".join(sorted({h["host"] for h in entry["holders"]}))
         action = {"none": "unchanged", "shared_key": "1 order, shared key", "host_key": "1 order, key on host",
@@ -313,7 +330,11 @@ def plan_table(plan: t.Mapping[str, t.Any]) -> str:
         batches_ = ",".join(str(b) for b in entry.get("batches", [])) or "-"
         if entry.get("outside"):
             hosts += " (not in this run: %s)" % ",".join(entry["outside"])
-        rows.append((",".join(display(n) for n in entry["domains"]), hosts, action, batches_, why))
+        ca = str(entry.get("ca") or "-")
+        if entry["due"] and entry.get("fallback"):
+            ca += " (then %s)" % ", ".join(entry["fallback"])
+        rows.append((",".join(display(n) for n in entry["domains"]), hosts, action, ca, batches_,
+                     entry.get("profile") or "-", why))
     lines = table(rows)
     for skip in plan["skipped"]:
         lines.append("skipped: %s/%s (%s)" % (skip["host"], skip["name"], skip["reason"]))

@@ -5,7 +5,9 @@
 
 A certificate is due when the time left (less ``leeway``) is below the larger of ``renew_before``
 and ``renew_fraction`` x lifetime (1/3, or 1/2 for lifetimes of 10 days or less), when it cannot
-outlast ``max_connection_age`` + ``connection_margin``, or with ``force``.
+outlast ``max_connection_age`` + ``connection_margin``, or with ``force``.  It is critical when less than
+``alert_before`` is left, ``alert_before`` capped at half its renewal window (renew_at to notAfter): alerts are
+relative to the lifetime, so a 6-day certificate (renew at 3 days left) is not critical the moment it is due.
 
 Plain Python (no ``cryptography``, no Ansible): the decision works on a validity window.
 """
@@ -88,6 +90,11 @@ class Policy:
             force=bool(options.get("force")),
         )
 
+    def alert_for(self, threshold: float) -> float:
+        """``alert_before`` for a certificate renewed *threshold* seconds before its end: at most half of that
+        window, so the agent and renew.yml have the first half to renew before anyone is alerted."""
+        return min(self.alert_before, threshold / 2.0)
+
     def fraction_for(self, lifetime: float) -> float:
         if self.renew_fraction is not None:
             return self.renew_fraction
@@ -111,6 +118,7 @@ def evaluate(start: _dt.datetime, end: _dt.datetime, policy: Policy) -> Decision
     remaining = (end - now).total_seconds()
     threshold = max(policy.renew_before, policy.fraction_for(lifetime) * lifetime)
     renew_at = end - _dt.timedelta(seconds=threshold + policy.leeway)
+    alert_before = policy.alert_for(threshold)
     effective = remaining - policy.leeway  # what a peer whose clock runs `leeway` ahead sees
     reasons = []
     if policy.force:
@@ -119,7 +127,7 @@ def evaluate(start: _dt.datetime, end: _dt.datetime, policy: Policy) -> Decision
         reasons.append("renewal_window")
     if policy.max_connection_age is not None and effective <= policy.max_connection_age + policy.connection_margin:
         reasons.append("connection_age")
-    if effective < policy.alert_before:
+    if effective < alert_before:
         reasons.append("alert_window")
     if (start - now).total_seconds() > policy.leeway:
         status = "not_yet_valid"
@@ -127,7 +135,7 @@ def evaluate(start: _dt.datetime, end: _dt.datetime, policy: Policy) -> Decision
     elif effective <= 0:
         status = "expired"
         reasons.append("expired")
-    elif effective < policy.alert_before:
+    elif effective < alert_before:
         status = "critical"
     elif reasons:
         status = "due"

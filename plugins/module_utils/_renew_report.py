@@ -43,6 +43,7 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
     issued = issued or {}
     rows: list[dict[str, t.Any]] = []
     domains = {(h["host"], h["name"]): s["domains"] for s in plan.get("sets") or [] for h in s["holders"]}
+    cas = {(h["host"], h["name"]): h.get("ca") for s in plan.get("sets") or [] for h in s["holders"]}
     for host, items in plan["deploys"].items():
         done = {o.get("name"): o for o in outcomes.get(host) or []}
         for item in items:
@@ -54,7 +55,8 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
                 else:
                     outcome = {"outcome": "stopped", "reason": "not attempted: an earlier batch failed"}
             row = {"host": host, "name": item["name"], "batch": plan["host_batch"].get(host), "order": item["order"],
-                   "mode": item["mode"], "domains": domains.get((host, item["name"]))}
+                   "mode": item["mode"], "domains": domains.get((host, item["name"])),
+                   "ca": order.get("ca") if order.get("ok") else cas.get((host, item["name"]))}
             row.update({k: v for k, v in outcome.items() if k not in ("key", "key_content")})
             rows.append(row)
     for order in plan.get("deferred") or []:
@@ -65,10 +67,10 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
         for holder in order["hosts"]:
             rows.append({"host": holder, "name": _name_of(plan, holder, order["set"]), "order": order["id"],
                          "outcome": "failed" if order["late"] else "deferred", "reason": why,
-                         "admit_at": order["admit_at"], "domains": order.get("domains")})
+                         "admit_at": order["admit_at"], "domains": order.get("domains"), "ca": order.get("ca")})
     for entry in plan["unchanged"]:
         rows.append({"host": entry["host"], "name": entry["name"], "outcome": "unchanged", "reason": entry["why"],
-                     "not_after": entry["not_after"], "domains": entry["domains"]})
+                     "not_after": entry["not_after"], "domains": entry["domains"], "ca": entry.get("ca")})
     for entry in plan["skipped"]:
         kind = "failed" if entry["reason"].startswith("unreachable") else "skipped"
         rows.append({"host": entry["host"], "name": entry["name"], "outcome": kind, "reason": entry["reason"],
@@ -78,7 +80,8 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
     for row in rows:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
     orders = [{"id": oid, "ok": o.get("ok"), "ordered": o.get("ordered"), "reused": o.get("reused"),
-               "msg": o.get("msg"), "not_after": o.get("not_after")} for oid, o in issued.items()]
+               "msg": o.get("msg"), "not_after": o.get("not_after"), "ca": o.get("ca"), "tried": o.get("tried") or []}
+              for oid, o in issued.items()]
     failed_hosts = sorted({r["host"] for r in rows if r["outcome"] in ("failed", "rolled_back")})
     problems = [] if plan.get("budget", {}).get("ok", True) else [
         "The CA's rate limits defer %d name set(s) past the time they enter alert_before (the most urgent were "
@@ -120,21 +123,22 @@ def failures(rows: t.Sequence[t.Mapping[str, t.Any]]) -> dict[str, list[str]]:
 
 def stats(report: t.Mapping[str, t.Any], paths: t.Mapping[str, str]) -> dict[str, t.Any]:
     """What set_stats publishes to AWX: the outcome, one short row per host and certificate, never key material."""
-    keys = ("host", "name", "outcome", "reason", "not_after", "batch", "admit_at")
+    keys = ("host", "name", "outcome", "reason", "not_after", "batch", "admit_at", "ca")
     return {"ok": report["ok"], "counts": report["counts"], "orders_placed": report["orders_placed"],
             "failed_hosts": report["failed_hosts"], "problems": report.get("problems") or [],
             "rows": [{k: r.get(k) for k in keys} for r in report["rows"]], **paths}
 
 
 def report_table(report: t.Mapping[str, t.Any]) -> str:
-    rows: list[tuple[str, ...]] = [("OUTCOME", "HOST", "CERTIFICATE", "NAMES", "BATCH", "NOT AFTER", "SERVED", "REASON")]
+    rows: list[tuple[str, ...]] = [("OUTCOME", "HOST", "CERTIFICATE", "NAMES", "CA", "BATCH", "NOT AFTER", "SERVED", "REASON")]
     for row in report["rows"]:
         served = "-"
         if row.get("proved") is True:
             served = "proved"
         elif row.get("proved") is False:
             served = "NOT proved"
-        rows.append((row["outcome"].upper(), row["host"], row["name"], names_of(row), str(row.get("batch") or "-"),
+        rows.append((row["outcome"].upper(), row["host"], row["name"], names_of(row), str(row.get("ca") or "-"),
+                     str(row.get("batch") or "-"),
                      str(row.get("not_after") or "-"), served, str(row.get("reason") or "")))
     lines = table(rows)
     counts = report["counts"]

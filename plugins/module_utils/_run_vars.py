@@ -15,6 +15,7 @@ import re
 import typing as t
 
 from ._acme.keys import KEY_TYPES
+from ._cas import primary
 from ._inventory import _PERCENT_RE, _is_int, _is_str, _unknown, set_key
 
 # The run variables of renew.yml (its header documents each default; README "Run variables").
@@ -155,8 +156,8 @@ def unmatched_names(variable: str, names: t.Sequence[str] | None,
 
 
 def key_type_of(hv: t.Mapping[str, t.Any]) -> t.Any:
-    acme = hv.get("certwatch_acme")
-    return (acme.get("key_type") if isinstance(acme, t.Mapping) else None) or "ec-p256"
+    """The key type of a host's certificates: its primary CA's ``key_type`` (certwatch_acme, a mapping or a list)."""
+    return primary(hv.get("certwatch_acme")).get("key_type") or "ec-p256"
 
 
 def key_type_problems(host: str, hv: t.Mapping[str, t.Any]) -> list[str]:

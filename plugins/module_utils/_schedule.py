@@ -29,11 +29,15 @@ def scopes(domains: t.Sequence[str]) -> list[tuple[str, str]]:
         [("per_registered_domain_week", reg) for reg in regs]
 
 
-def _ledger_times(ledger: t.Sequence[t.Mapping[str, t.Any]], now: float) -> tuple[dict[tuple[str, str], list[float]], int]:
-    """Per counter, the times of the ledger's orders still in its window (sorted), and the exempt orders of the week."""
+def _ledger_times(ledger: t.Sequence[t.Mapping[str, t.Any]], now: float, directory: str | None = None
+                  ) -> tuple[dict[tuple[str, str], list[float]], int]:
+    """Per counter, the times of the ledger's orders still in its window (sorted), and the exempt orders of the week.
+    With *directory*, only the orders of that CA count (and those recorded before the ledger named the CA)."""
     placed: dict[tuple[str, str], list[float]] = {}
     exempt = 0
     for entry in ledger:
+        if directory is not None and entry.get("directory") not in (None, directory):
+            continue
         try:
             when = min(parse_time(str(entry["time"])), now)
         except (KeyError, ValueError):
@@ -77,7 +81,8 @@ def _next_release(order_scopes: t.Iterable[tuple[str, str]], placed: t.Mapping[t
 
 
 def schedule(orders: t.Sequence[t.Mapping[str, t.Any]], ledger: t.Sequence[t.Mapping[str, t.Any]],
-             limits: t.Mapping[str, t.Any] | None = None, now: float | None = None) -> dict[str, t.Any]:
+             limits: t.Mapping[str, t.Any] | None = None, now: float | None = None,
+             directory: str | None = None) -> dict[str, t.Any]:
     """When each order may be placed. Orders are taken most urgent first (earliest ``deadline``, the time its
     certificate enters alert_before; None = no certificate, the most urgent); time only moves forward, so a
     counter is checked on the window that ends at the time an order is placed, with every earlier placement
@@ -88,7 +93,7 @@ def schedule(orders: t.Sequence[t.Mapping[str, t.Any]], ledger: t.Sequence[t.Map
     now = time.time() if now is None else now
     lim = dict(DEFAULT_LIMITS)
     lim.update({k: int(v) for k, v in (limits or {}).items() if k in DEFAULT_LIMITS})
-    placed, exempt_week = _ledger_times(ledger, now)
+    placed, exempt_week = _ledger_times(ledger, now, directory)
     used = {scope: len(times) for scope, times in placed.items()}
     urgency = sorted((o for o in orders if not o.get("ari_exempt")),
                      key=lambda o: (-1.0 if o.get("deadline") is None else float(o["deadline"]), str(o["id"])))
@@ -143,3 +148,36 @@ def schedule(orders: t.Sequence[t.Mapping[str, t.Any]], ledger: t.Sequence[t.Map
     return {"ok": not refused, "limits": lim, "checks": checks, "admitted": len(now_ids), "deferred": deferred,
             "exempt_orders_week": exempt_week, "exempt_planned": sum(1 for o in orders if o.get("ari_exempt")),
             "refused": refused, "admit": {oid: iso(when) for oid, when in admit.items()}}
+
+
+def schedule_per_ca(orders: t.Sequence[t.Mapping[str, t.Any]], ledger: t.Sequence[t.Mapping[str, t.Any]],
+                    limits: t.Mapping[str, t.Any] | None, cas: t.Iterable[t.Mapping[str, t.Any]],
+                    now: float | None = None) -> dict[str, t.Any]:
+    """:func:`schedule` for each CA on its own (the orders whose ``ca_directory`` it is; its ledger entries; its
+    ``limits`` over the run's *limits*), merged into one verdict; each check and deferral names its ``ca``."""
+    from ._cas import budgets
+
+    now = time.time() if now is None else now
+    known = budgets(cas)
+    groups: dict[str | None, list[t.Mapping[str, t.Any]]] = {}
+    for order in orders:
+        groups.setdefault(order.get("ca_directory"), []).append(order)
+    if not groups:
+        groups[None] = []
+    verdicts = []
+    for directory, group in groups.items():
+        ca = known.get(str(directory)) or {}
+        verdict = schedule(group, ledger, {**(limits or {}), **(ca.get("limits") or {})}, now, directory)
+        for item in verdict["checks"] + verdict["deferred"]:
+            item["ca"] = ca.get("name")
+        verdicts.append((ca.get("name"), verdict))
+    merged = dict(verdicts[0][1])
+    for _name, verdict in verdicts[1:]:
+        for key in ("checks", "deferred", "refused"):
+            merged[key] = merged[key] + verdict[key]
+        for key in ("admitted", "exempt_orders_week", "exempt_planned"):
+            merged[key] = merged[key] + verdict[key]
+        merged["admit"] = {**merged["admit"], **verdict["admit"]}
+        merged["ok"] = merged["ok"] and verdict["ok"]
+    merged["per_ca"] = {str(name): verdict["limits"] for name, verdict in verdicts if name}
+    return merged

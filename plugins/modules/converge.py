@@ -122,7 +122,7 @@ options:
         description: Clock-skew allowance.
         type: str
       alert_before:
-        description: Critical when less than this is left.
+        description: Critical when less than this is left (at most half the renewal window, renew_at to notAfter).
         type: str
       max_connection_age:
         description: Longest-lived client connection (renew early enough for it).

@@ -87,6 +87,8 @@ options:
   alert_before:
     description:
       - Status becomes V(critical) when less than this much validity is left (after O(leeway)).
+      - Capped at half the certificate's renewal window (renew_at to notAfter), so alerts follow the lifetime
+        (a 6-day certificate renewed at 3 days left is critical at 1.5 days left, not the moment it is due).
       - The default is the 72 hours that would have prevented the incident this collection was written for.
       - A duration from 0 to 36500d, like the other policy durations.
     type: str

@@ -102,6 +102,63 @@ options:
             order carries it as C(replaces) (when the CA offers ARI) and is recorded as exempt from the rate limits.
           - Unset, the certificate found at O(orders[].cert_path) is named when there is one.
         type: str
+      ca:
+        description: Name of the CA of O(orders[].acme_directory) (the primary CA of C(certwatch_acme)), reported back in RV(issued).
+        type: str
+      replaces_directory:
+        description:
+          - ACME directory of the CA that issued the certificate O(orders[].replaces) names. Only an order placed with
+            that CA carries C(replaces); with another CA (a fallback) it is an ordinary order, counted in the rate limits.
+        type: str
+      fallback_cas:
+        description:
+          - The next CAs, in order, for an order its CA fails because of the CA - unreachable, an outage the run's
+            breaker saw, or HTTP 5xx or 429 past the retries. The first that issues wins, in the same run. A failure
+            of the order itself (its names, DNS, the account's terms) is not retried elsewhere.
+          - Each CA's options replace the primary's ACME options; nothing of the primary's account is carried over.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: The CA's name (reported in RV(issued) and written to the ledger).
+            type: str
+            required: true
+          acme_directory:
+            description: URL of this CA's ACME directory.
+            type: str
+          acme_ca_bundle:
+            description: PEM file of CA certificates that sign this ACME server's TLS certificate.
+            type: path
+          account_key_content:
+            description: This CA's account private key as PEM text. Never logged.
+            type: str
+          account_key_path:
+            description: File holding this CA's account private key (created and registered when missing).
+            type: path
+          account_email:
+            description: Contact address registered with a new account at this CA.
+            type: str
+          terms_agreed:
+            description: Agree to this CA's terms of service when a new account must be created.
+            type: bool
+          eab_kid:
+            description: External account binding key id at this CA.
+            type: str
+          eab_hmac_key:
+            description: External account binding HMAC key at this CA. Never logged.
+            type: str
+          profile:
+            description: Certificate profile to order at this CA.
+            type: str
+          preferred_chain:
+            description: Common name of the root of the chain to install from this CA.
+            type: str
+          ari:
+            description: Ask this CA's ACME Renewal Information (default true).
+            type: bool
+          timeout:
+            description: Seconds this CA's order may take (default 300).
+            type: int
       ari_exempt:
         description:
           - The plan counted this order as an ARI renewal, exempt from the rate limits. The ledger records what the
@@ -486,6 +543,13 @@ issued:
     order_url:
       description: URL of the ACME order placed; null when none was.
       type: str
+    ca:
+      description: Name of the CA that issued the certificate (or that failed last).
+      type: str
+    tried:
+      description: The CAs that failed the order before (C(ca), C(msg)), when a fallback CA took it.
+      type: list
+      elements: dict
 lock:
   description: The renew_store lock of O(state=issued).
   returned: when O(state=issued)

@@ -24,7 +24,7 @@ description:
   - O(state=recorded) appends O(orders) to C(ledger.json) under a file lock and drops entries older than
     a week. An order whose C(order_url) is already in the ledger (written ahead by M(ghostguard.certs.renew_orders)
     when the CA accepted it) is not added twice. The ledger feeds the rate-limit budget of the plan.
-  - O(state=read) returns the ledger (RV(ledger)) and, for each directory of O(bundles), the certificate, chain
+  - O(state=read) returns the ledger (RV(ledger)), the issuers the store remembers (RV(issuers)) and, for each directory of O(bundles), the certificate, chain
     and key found there (RV(bundles)) - what a run whose store is on another host plans with and installs. The
     result holds private keys, so register it with C(no_log) set.
   - Run it where the store is - on the controller (C(delegate_to) localhost), or on the store host
@@ -137,6 +137,10 @@ ledger:
   returned: when O(state=read)
   type: list
   elements: dict
+issuers:
+  description: The CAs that issued the store's certificates (issuer key id to C(name) and C(directory)), for the plan.
+  returned: when O(state=read)
+  type: dict
 bundles:
   description:
     - Per directory of O(bundles), C(cert_content), C(chain_content) and C(key_content) (the PEM files found there;
@@ -151,7 +155,7 @@ import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _durable, _ledger
+from ansible_collections.ghostguard.certs.plugins.module_utils import _cas, _durable, _ledger
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 
@@ -220,7 +224,7 @@ def main() -> None:
     try:
         if params["state"] == "read":
             module.exit_json(changed=False, owner=owner, ledger=_ledger.load_ledger(os.path.join(store, "ledger.json")),
-                             bundles={d: read_bundle(d) for d in params["bundles"]})
+                             issuers=_cas.load_issuers(store), bundles={d: read_bundle(d) for d in params["bundles"]})
         if params["state"] == "locked":
             if module.check_mode:
                 module.exit_json(changed=False, owner=owner, waited=0.0, broke_stale=None)

@@ -84,7 +84,23 @@ def test_renew_mode_without_credentials_is_refused(tmp_path: pathlib.Path) -> No
                  "certwatch_certificates": [{"name": "a", "domains": ["a.example.test"], "issue_on": "host"}]},
     })
     assert proc.returncode != 0
-    assert "certwatch_mode renew needs certwatch_acme.directory" in proc.stdout
+    assert "certwatch_mode renew needs certwatch_acme (one CA, or a list of CAs" in proc.stdout
+    assert "with directory and account_key_content (from a vault file) for every CA" in proc.stdout
+    # a list whose second CA has no account key, or two CAs of one name: refused the same way
+    cert = [{"name": "a", "domains": ["a.example.test"], "issue_on": "host"}]
+    first = {"name": "p", "directory": "https://p/dir", "account_key_content": "k"}
+    dns = {"provider": "rfc2136"}
+    for acme in ([first, {"name": "b", "directory": "https://b/dir"}],
+                 [first, {"name": "b", "directory": "https://b/dir", "account_key_content": "k"},
+                  {"name": "b", "directory": "https://c/dir", "account_key_content": "k"}],
+                 "https://p/dir"):
+        proc = run_validation(tmp_path, {"web1": {"certwatch_mode": "renew", "certwatch_certificates": cert,
+                                                  "certwatch_acme": acme, "certwatch_dns": dns}})
+        assert proc.returncode != 0 and "for every CA" in proc.stdout, (acme, proc.stdout[-2000:])
+    proc = run_validation(tmp_path, {"web1": {"certwatch_mode": "renew", "certwatch_certificates": cert, "certwatch_dns": dns,
+                                              "certwatch_acme": [first, {"name": "b", "directory": "https://b/dir",
+                                                                         "account_key_content": "k"}]}})
+    assert proc.returncode == 0, proc.stdout[-2000:]
 
 
 def test_bad_interval_is_refused(tmp_path: pathlib.Path) -> None:
@@ -166,8 +182,9 @@ def test_renew_mode_keeps_its_files_in_the_configured_directories(tmp_path: path
     os.replace(certs / "cert.key", certs / "privkey.pem")
     acme_ca = tmp_path / "controller-acme-ca.pem"
     acme_ca.write_bytes(ca.root_pem)
-    account_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+    account_key, backup_key = (ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+        for _key in range(2))
     base = tmp_path / "agent"
     etc = base / "etc" / "ghostguard-test"
     role_vars = {
@@ -179,8 +196,12 @@ def test_renew_mode_keeps_its_files_in_the_configured_directories(tmp_path: path
         "certwatch_metrics_dir": str(base / "metrics"), "certwatch_cron_file": str(base / "cron.d" / "certwatch"),
         "certwatch_interval": 60, "certwatch_randomized_delay": 0, "certwatch_run_now": True,
         "certwatch_cert_dir": str(tmp_path / "certs"),
-        "certwatch_acme": {"directory": "https://127.0.0.1:9/dir", "ca_bundle": str(acme_ca),
-                           "account_key_content": account_key, "terms_agreed": True},
+        # two CAs, primary first (a single mapping is what molecule/certwatch and the demo use)
+        "certwatch_acme": [{"name": "primary", "directory": "https://127.0.0.1:9/dir", "ca_bundle": str(acme_ca),
+                            "account_key_content": account_key, "terms_agreed": True, "limits": {"orders_per_3h": 10}},
+                           {"name": "backup", "directory": "https://127.0.0.1:10/dir", "ca_bundle": str(acme_ca),
+                            "account_key_content": backup_key, "terms_agreed": True, "eab_kid": "kid-b",
+                            "eab_hmac_key": "aG1hYy1vZi10aGUtYmFja3VwLWNh"}],
         "certwatch_dns": {"provider": "rfc2136",
                           "rfc2136": {"server": "127.0.0.1", "key_name": "k", "key_secret": "c2VjcmV0"}},
         "certwatch_certificates": [{"name": "web", "domains": ["renew.example.test"], "issue_on": "host"}],
@@ -200,6 +221,19 @@ def test_renew_mode_keeps_its_files_in_the_configured_directories(tmp_path: path
     assert bundle.read_bytes() == acme_ca.read_bytes()
     config = json.loads((etc / "certwatch.json").read_text())
     assert config["acme"]["ca_bundle"] == str(bundle)
+    # the second CA: its own account key file (0600), CA bundle and EAB; no secret in the configuration or output
+    backup_key_file = base / "secrets" / "acme-account-backup.key"
+    assert backup_key_file.read_text().strip() == backup_key.strip()
+    assert oct(backup_key_file.stat().st_mode & 0o777) == "0o600"
+    assert (etc / "acme-ca-bundle-backup.pem").read_bytes() == acme_ca.read_bytes()
+    assert config["acme_fallbacks"] == [{"name": "backup", "directory": "https://127.0.0.1:10/dir", "terms_agreed": True,
+                                         "eab_kid": "kid-b", "account_key": str(backup_key_file),
+                                         "ca_bundle": str(etc / "acme-ca-bundle-backup.pem")}]
+    credentials = base / "secrets" / "credentials.json"
+    assert json.loads(credentials.read_text())["eab_hmac_keys"] == {"backup": "aG1hYy1vZi10aGUtYmFja3VwLWNh"}
+    assert oct(credentials.stat().st_mode & 0o777) == "0o600"
+    for secret in ("aG1hYy1vZi10aGUtYmFja3VwLWNh", backup_key.splitlines()[1], account_key.splitlines()[1]):
+        assert secret not in (etc / "certwatch.json").read_text() and secret not in proc.stdout + proc.stderr
     assert config["schedule"] == {"interval": 3600, "randomized_delay": 0}
     assert (sorted(default_dir.rglob("*")) if default_dir.exists() else None) == before  # nothing under /etc/ghostguard
     metrics = (base / "metrics" / "ghostguard_certwatch.prom").read_text()

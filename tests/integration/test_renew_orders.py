@@ -102,7 +102,8 @@ def test_ca_unreachable_fails_every_order_in_about_the_time_of_one(quiet_lab: La
     elapsed = time.monotonic() - started
     assert run.rc == 0, run.stdout
     issued = run.result["issued"]
-    assert elapsed < 18, elapsed            # one retry cycle (timeout 10 s), not three in a row
+    # one retry cycle (timeout 10 s), not three in a row (which take 30 s at least, whatever the machine's load)
+    assert elapsed < 27, elapsed
     reason = run.result["ca_unreachable"][directory]
     assert "Connection refused" in reason or "connection to" in reason, reason
     for oid, out in issued.items():

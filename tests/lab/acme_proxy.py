@@ -12,7 +12,13 @@
 - Faults from the JSON control file, re-read per request::
 
     {"faults": [{"id": "f1", "match": "new-order", "status": 503, "times": 2, "retry_after": 1, "after": 0}],
-     "ari_due": false}
+     "ari_due": false, "ari_retry_after": 21600}
+
+  ``ari_due`` is the revocation drill: every window starts an hour ago. ``ari_retry_after`` (seconds, default
+  21600) is the ``Retry-After`` of the ARI answers (how long a client keeps one).
+- The profiles the directory offers are ``classic`` and ``shortlived`` unless the config's ``profiles`` says
+  otherwise (a proxy in front of a Pebble whose ``certificateValidityPeriod`` is 6 days offers ``shortlived``);
+  Pebble 2.4 knows no profiles: the lifetime is that Pebble's.
 
   ``status`` may be an HTTP code (429 and 5xx get a problem document and ``Retry-After``) or
   ``"drop"`` (the connection is closed without an answer).
@@ -56,6 +62,7 @@ class Proxy:
         self.host, self.port = host, int(port)
         self.ctx = ssl.create_default_context(cafile=conf["upstream_ca"])
         self.lock = threading.Lock()
+        self.save_lock = threading.Lock()
         self.applied: dict[str, int] = {}
         self.passed: dict[str, int] = {}
         self.counts: dict[str, int] = {}
@@ -85,13 +92,16 @@ class Proxy:
         self.save()
 
     def save(self) -> None:
-        with self.lock:
-            data = json.dumps({"counts": self.counts, "orders": self.orders, "faults_applied": self.applied,
-                               "cert_ids": sorted(self.certs)})
-        tmp = "%s.%d.tmp" % (self.conf["stats_file"], threading.get_ident())
-        with open(tmp, "w") as handle:
-            handle.write(data)
-        os.replace(tmp, self.conf["stats_file"])
+        # one writer at a time, each writing the counters as they are when it writes: a snapshot taken before
+        # another thread's newer one must never replace it (a test reads the counters right after its requests)
+        with self.save_lock:
+            with self.lock:
+                data = json.dumps({"counts": self.counts, "orders": self.orders, "faults_applied": self.applied,
+                                   "cert_ids": sorted(self.certs)})
+            tmp = "%s.tmp" % self.conf["stats_file"]
+            with open(tmp, "w") as handle:
+                handle.write(data)
+            os.replace(tmp, self.conf["stats_file"])
 
     def fault_for(self, path: str) -> dict[str, t.Any] | None:
         for fault in self.control().get("faults", []):
@@ -204,7 +214,7 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "directory" and resp.status == 200:
             directory = json.loads(data)
             directory["renewalInfo"] = proxy.base + "/renewal-info"
-            directory.setdefault("meta", {})["profiles"] = {
+            directory.setdefault("meta", {})["profiles"] = proxy.conf.get("profiles") or {
                 "classic": "the default 90-day profile", "shortlived": "160-hour certificates"}
             data = json.dumps(directory).encode()
         if kind == "certificate" and resp.status == 200:
@@ -232,7 +242,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         start, end = dt.datetime.fromisoformat(known[0]), dt.datetime.fromisoformat(known[1])
         life = end - start
-        if self.proxy.control().get("ari_due"):
+        control = self.proxy.control()
+        if control.get("ari_due"):
             now = dt.datetime.now(dt.timezone.utc)
             w_start, w_end = now - dt.timedelta(hours=1), now + dt.timedelta(hours=1)
         else:
@@ -240,7 +251,8 @@ class Handler(BaseHTTPRequestHandler):
             w_end = w_start + life / 6
         body = {"suggestedWindow": {"start": w_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                     "end": w_end.strftime("%Y-%m-%dT%H:%M:%SZ")}}
-        self.send_body(200, json.dumps(body).encode(), {"Content-Type": "application/json", "Retry-After": "21600"})
+        retry_after = str(int(control.get("ari_retry_after", 21600)))
+        self.send_body(200, json.dumps(body).encode(), {"Content-Type": "application/json", "Retry-After": retry_after})
 
 
 def main() -> None:

@@ -64,6 +64,7 @@ class State:
     def __init__(self, conf: dict[str, t.Any]) -> None:
         self.conf = conf
         self.lock = threading.Lock()
+        self.dump_lock = threading.Lock()
         self.nonces: set[str] = set()
         self.records: dict[str, dict[str, t.Any]] = {}
         self.next_id = 100000000000000
@@ -101,12 +102,14 @@ class State:
         self.dump()
 
     def dump(self) -> None:
-        with self.lock:
-            data = json.dumps({"counts": self.stats, "records": list(self.records.values())})
-        tmp = "%s.%d.tmp" % (self.conf["stats_file"], threading.get_ident())
-        with open(tmp, "w") as handle:
-            handle.write(data)
-        os.replace(tmp, self.conf["stats_file"])
+        # one writer at a time, each writing the state as it is when it writes (never an older snapshot last)
+        with self.dump_lock:
+            with self.lock:
+                data = json.dumps({"counts": self.stats, "records": list(self.records.values())})
+            tmp = "%s.tmp" % self.conf["stats_file"]
+            with open(tmp, "w") as handle:
+                handle.write(data)
+            os.replace(tmp, self.conf["stats_file"])
 
     # ----------------------------------------------------------------- DNS side
 

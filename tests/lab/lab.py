@@ -265,10 +265,11 @@ def _start_named(state: str, name: str, tsig_secret: str, updates: bool) -> tupl
 
 def start_pebble(state: str, name: str, dns_port: int, nonce_reject: int = 0,
                  extra_env: dict[str, str] | None = None,
-                 eab_keys: dict[str, str] | None = None) -> dict[str, t.Any]:
+                 eab_keys: dict[str, str] | None = None, validity: int = 7776000) -> dict[str, t.Any]:
     """Start one Pebble (listener TLS made fresh), return its part of the lab info.
 
-    Tests that must disturb Pebble (kill it mid-order, 50% badNonce) start their own with this.
+    Tests that must disturb Pebble (kill it mid-order, 50% badNonce) start their own with this; *validity* is
+    the lifetime of the certificates it issues in seconds (518400: the 6-day certificates of a short-lived profile).
     """
     pdir = os.path.join(state, name)
     shutil.rmtree(pdir, ignore_errors=True)
@@ -286,7 +287,7 @@ def start_pebble(state: str, name: str, dns_port: int, nonce_reject: int = 0,
             "ocspResponderURL": "",
             "externalAccountBindingRequired": bool(eab_keys),
             "externalAccountMACKeys": dict(eab_keys or {}),
-            "certificateValidityPeriod": 7776000,
+            "certificateValidityPeriod": int(validity),
         }
     }
     conf = os.path.join(pdir, "pebble.json")
@@ -313,6 +314,27 @@ def start_pebble(state: str, name: str, dns_port: int, nonce_reject: int = 0,
         "issuer_roots": roots_path,
         "nonce_reject": nonce_reject,
     }
+
+
+def start_proxy(state: str, name: str, pebble: t.Mapping[str, t.Any],
+                profiles: dict[str, str] | None = None) -> dict[str, t.Any]:
+    """Start an ACME proxy (acme_proxy.py) in front of *pebble*; its control and stats files are
+    ``<name>-control.json`` and ``<name>-stats.json``; *profiles* replaces the profiles its directory offers."""
+    port = free_port()
+    conf: dict[str, t.Any] = {
+        "port": port,
+        "upstream": "https://127.0.0.1:%d" % pebble["port"],
+        "upstream_ca": pebble["ca_bundle"],
+        "cert": pebble["listener_cert"],
+        "key": pebble["listener_key"],
+        "control_file": os.path.join(state, name + "-control.json"),
+        "stats_file": os.path.join(state, name + "-stats.json"),
+    }
+    if profiles is not None:
+        conf["profiles"] = profiles
+    pid = _start_helper(state, name, "acme_proxy.py", conf, port, "acme proxy")
+    return {"pid": pid, "port": port, "directory": "https://127.0.0.1:%d/dir" % port,
+            "control_file": conf["control_file"], "stats_file": conf["stats_file"]}
 
 
 def stop_pid_file(state: str, name: str, expect: str) -> None:
@@ -410,18 +432,8 @@ class Lab:
         }
         alidns_pid = _start_helper(state, "alidns", "alidns_standin.py", alidns_conf, alidns_port, "alidns stand-in")
 
-        # ACME proxy
-        proxy_port = free_port()
-        proxy_conf = {
-            "port": proxy_port,
-            "upstream": "https://127.0.0.1:%d" % pebble["port"],
-            "upstream_ca": pebble["ca_bundle"],
-            "cert": pebble["listener_cert"],
-            "key": pebble["listener_key"],
-            "control_file": os.path.join(state, "proxy-control.json"),
-            "stats_file": os.path.join(state, "proxy-stats.json"),
-        }
-        proxy_pid = _start_helper(state, "proxy", "acme_proxy.py", proxy_conf, proxy_port, "acme proxy")
+        proxy = start_proxy(state, "proxy", pebble)
+        proxy_pid = proxy.pop("pid")
 
         info: dict[str, t.Any] = {
             "state_dir": state,
@@ -445,12 +457,7 @@ class Lab:
                 "control_file": alidns_conf["control_file"],
                 "stats_file": alidns_conf["stats_file"],
             },
-            "proxy": {
-                "port": proxy_port,
-                "directory": "https://127.0.0.1:%d/dir" % proxy_port,
-                "control_file": proxy_conf["control_file"],
-                "stats_file": proxy_conf["stats_file"],
-            },
+            "proxy": proxy,
             "pids": {"named": named_pid, "named-stale": stale_pid, "pebble": pebble["pid"],
                      "alidns": alidns_pid, "proxy": proxy_pid},
         }

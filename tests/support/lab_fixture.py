@@ -19,7 +19,7 @@ import dns.message
 import dns.query
 import dns.rdatatype
 import pytest
-from lab import Lab, start_pebble, stop_pid_file
+from lab import Lab, start_pebble, start_proxy, stop_pid_file
 
 
 class LabHandle:
@@ -111,6 +111,30 @@ class LabHandle:
 
     def stop_pebble(self, name: str) -> None:
         stop_pid_file(self.state_dir, name, "pebble")
+
+    def short_lived_ca(self, name: str = "shortlived", validity: int = 6 * 86400) -> dict[str, t.Any]:
+        """A second CA: a Pebble issuing certificates of *validity* seconds (6 days) behind its own ACME proxy,
+        whose directory offers the ``shortlived`` profile. Returns ``{"directory", "ca_bundle", "issuer_roots",
+        "proxy": {...}}`` (stop it with stop_ca)."""
+        pebble = start_pebble(self.state_dir, name, int(self.info["dns"]["port"]), validity=validity)
+        try:
+            proxy = start_proxy(self.state_dir, name + "-proxy", pebble,
+                                profiles={"shortlived": "%d-hour certificates" % (validity // 3600)})
+        except BaseException:
+            self.stop_pebble(name)
+            raise
+        return {"name": name, "directory": proxy["directory"], "ca_bundle": pebble["ca_bundle"],
+                "issuer_roots": pebble["issuer_roots"], "pebble": pebble, "proxy": proxy}
+
+    def stop_ca(self, ca: t.Mapping[str, t.Any]) -> None:
+        stop_pid_file(self.state_dir, ca["name"] + "-proxy", "acme_proxy.py")
+        self.stop_pebble(ca["name"])
+
+    def stats_of(self, ca: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        return self._read_json(ca["proxy"]["stats_file"])
+
+    def control_of(self, ca: t.Mapping[str, t.Any], **control: t.Any) -> None:
+        _write_json(ca["proxy"]["control_file"], control)
 
 
 def _write_json(path: str, data: dict[str, t.Any]) -> None:

@@ -159,6 +159,6 @@ def call(fn: t.Callable[[], T], what: str, policy: RetryPolicy, classify: t.Call
                                         ca_unreachable=True) from None
                 raise ProtocolError(
                     "%s; the CA may be down or rate limiting: retry later, or raise timeout" % reason,
-                    acme_step=what, attempts=attempt,
+                    acme_step=what, attempts=attempt, ca_failure=True,
                 ) from None
             time.sleep(delay)

@@ -37,3 +37,10 @@ def test_a_stopped_converge_in_the_roll_fails_the_host_with_the_message() -> Non
     rows = plan._outcomes(STOPPED, {})  # pylint: disable=protected-access
     assert rows == [{"name": None, "outcome": "failed", "stage": "roll",
                      "reason": "failed during the roll: %s; the next run observes it and finishes the roll" % STOPPED["msg"]}]
+
+
+def test_the_profile_of_a_host_comes_from_certwatch_acme_or_its_primary_ca() -> None:
+    assert plan._profile({"directory": "https://a/dir", "profile": "shortlived"}) == "shortlived"
+    assert plan._profile([{"name": "le", "profile": "tlsserver"}, {"name": "backup", "profile": "classic"}]) == "tlsserver"
+    assert plan._profile({"directory": "https://a/dir"}) is None
+    assert plan._profile(None) is None and plan._profile([]) is None

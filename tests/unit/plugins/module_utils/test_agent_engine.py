@@ -35,7 +35,7 @@ def renew_host(host: Host, monkeypatch: pytest.MonkeyPatch, srv: TLSServer | Non
     from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle
 
     def issue(cert: dict[str, t.Any], cfg: dict[str, t.Any], secrets: dict[str, t.Any],
-              replaces: str | None = None) -> _bundle.Bundle:
+              replaces: str | None = None, **_where: t.Any) -> _bundle.Bundle:
         assert secrets == {"rfc2136": {"key_secret": "c2VjcmV0"}}
         assert replaces is None  # due by the local policy; the CA's ARI is unreachable here
         new = host.ca.issue(cert["domains"], days=90)

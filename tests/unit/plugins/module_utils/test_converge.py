@@ -343,6 +343,16 @@ def test_an_older_bundle_is_not_installed(site: Site) -> None:
     assert out["outcome"] == "unchanged" and out["fingerprint"] == fp(current)
 
 
+def test_a_later_certificate_of_a_shorter_profile_is_installed(site: Site) -> None:
+    """A 90-day certificate with 30 days left, renewed with a 6-day profile: the new one expires first, but was
+    issued after it, so it replaces it (else every run would order again)."""
+    current = issue(site, days=90, age=60)
+    site.deploy(current)
+    short = site.ca.issue(["web.test"], days=6, not_before=dt.datetime.now(dt.timezone.utc))
+    out = site.converge({"web": bundle_of(short)})
+    assert out["outcome"] == "renewed" and out["fingerprint"] == fp(short)
+
+
 def test_bad_target_is_refused(site: Site) -> None:
     with pytest.raises(Exception, match=r"target must be one of newest, previous, older, newer \(got 'oldest'\)"):
         site.converge(target="oldest")

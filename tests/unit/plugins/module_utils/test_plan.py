@@ -8,7 +8,7 @@ import typing as t
 import pytest
 from renew_data import NOW, cert, described, fleet, host
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _plan
+from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _ledger, _plan
 
 # ------------------------------------------------------------------------------------------ batches
 
@@ -107,3 +107,36 @@ def test_plan_table_shows_an_idn_in_both_forms() -> None:
     assert plan["orders"][0]["domains"] == ["www.example.com", "xn--bcher-kva.example.com"]
     row = _plan.plan_table(plan).splitlines()[1]
     assert row.startswith("www.example.com,xn--bcher-kva.example.com (bücher.example.com)  shop-1  1 order, key on host")
+
+
+def test_the_profile_of_every_name_set_is_in_the_plan_its_orders_and_the_table() -> None:
+    hosts = fleet({"api-1": True, "api-2": True, "solo": False, "idle": True})
+    for name in ("api-1", "api-2", "solo"):
+        hosts[name]["profile"] = "shortlived"
+    plan = _plan.build_plan(hosts, {"store": "/s"}, [], NOW)
+    sets = {s["set"]: s for s in plan["sets"]}
+    assert sets["api.example.com"]["profile"] == "shortlived" and sets["idle.example.com"]["profile"] is None
+    assert sets["solo.example.com,www.solo.example.com"]["profile"] == "shortlived"   # not due: shown all the same
+    assert {o["set"]: o["profile"] for o in plan["orders"]} == {"api.example.com": "shortlived", "idle.example.com": None}
+    table = _plan.plan_table(plan).splitlines()
+    assert table[0].split() == ["NAME", "SET", "HOSTS", "ACTION", "CA", "BATCH", "PROFILE", "WHY"]
+    column = table[0].index("PROFILE")
+    rows = {line.split()[0]: line[column:].split()[0] for line in table[1:4]}
+    assert rows == {"api.example.com": "shortlived", "idle.example.com": "-",
+                    "solo.example.com,www.solo.example.com": "shortlived"}   # not due: the profile its renewal keeps
+
+
+def test_a_short_lived_certificate_enters_alert_before_at_half_its_renewal_window() -> None:
+    """A 6-day certificate renewed at 3 days left: with alert_before 72h its deadline (for the rate-limit schedule)
+    is 36 hours before notAfter, not the moment it became due; a 90-day one keeps alert_before."""
+    hosts = fleet({"api-1": False, "api-2": False, "solo": True, "idle": True})
+    short = hosts["solo"]["expiry"]["certificates"][0]
+    short.update(not_after="2026-12-02T00:00:00Z", renew_at="2026-11-29T00:00:00Z")
+    hosts["idle"]["expiry"]["certificates"][0].update(not_after="2027-01-01T00:00:00Z", renew_at="2026-12-02T00:00:00Z")
+    plan = _plan.build_plan(hosts, {"store": "/s", "limits": {"orders_per_3h": 1}}, [], NOW)
+    deadline = {o["set"]: o["deadline"] for o in plan["orders"] + plan["deferred"]}
+    assert deadline["solo.example.com,www.solo.example.com"] == _ledger.parse_time("2026-11-30T12:00:00Z")
+    assert deadline["idle.example.com"] == _ledger.parse_time("2026-12-29T00:00:00Z")
+    # one order per 3 hours: the short-lived one first, the other deferred 3 hours and still in time
+    assert [o["set"] for o in plan["orders"]] == ["solo.example.com,www.solo.example.com"]
+    assert plan["budget"]["ok"] and not plan["deferred"][0]["late"]

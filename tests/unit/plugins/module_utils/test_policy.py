@@ -25,11 +25,14 @@ def decide(lifetime_days: float, at_days: float, **kw: object) -> _policy.Decisi
 
 # lifetime, time since issue, expected status, expected due
 POLICY_TABLE = [
-    # 6-day (short-lived): renew at half-life = 3 days left; alert (72h) coincides with it
+    # 6-day (short-lived): renew at half-life = 3 days left; alert_before (72h) is capped at half of that
+    # renewal window (36h left), so being due is not being critical (no alert storm for a short-lived fleet)
     (6, 1.0, "ok", False),
     (6, 2.9, "ok", False),
-    (6, 3.0, "due", True),   # exactly at the threshold: due, and 72h left is not yet "< 72h"
-    (6, 3.5, "critical", True),
+    (6, 3.0, "due", True),
+    (6, 3.5, "due", True),
+    (6, 4.49, "due", True),
+    (6, 4.51, "critical", True),
     (6, 6.0, "expired", True),
     # 90-day: renew with 30 days left
     (90, 10, "ok", False),
@@ -49,6 +52,21 @@ POLICY_TABLE = [
     (10, 5.0, "due", True),
     (10.01, 5.0, "ok", False),
 ]
+
+
+def test_alert_before_is_capped_at_half_the_renewal_window() -> None:
+    # 90-day: the renewal window is 30 days, half is 15 days: 72h stays
+    assert _policy.Policy().alert_for(30 * DAY) == 72 * 3600.0
+    # 6-day: the window is 3 days, an alert_before of 72h or more alerts at 36h left
+    assert _policy.Policy(alert_before=5 * DAY).alert_for(3 * DAY) == 1.5 * DAY
+    # a smaller alert_before is kept
+    assert _policy.Policy(alert_before=12 * 3600.0).alert_for(3 * DAY) == 12 * 3600.0
+    # renew_before widens the window, and the cap with it
+    assert decide(6, 4.6, renew_before=5 * DAY).status == "critical"   # 1.4 days left < 72h (the cap is 2.5 days)
+    assert decide(6, 2.9, renew_before=5 * DAY).status == "due"
+    # a 6-day certificate with alert_before 24h: critical with less than a day left
+    assert decide(6, 4.9, alert_before=DAY).status == "due"
+    assert decide(6, 5.1, alert_before=DAY).status == "critical"
 
 
 @pytest.mark.parametrize(("lifetime", "at", "status", "due"), POLICY_TABLE)

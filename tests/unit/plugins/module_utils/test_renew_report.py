@@ -42,13 +42,13 @@ def test_report_rows_carry_their_names_and_show_an_idn_in_both_forms() -> None:
     assert rows[("idn", "shop")]["domains"] == ["xn--r8jz45g.example.com"]        # an unchanged row
     assert rows[("gone", "shop")]["domains"] == ["xn--r8jz45g.example.com"]       # a failed (unreachable) row
     table = _renew_report.report_table(report)
-    assert table.splitlines()[0].split() == ["OUTCOME", "HOST", "CERTIFICATE", "NAMES", "BATCH", "NOT", "AFTER", "SERVED",
-                                             "REASON"]
+    assert table.splitlines()[0].split() == ["OUTCOME", "HOST", "CERTIFICATE", "NAMES", "CA", "BATCH", "NOT", "AFTER",
+                                             "SERVED", "REASON"]
     assert re.search(r"^UNCHANGED +idn +shop +xn--r8jz45g\.example\.com \(例え\.example\.com\)  ", table, re.M), table
-    assert re.search(r"^RENEWED +api-1 +api +api\.example\.com +1 ", table, re.M), table
+    assert re.search(r"^RENEWED +api-1 +api +api\.example\.com +- +1 ", table, re.M), table
     # columns line up in a terminal: the wide characters of the Unicode form take two columns each
     header, row = table.splitlines()[0], next(x for x in table.splitlines() if "(例え" in x and " idn " in x)
-    assert _renew_report._width(row[:row.index("  -  ") + 2]) == _renew_report._width(header[:header.index("BATCH")])
+    assert _renew_report._width(row[:row.index("  -  ") + 2]) == _renew_report._width(header[:header.index("CA ")])
     assert "<td>xn--r8jz45g.example.com (例え.example.com)</td>" in _renew_report.html(report)
 
 
