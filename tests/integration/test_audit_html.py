@@ -32,7 +32,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     ca = TestCA("html CA")
     ca.issue(["web1.test"], days=90, not_before=now() - dt.timedelta(days=10)).write(str(base / "web1"), "site")
     ca.issue(["web2.test"], days=30, not_before=now() - dt.timedelta(days=31)).write(str(base / "web2"), "old")
-    ca.issue(["db1.test"], days=6, not_before=now() - dt.timedelta(days=4)).write(str(base / "db1"), "short")
+    ca.issue(["db1.test"], days=6, not_before=now() - dt.timedelta(days=5)).write(str(base / "db1"), "short")
     (base / "db1" / "junk.pem").write_text("not a certificate")
     inventory = base / "inventory.ini"
     inventory.write_text(

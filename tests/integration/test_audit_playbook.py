@@ -22,7 +22,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     ca = TestCA("audit CA")
     ca.issue(["a1.test"], days=90, not_before=now() - dt.timedelta(days=10)).write(str(base / "alpha"), "ok")
     ca.issue(["a2.test"], days=30, not_before=now() - dt.timedelta(days=31)).write(str(base / "alpha"), "old")
-    ca.issue(["b1.test"], days=6, not_before=now() - dt.timedelta(days=4)).write(str(base / "beta"), "short")
+    ca.issue(["b1.test"], days=6, not_before=now() - dt.timedelta(days=5)).write(str(base / "beta"), "short")
     ca.issue(["b2.test"], days=90, not_before=now() - dt.timedelta(days=65)).write(str(base / "beta" / "sub"), "due")
     (base / "beta" / "junk.pem").write_text("not a certificate")
     inventory = base / "inventory.ini"
