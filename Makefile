@@ -92,13 +92,17 @@ $(VENV313)/.stamp: requirements-compat.txt
 	touch $@
 
 # Unit and integration tests again on the newest ansible-core (Python 3.13), then ansible-test
-# sanity there too. The fleet runs (renew.yml over 6 hosts and over the Go watchers, AWX runner and EE builds, the certwatch
-# role, the demo), the crash trials and the plain-venv engine run are not repeated there: they drive
+# sanity there too. The fleet runs (renew.yml over loopback fleets: the Go watchers, two runs at once, CA down and
+# fallback CAs, the drill, revoked certificates, EAB, interrupted runs, names and schedules, the HTML report; AWX runner,
+# SSH store host and EE builds, the certwatch role, the demo), the crash trials and the plain-venv engine run are not
+# repeated there (renew.yml's validation and rollback.yml still are): they drive
 # the same modules, filters and engine that the remaining tests cover here (and run in full on
 # ansible-core 2.19 in `integration`), and repeating them would double
 # the CI time.
 COMPAT_SKIP := $(foreach f,test_renew_playbook test_renew_watch test_renew_agent_handlers test_renew_awx test_execution_environment test_certwatch_role \
-	test_demo test_deploy_crash_safety test_engine_plain_venv test_renew_converge test_inventory_model,--ignore=tests/integration/$(f).py)
+	test_demo test_deploy_crash_safety test_engine_plain_venv test_renew_converge test_inventory_model \
+	test_renew_two_runs test_renew_ca_down test_renew_fallback_ca test_drill test_renew_html test_renew_revoked test_renew_awx_ssh \
+	test_eab test_renew_interrupt test_renew_names test_renew_schedule,--ignore=tests/integration/$(f).py)
 compat: deps $(VENV313)/.stamp
 	$(VENV313)/bin/python -c "import ansible.release as r, sys; print('compat: ansible-core', r.__version__, 'on Python', sys.version.split()[0])"
 	$(VENV313)/bin/python -m pytest tests/unit tests/integration -q -p no:cacheprovider $(XDIST) $(COMPAT_SKIP)
