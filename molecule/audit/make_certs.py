@@ -21,7 +21,7 @@ def main(out: str) -> None:
     with open(os.path.join(one, "mismatch.key"), "wb") as handle:
         handle.write(ca.issue(["other.example.test"]).key_pem)
     ca.issue(["inventory.example.test"], days=90, not_before=now() - dt.timedelta(days=65)).write(two, "inventory")
-    der = ca.issue(["edge.example.test"], days=6, not_before=now() - dt.timedelta(days=4))
+    der = ca.issue(["edge.example.test"], days=6, not_before=now() - dt.timedelta(days=5))  # 1 day left: critical
     with open(os.path.join(two, "edge.der"), "wb") as handle:
         handle.write(der.cert.public_bytes(serialization.Encoding.DER))
     with open(os.path.join(two, "broken.pem"), "w") as handle:
