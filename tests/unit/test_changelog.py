@@ -61,3 +61,20 @@ def test_every_entry_is_one_short_line() -> None:
                 assert "\n" not in item and len(item) <= MAX_ENTRY, (name, len(item), item)
                 entries.append(item)
     assert len(entries) == len(set(entries)), "the same entry twice"
+
+
+def test_every_plugin_is_new_in_a_release_or_the_next_one() -> None:
+    """antsibull-changelog lists a plugin as new in the release its version_added names: a version that is neither
+    released nor galaxy.yml's next one (0.2.0 while 0.1.0 is unreleased) leaves it out of every New Modules list."""
+    version = yaml.safe_load((ROOT / "galaxy.yml").read_text(encoding="utf-8"))["version"]
+    released = yaml.safe_load((CHANGELOGS / "changelog.yaml").read_text(encoding="utf-8"))["releases"] or {}
+    allowed = {str(v) for v in released} | {str(version)}
+    seen = 0
+    for path in sorted((ROOT / "plugins").rglob("*")):
+        if path.suffix not in (".py", ".yml") or "module_utils" in path.parts:
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip().startswith("version_added:"):
+                seen += 1
+                assert line.split(":", 1)[1].strip().strip("'\"") in allowed, (path, line)
+    assert seen >= 30
