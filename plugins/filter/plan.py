@@ -187,7 +187,15 @@ def _profile(acme: t.Any) -> str | None:
     return str(profile) if profile else None
 
 
-def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, ari: t.Any = None,
+def _issuers(store: t.Any) -> dict[str, t.Any]:
+    """The issuers renew_store remembers: from its directory on the controller, or as ``renew_store`` state=read
+    returned them from the renew_store_host."""
+    if isinstance(store, t.Mapping):
+        return dict(_plain(store.get("issuers") or {}))
+    return _cas.load_issuers(str(store)) if store else {}
+
+
+def renew_plan(hosts: t.Any, options: t.Any, ledger: t.Any = None, ari: t.Any = None,
                observed_var: str = "renew_observed", members: t.Any = None) -> dict[str, t.Any]:
     """The run's plan from every host's observation (``converge`` state=observed, registered as *observed_var*),
     the CA's ARI windows (``renew_orders`` state=observed) and the name sets of the whole inventory (*members*,
@@ -207,10 +215,14 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: str | None = None, ari: t.A
             "cas": _cas.ca_list(_plain(hv.get("certwatch_acme"))),
         }
     try:
-        entries = _ledger.load_ledger(ledger) if ledger else []
+        # the ledger's path on the controller, or what renew_store state=read returned on the store host
+        if isinstance(ledger, t.Mapping):
+            entries = list(_plain(ledger.get("ledger") or []))
+        else:
+            entries = _ledger.load_ledger(ledger) if ledger else []
     except CertsError as exc:
         raise AnsibleFilterError(str(exc)) from None
-    issuers = _cas.load_issuers(os.path.dirname(ledger)) if ledger else {}
+    issuers = _issuers(ledger if isinstance(ledger, t.Mapping) else os.path.dirname(ledger) if ledger else None)
     plan = _plan.build_plan(data, opts, entries, ari=_plain(ari or {}), members=_plain(members or {}), issuers=issuers)
     plan["options"] = {k: opts.get(k) for k in ("canary", "batch", "max_fail_percentage", "force", "key_per_host",
                                                 "host_keys", "dry_run", "names", "limits")}
@@ -251,7 +263,7 @@ def renew_ari_requests(hosts: t.Any, observed_var: str = "renew_observed", store
     """What to ask each CA for (``renew_orders`` state=observed): the ARI ids of the observed certificates,
     grouped by the ACME directory of the CA that issued each (as renew_store *store* remembers it; the host's
     primary CA when unknown); CAs with ``ari: false`` are left out."""
-    issuers = _cas.load_issuers(str(store)) if store else {}
+    issuers = _issuers(store)
     groups: dict[tuple[str, str | None], set[str]] = {}
     for _host, hv in _host_vars(hosts, (observed_var,)).items():
         cas = _cas.ca_list(_plain(hv.get("certwatch_acme")))
@@ -283,13 +295,15 @@ def renew_orders_args(plan: t.Any, hosts: t.Any, store: str, csr_var: str = "ren
     return out
 
 
-def renew_converge_args(items: t.Any, issued: t.Any, csr: t.Any = None) -> dict[str, t.Any]:
+def renew_converge_args(items: t.Any, issued: t.Any, csr: t.Any = None, read: t.Any = None) -> dict[str, t.Any]:
     """One host's ``converge`` options from its entries of the plan (``deploys[host]``) and what was issued:
-    the certificates, and the bundle of each that got a certificate (files of the controller's store; the key
-    of a name set held by this host alone stays on the host: in its staging directory, or where the CSR step
-    (*csr*, the registered ``csr`` loop) found it installed already)."""
+    the certificates, and the bundle of each that got a certificate (files of the controller's store, or the
+    contents *read* from the store host - ``renew_store`` state=read's ``bundles`` - when renew_store_host holds
+    the store; the key of a name set held by this host alone stays on the host: in its staging directory, or
+    where the CSR step (*csr*, the registered ``csr`` loop) found it installed already)."""
     items = _plain(items or [])
     issued = _plain(issued or {})
+    contents = _plain((read or {}).get("bundles") or {}) if isinstance(read, t.Mapping) else {}
     held = {r["item"]["id"]: r["key_path"] for r in (_plain(csr or {}).get("results") or [])
             if r.get("holds_certificate") and r.get("key_path") and (r.get("item") or {}).get("id")}
     bundles: dict[str, dict[str, str]] = {}
@@ -298,6 +312,9 @@ def renew_converge_args(items: t.Any, issued: t.Any, csr: t.Any = None) -> dict[
         if not order or not order.get("ok"):
             continue
         folder = order["store"]
+        if folder in contents:   # read on the store host: the files travel as contents (the key no_log)
+            bundles[item["name"]] = dict(contents[folder])
+            continue
         bundle = {"cert_src": os.path.join(folder, "cert.pem"), "chain_src": os.path.join(folder, "chain.pem")}
         if item["mode"] == "host_key":
             bundle["key_src_remote"] = held.get(item["order"]) or os.path.join(item["cert"]["staging"], "privkey.pem")

@@ -2,14 +2,21 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The renew_store of renew.yml: the ledger of orders placed (the rate-limit schedule counts on it, _schedule.py),
-and the issue lock shared by runs and AWX job slices."""
+and the issue lock shared by runs and AWX job slices.
+
+The lock lasts as long as its holder: a process of the store's own host (the ansible-playbook run when the store
+is on the controller), or, when the store is on another host than the run (``renew_store_host``: the run's process
+means nothing there), a lease - the holder renews it while it works (:func:`keep_lease`) and a lock whose lease ran
+out is taken over. Leases are set and checked by the store host's clock alone."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
 import socket
+import threading
 import time
 import typing as t
 import uuid
@@ -140,14 +147,27 @@ def pid_namespace() -> str | None:
         return None
 
 
-def lock_record(owner: str, pid: int | None) -> dict[str, t.Any]:
-    """What the lock file holds: who, where (host, boot, PID namespace), which process, since when."""
-    return {"owner": owner, "host": socket.gethostname(), "boot_id": boot_id(), "pid_ns": pid_namespace(), "pid": pid,
-            "pid_start": _start_ticks(pid) if pid else None, "time": iso(time.time())}
+def lock_record(owner: str, pid: int | None, lease: float | None = None) -> dict[str, t.Any]:
+    """What the lock file holds: who, where (host, boot, PID namespace), which process, since when; with a
+    *lease* (seconds) no process but the time until which the holder counts as alive (``lease_until``, epoch)."""
+    record: dict[str, t.Any] = {
+        "owner": owner, "host": socket.gethostname(), "boot_id": boot_id(), "pid_ns": pid_namespace(),
+        "pid": None if lease else pid, "pid_start": _start_ticks(pid) if pid and not lease else None,
+        "time": iso(time.time())}
+    if lease:
+        record.update(lease=float(lease), lease_until=round(time.time() + float(lease), 3))
+    return record
 
 
 def _dead_holder(holder: t.Mapping[str, t.Any], age: float, stale_after: float) -> str | None:
     """Why the lock of *holder* may be taken over now (None: it may not)."""
+    until = holder.get("lease_until")
+    if isinstance(until, (int, float)) and not isinstance(until, bool):
+        late = time.time() - until
+        if late > 0:
+            return "its lease ran out %.0f s ago (%s s, not renewed: the run that held it stopped)" % (
+                late, holder.get("lease", "?"))
+        return None
     same_host = holder.get("host") == socket.gethostname()
     pid = holder.get("pid")
     if holder.get("pid_ns") and holder.get("pid_ns") != pid_namespace():
@@ -199,7 +219,7 @@ def _break(path: str, seen: bytes) -> bool:
 
 
 def acquire_lock(path: str, owner: str, wait: float, stale_after: float,
-                 pid: int | None = -1) -> dict[str, t.Any]:
+                 pid: int | None = -1, lease: float | None = None) -> dict[str, t.Any]:
     """Take the store's issue lock: a file naming owner, host, boot id, pid and time.
 
     A lock of a process that is gone (same host and boot), or of an earlier boot of this host, is taken
@@ -208,10 +228,12 @@ def acquire_lock(path: str, owner: str, wait: float, stale_after: float,
     (default this one; None: none, only *stale_after* frees it). Returns ``{acquired, waited, holder,
     broke_stale, held}`` (``broke_stale``: the holder taken over, with ``why``, or None; ``held``: *owner* held
     the lock already - a playbook that took it before its CSR step - so the caller must leave it to that owner).
+    With a *lease* (seconds) the lock names no process: it lasts until the lease runs out unless renewed
+    (:func:`renew_lease`, :func:`keep_lease`); taking a lock *owner* holds already renews its lease.
     """
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    record = lock_record(owner, os.getpid() if pid == -1 else pid)
+    record = lock_record(owner, os.getpid() if pid == -1 else pid, lease)
     started = time.monotonic()
     broke: dict[str, t.Any] | None = None
     while not _create(path, record):
@@ -223,6 +245,8 @@ def acquire_lock(path: str, owner: str, wait: float, stale_after: float,
             continue
         holder = _parse_lock(seen)
         if holder.get("owner") == owner:
+            if holder.get("lease"):
+                renew_lease(path, owner)
             return {"acquired": True, "waited": 0.0, "holder": dict(holder), "broke_stale": None, "held": True}
         if not holder and age < 5:
             time.sleep(0.05)  # an old-style lock being written
@@ -268,3 +292,45 @@ def release_lock(path: str, owner: str) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def renew_lease(path: str, owner: str) -> bool:
+    """Move the lease of the lock *owner* holds forward by its length; False when *owner* does not hold it or
+    it has no lease. Serialised with breakers (the guard file), so a lease renewed in time is never broken."""
+    with locked(path + ".guard"):
+        holder = _read_lock(path)
+        lease = holder.get("lease")
+        if holder.get("owner") != owner or not isinstance(lease, (int, float)) or isinstance(lease, bool):
+            return False
+        holder["lease_until"] = round(time.time() + float(lease), 3)
+        write_atomic(path, json.dumps(holder).encode("utf-8"), 0o600, durable=False)
+    return True
+
+
+@contextlib.contextmanager
+def keep_lease(path: str, owner: str, every: float | None = None) -> t.Iterator[None]:
+    """While the block runs, renew the lease of the lock *owner* holds (every quarter of the lease, or *every*
+    seconds); a lock without a lease (a process holds it) or of another owner is left alone."""
+    holder = _read_lock(path)
+    lease = holder.get("lease")
+    if holder.get("owner") != owner or not isinstance(lease, (int, float)) or isinstance(lease, bool):
+        yield
+        return
+    stop = threading.Event()
+    period = every if every is not None else max(float(lease) / 4.0, 0.2)
+
+    def beat() -> None:
+        while not stop.wait(period):
+            try:
+                if not renew_lease(path, owner):
+                    return
+            except (OSError, FileSystemError):
+                continue  # try again at the next beat; the lease is longer than a beat
+
+    thread = threading.Thread(target=beat, name="renew-store-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)

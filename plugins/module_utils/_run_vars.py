@@ -21,7 +21,7 @@ from ._inventory import _PERCENT_RE, _is_int, _is_str, _unknown, set_key
 # The run variables of renew.yml (its header documents each default; README "Run variables").
 RENEW_VARS = ("renew_hosts", "renew_names", "renew_canary", "renew_batch", "renew_max_fail_percentage", "renew_force",
               "renew_dry_run", "renew_key_per_host", "renew_host_keys", "renew_limits", "renew_store",
-              "renew_report_dir", "renew_lock_wait", "renew_concurrency", "renew_probe_retries",
+              "renew_store_host", "renew_report_dir", "renew_lock_wait", "renew_concurrency", "renew_probe_retries",
               "renew_probe_retry_delay", "renew_watch_retries", "renew_watch_retry_delay", "renew_watch_backoff",
               "renew_watch_max_delay")
 ROLLBACK_VARS = ("rollback_hosts", "rollback_names", "rollback_to", "rollback_report_dir")
@@ -42,6 +42,7 @@ CERTWATCH_VARS = (
 # overridden or would change the run, so it is refused like a typo.
 PLAYBOOK_VARS = ("renew_opts", "renew_dry", "renew_store_dir", "renew_report_path", "renew_host_vars", "renew_members",
                  "renew_agent", "renew_go", "renew_plan", "renew_observed", "renew_lock", "renew_csr", "renew_issue",
+                 "renew_store_at", "renew_ledger", "renew_bundles",
                  "renew_converged", "renew_report", "renew_prove", "renew_converge_args", "renew_problems",
                  "renew_mine", "renew_ari", "rollback_dir", "rollback_report", "rollback_problems")
 KNOWN = RENEW_VARS + ROLLBACK_VARS + CERTWATCH_VARS
@@ -114,7 +115,27 @@ def validate_run(options: t.Mapping[str, t.Any]) -> list[str]:
     names = options.get("names")
     if names is not None and not (isinstance(names, list) and all(_is_str(n) for n in names)):
         problems.append("renew_names: must be a list of certificate names, got %r" % (names,))
+    problems.extend(store_host_problems(options))
     return problems
+
+
+_HOST_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:\[\]@-]*$")
+
+
+def store_host_problems(options: t.Mapping[str, t.Any]) -> list[str]:
+    """Problems of ``renew_store_host`` (one inventory host name, not a pattern) and of what it cannot go with."""
+    host = options.get("store_host")
+    if host is None:
+        return []
+    if not isinstance(host, str) or not _HOST_NAME.match(host):
+        return ["renew_store_host: must be the name of one host (the host that holds the order ledger, the lock and "
+                "the shared keys), not a pattern or a list, got %r" % (host,)]
+    if options.get("host_keys") is True:
+        return ["renew_store_host and renew_host_keys=true do not go together: a key made on a host is checked against "
+                "the store on the controller, and with renew_store_host the store is on %s. Leave renew_host_keys "
+                "unset (it defaults to false with renew_store_host: every key is made in the store) or set it false"
+                % host]
+    return []
 
 
 def unmatched_names(variable: str, names: t.Sequence[str] | None,

@@ -25,7 +25,9 @@ description:
     again, unless O(orders[].force); a certificate installed there after O(planned_at) (another run ordered the
     name set meanwhile) is reused even then. Orders whose CA window is open carry ARI C(replaces).
   - When O(owner) already holds the lock (the playbook took it with M(ghostguard.certs.renew_store) before
-    making keys and CSRs on the hosts), it is used as it is and left to that owner.
+    making keys and CSRs on the hosts), it is used as it is and left to that owner; a lock held by a lease
+    (M(ghostguard.certs.renew_store) O(ghostguard.certs.renew_store#module:lease), a store on another host than the
+    run) has its lease renewed while the orders run.
   - One circuit breaker per CA and run - once a request to the CA has failed past its retries because the CA
     is unreachable (connection refused or dropped, timeouts, HTTP 5xx), the run's remaining orders for that CA
     fail at once with the same reason instead of each retrying for minutes (RV(ca_unreachable)).
@@ -575,12 +577,13 @@ ca_unreachable:
 """
 
 import os
+import sys
 import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _fleet_ari, _fleet_issue, _time
-from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
+from ansible_collections.ghostguard.certs.plugins.module_utils import _fleet_ari, _fleet_issue, _ledger, _time
+from ansible_collections.ghostguard.certs.plugins.module_utils._deps import agent_interpreter, require
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns import registry
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
@@ -629,8 +632,10 @@ def issued(module: AnsibleModule) -> None:
     providers = {o["dns_provider"] for o in params["orders"]}
     require("cryptography", "acme", "dnspython", "psl", *[lib for p in sorted(providers) for lib in registry.libraries(p)])
     owner = params["owner"] or "%s-%d-%s" % (os.uname()[1], os.getpid(), uuid.uuid4().hex[:8])
-    run = _fleet_issue.issue_orders(params["orders"], params["store"], owner, concurrency=params["concurrency"],
-                                    lock_wait=params["lock_wait"], stale_after=params["stale_after"], since=since)
+    # a lock held by a lease (the store on another host than the run) is renewed while the orders run
+    with _ledger.keep_lease(os.path.join(params["store"], "issue.lock"), owner):
+        run = _fleet_issue.issue_orders(params["orders"], params["store"], owner, concurrency=params["concurrency"],
+                                        lock_wait=params["lock_wait"], stale_after=params["stale_after"], since=since)
     for warning in run.warnings:
         module.warn(warning)
     changed = any(o["ordered"] or o["accepted"] for o in run.issued.values())
@@ -646,7 +651,18 @@ def main() -> None:
         else:
             issued(module)
     except CertsError as exc:
+        if exc.kind == "missing_library":   # on a renew_store_host: the action plugin tries the venv's Python next
+            exc.details.update(python=sys.executable, agent_python=store_python())
         module.fail_json(msg=str(exc), **exc.details)
+
+
+def store_python() -> str | None:
+    """Another Python of this host that may have the libraries: the certwatch agent's, else the venv at
+    /opt/ghostguard (README "AWX / AAP", the store host); None when there is none."""
+    venv = agent_interpreter() or "/opt/ghostguard/bin/python3"
+    if not os.access(venv, os.X_OK) or os.path.normpath(venv) == os.path.normpath(sys.executable or ""):
+        return None
+    return venv
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: renew_store
-short_description: Lock and order ledger of the renew playbook's controller store
+short_description: Lock, order ledger and issued files of the renew playbook's store
 version_added: 0.1.0
 description:
   - Keeps the state that C(ghostguard.certs.renew) shares between runs and between AWX job slices in the
@@ -16,11 +16,19 @@ description:
     process of the C(ansible-playbook) run and the time), waiting up to O(wait) seconds for another run or slice
     to finish issuing. A lock whose process is gone (same host, same boot) or that an earlier boot of this host
     left is taken over at once; a lock of another host only once it is older than O(stale_after) seconds.
+  - With O(lease), for a store on another host than the run (C(renew_store_host)), the lock names no process
+    (the run's process is on another machine) but a lease of O(lease) seconds, set and checked by the store host's
+    clock. Taking the lock again with the same O(owner) renews the lease, and so does
+    M(ghostguard.certs.renew_orders) while it issues; a lock whose lease ran out (its run stopped) is taken over.
   - O(state=unlocked) removes the lock when O(owner) holds it.
   - O(state=recorded) appends O(orders) to C(ledger.json) under a file lock and drops entries older than
     a week. An order whose C(order_url) is already in the ledger (written ahead by M(ghostguard.certs.renew_orders)
     when the CA accepted it) is not added twice. The ledger feeds the rate-limit budget of the plan.
-  - Run it on the controller (C(delegate_to) localhost); in AWX the directory must be shared storage.
+  - O(state=read) returns the ledger (RV(ledger)), the issuers the store remembers (RV(issuers)) and, for each directory of O(bundles), the certificate, chain
+    and key found there (RV(bundles)) - what a run whose store is on another host plans with and installs. The
+    result holds private keys, so register it with C(no_log) set.
+  - Run it where the store is - on the controller (C(delegate_to) localhost), or on the store host
+    (C(delegate_to) the C(renew_store_host)), which every AWX slice reaches without a shared filesystem.
 author:
   - ghostguard developers (@ghostguard)
 attributes:
@@ -38,7 +46,7 @@ options:
   state:
     description: What to do.
     type: str
-    choices: [locked, unlocked, recorded]
+    choices: [locked, unlocked, recorded, read]
     required: true
   owner:
     description: Token naming the holder of the lock; made up when taking a lock without one.
@@ -51,6 +59,16 @@ options:
     description: Seconds after which a lock is considered abandoned by a dead run.
     type: int
     default: 3600
+  lease:
+    description:
+      - With O(state=locked), hold the lock by a lease of this many seconds (10 to 3600) instead of the life of the
+        C(ansible-playbook) process; for a store on another host than the run.
+    type: int
+  bundles:
+    description: With O(state=read), store directories whose C(cert.pem), C(chain.pem) and C(privkey.pem) to return.
+    type: list
+    elements: path
+    default: []
   orders:
     description:
       - With O(state=recorded), the orders placed - each a dict with C(domains) (list), C(time) (ISO 8601 UTC,
@@ -79,6 +97,14 @@ EXAMPLES = r"""
         replaces: false
   delegate_to: localhost
 
+- name: Hold the lock of a store on another host by a lease of 2 minutes
+  ghostguard.certs.renew_store:
+    path: /var/lib/ghostguard/renew-store
+    state: locked
+    lease: 120
+  delegate_to: store1.example.com
+  register: remote_lock
+
 - name: Release the lock
   ghostguard.certs.renew_store:
     path: /srv/awx-shared/ghostguard
@@ -106,6 +132,21 @@ ledger_entries:
   description: Entries in the ledger after recording (last 7 days).
   returned: when O(state=recorded)
   type: int
+ledger:
+  description: The orders of the ledger (each with C(time), C(domains), C(replaces), C(order_url)).
+  returned: when O(state=read)
+  type: list
+  elements: dict
+issuers:
+  description: The CAs that issued the store's certificates (issuer key id to C(name) and C(directory)), for the plan.
+  returned: when O(state=read)
+  type: dict
+bundles:
+  description:
+    - Per directory of O(bundles), C(cert_content), C(chain_content) and C(key_content) (the PEM files found there;
+      a missing file is left out). Holds private keys.
+  returned: when O(state=read)
+  type: dict
 """
 
 import os
@@ -114,7 +155,7 @@ import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _ledger
+from ansible_collections.ghostguard.certs.plugins.module_utils import _cas, _durable, _ledger
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 
 
@@ -149,15 +190,27 @@ def playbook_pid() -> int | None:
     return found
 
 
+def read_bundle(directory: str) -> dict[str, str]:
+    """The PEM files of one order's store directory (cert.pem, chain.pem, privkey.pem) that exist there."""
+    out = {}
+    for role, name in (("cert", "cert.pem"), ("chain", "chain.pem"), ("key", "privkey.pem")):
+        data = _durable.read_file(os.path.join(directory, name), 1 << 20)
+        if data is not None:
+            out[role + "_content"] = data.decode("utf-8", "replace")
+    return out
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            state=dict(type="str", required=True, choices=["locked", "unlocked", "recorded"]),
+            state=dict(type="str", required=True, choices=["locked", "unlocked", "recorded", "read"]),
             owner=dict(type="str"),
             wait=dict(type="int", default=900),
             stale_after=dict(type="int", default=3600),
+            lease=dict(type="int"),
             orders=dict(type="list", elements="dict", default=[]),
+            bundles=dict(type="list", elements="path", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -165,11 +218,18 @@ def main() -> None:
     store = params["path"]
     owner = params["owner"] or "%s-%d-%s" % (os.uname()[1], os.getpid(), uuid.uuid4().hex[:8])
     lock = os.path.join(store, "issue.lock")
+    lease = params["lease"]
+    if lease is not None and not 10 <= lease <= 3600:
+        module.fail_json(msg="lease must be between 10 and 3600 seconds (got %d); nothing was locked" % lease)
     try:
+        if params["state"] == "read":
+            module.exit_json(changed=False, owner=owner, ledger=_ledger.load_ledger(os.path.join(store, "ledger.json")),
+                             issuers=_cas.load_issuers(store), bundles={d: read_bundle(d) for d in params["bundles"]})
         if params["state"] == "locked":
             if module.check_mode:
                 module.exit_json(changed=False, owner=owner, waited=0.0, broke_stale=None)
-            got = _ledger.acquire_lock(lock, owner, params["wait"], params["stale_after"], pid=playbook_pid())
+            got = _ledger.acquire_lock(lock, owner, params["wait"], params["stale_after"],
+                                       pid=None if lease else playbook_pid(), lease=lease)
             module.exit_json(changed=True, owner=owner, waited=got["waited"], broke_stale=got["broke_stale"])
         if params["state"] == "unlocked":
             removed = False if module.check_mode else _ledger.release_lock(lock, owner)

@@ -1,7 +1,8 @@
 # Copyright (c) 2026 ghostguard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Which Python runs the collection's host modules (converge, csr, expiry_info) on a managed host.
+"""Which Python runs the collection's host modules (converge, csr, expiry_info; renew_orders on a renew_store_host)
+on a managed host.
 
 The modules need ``cryptography`` on the host.  The host's own Python is used first (the inventory's
 ``ansible_python_interpreter``, as for any module).  When it lacks cryptography and the certwatch role
@@ -43,7 +44,12 @@ def _with_python(action: t.Any, task_vars: dict[str, t.Any], python: str) -> dic
 
 
 def _lacks_cryptography(result: t.Mapping[str, t.Any]) -> bool:
-    return result.get("error_kind") == "missing_library" and "cryptography" in (result.get("missing") or [])
+    return _lacks_library(result) and "cryptography" in (result.get("missing") or [])
+
+
+def _lacks_library(result: t.Mapping[str, t.Any]) -> bool:
+    """The module stopped because a library is missing (renew_orders on a store host needs acme, dnspython, ...)."""
+    return result.get("error_kind") == "missing_library"
 
 
 def missing_message(python: str, pip_install: str | None = None) -> str:
@@ -70,16 +76,21 @@ def execute(action: t.Any, module_name: str, module_args: dict[str, t.Any],
         # the remembered venv is gone (a fact cache from an earlier run): ask the host's own Python again
     result = action._execute_module(  # pylint: disable=protected-access
         module_name=module_name, module_args=module_args, task_vars=task_vars)
-    if not _lacks_cryptography(result):
+    if not _lacks_library(result):
         return result
     agent = result.get("agent_python")
     if agent:
         retry: dict[str, t.Any] = action._execute_module(  # pylint: disable=protected-access
             module_name=module_name, module_args=module_args, task_vars=_with_python(action, task_vars, agent))
-        if not _lacks_cryptography(retry):
+        if not _lacks_library(retry):
             retry["python"] = agent
             if not action._task.delegate_to:  # pylint: disable=protected-access
                 retry.setdefault("ansible_facts", {})[FACT] = agent
             return retry
-    result["msg"] = missing_message(str(result.get("python") or "the host's Python"), result.get("pip_install"))
+    if _lacks_cryptography(result):
+        result["msg"] = missing_message(str(result.get("python") or "the host's Python"), result.get("pip_install"))
+    else:   # the module's own message names the libraries and the pip line
+        result["msg"] = "%s; or install them in a venv at %s (python3 -m venv %s; %s/bin/pip install -r the collection's " \
+            "requirements.txt), which is used when the host's Python lacks them" % (
+                str(result.get("msg") or "a library is missing").rstrip("."), AGENT_VENV, AGENT_VENV, AGENT_VENV)
     return result

@@ -51,3 +51,15 @@ def test_renew_converge_args_takes_the_key_where_the_csr_step_found_it() -> None
     assert installed["key_src_remote"] == "/h1/tls/edge/privkey.pem" and installed["cert_src"] == "/store/hosts/h1/edge/cert.pem"
     other = {"results": [{"item": {"id": "host:h1:edge"}, "holds_certificate": False, "key_path": "/elsewhere"}]}
     assert _filters.renew_converge_args(items, issued, other)["bundles"]["edge"] == staged
+
+
+def test_renew_converge_args_installs_the_contents_read_on_the_store_host() -> None:
+    items = [{"name": "api", "order": "set:a.example.test", "mode": "shared_key", "cert": {"name": "api"}}]
+    issued = {"set:a.example.test": {"ok": True, "store": "/home/u/.ghostguard/renew-store/sets/a.example.test"}}
+    read = {"bundles": {"/home/u/.ghostguard/renew-store/sets/a.example.test": {
+        "cert_content": "CERT", "chain_content": "CHAIN", "key_content": "KEY"}}, "ledger": []}
+    args = _filters.renew_converge_args(items, issued, {}, read)
+    assert args["bundles"] == {"api": {"cert_content": "CERT", "chain_content": "CHAIN", "key_content": "KEY"}}
+    assert args["certificates"] == [{"name": "api"}] and args["not_issued"] == {}
+    # not read (a store on the controller): the files are read by the converge action there
+    assert _filters.renew_converge_args(items, issued, {}, {})["bundles"]["api"]["key_src"].endswith("privkey.pem")

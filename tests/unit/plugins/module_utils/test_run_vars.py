@@ -77,6 +77,11 @@ def test_unknown_variables_name_the_hosts() -> None:
         ({"limits": {"orders_per_3h": "many"}}, "renew_limits.orders_per_3h: must be a whole number"),
         ({"dry_run": "maybe"}, "renew_dry_run: must be true or false, got 'maybe'"),
         ({"force": "sure"}, "renew_force: must be true or false, got 'sure'"),
+        ({"store_host": "store*"}, "renew_store_host: must be the name of one host (the host that holds the order "
+                                   "ledger, the lock and the shared keys), not a pattern or a list, got 'store*'"),
+        ({"store_host": ["s1", "s2"]}, "renew_store_host: must be the name of one host"),
+        ({"store_host": ""}, "renew_store_host: must be the name of one host"),
+        ({"store_host": "store1", "host_keys": True}, "renew_store_host and renew_host_keys=true do not go together"),
     ],
 )
 def test_run_variable_mistakes(options: dict[str, t.Any], message: str) -> None:
@@ -141,3 +146,9 @@ def test_an_unreachable_replica_keeps_its_set_shared() -> None:
     (order,) = plan["orders"]
     assert order["mode"] == "shared_key" and order["hosts"] == ["api-1"]
     assert plan["sets"][0]["outside"] == ["api-2"]
+
+
+@pytest.mark.parametrize("host", ["store1", "store-1.example.com", "10.0.0.5", "localhost"])
+def test_a_store_host_name_passes(host: str) -> None:
+    assert _run_vars.validate_run({"store_host": host, "host_keys": False}) == []
+    assert _run_vars.validate_run({"store_host": None, "host_keys": True}) == []

@@ -114,3 +114,35 @@ def test_delegated_tasks_use_the_delegated_hosts_python_and_set_no_fact() -> Non
     remembered = Action({VENV}, agent=VENV, delegate_to="web-1")
     run(remembered, {"ansible_delegated_vars": {"web-1": {"ansible_python_interpreter": SYSTEM, host_python.FACT: VENV}}})
     assert remembered.calls == [VENV]
+
+
+class StoreHost:
+    """renew_orders on a renew_store_host whose Python has cryptography but not acme; *venv* has everything."""
+
+    def __init__(self, venv: str | None) -> None:
+        self._task = types.SimpleNamespace(delegate_to="store1")
+        self.venv = venv
+        self.calls: list[str] = []
+
+    def _execute_module(self, module_name: str, module_args: dict[str, t.Any],
+                        task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+        assert module_name == "ghostguard.certs.renew_orders"
+        python = task_vars["ansible_delegated_vars"]["store1"].get("ansible_python_interpreter", SYSTEM)
+        self.calls.append(python)
+        if python == self.venv:
+            return {"changed": True, "issued": {}, "_ansible_parsed": True}
+        return {"failed": True, "error_kind": "missing_library", "missing": ["acme", "josepy"], "python": python,
+                "agent_python": self.venv, "_ansible_parsed": True,
+                "msg": "ACME orders need acme, josepy: %s -m pip install 'acme>=4.0' 'josepy>=2.0'." % python}
+
+
+def test_a_store_host_lacking_acme_runs_renew_orders_with_the_venv_or_says_how() -> None:
+    task_vars = {"ansible_delegated_vars": {"store1": {"ansible_python_interpreter": SYSTEM}}}
+    with_venv = StoreHost(VENV)
+    result = host_python.execute(with_venv, "ghostguard.certs.renew_orders", {}, task_vars)
+    assert with_venv.calls == [SYSTEM, VENV] and result["python"] == VENV and result["issued"] == {}
+    without = StoreHost(None)
+    result = host_python.execute(without, "ghostguard.certs.renew_orders", {}, task_vars)
+    assert without.calls == [SYSTEM] and result["failed"]
+    assert result["msg"].startswith("ACME orders need acme, josepy: /usr/bin/python3 -m pip install")   # its own words
+    assert "a venv at /opt/ghostguard" in result["msg"] and "cryptography" not in result["msg"]
