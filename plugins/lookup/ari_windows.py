@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: ari_windows
 short_description: The CAs' renewal windows (ACME ARI, RFC 9773) of a fleet's certificates, on the controller
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Asks each CA, over plain HTTPS from the controller, for the suggested renewal window of each certificate
     (C(renewalInfo/<certID>)); no account key is needed.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: converge
 short_description: Install what was issued, reload what serves another certificate, prove, roll back
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Per host, per certificate of the inventory model (C(certwatch_certificates)), in order - install the
     new bundle when it is newer than the files (through the generation store, as M(ghostguard.certs.deploy)

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: csr
 short_description: Make a private key on the host and return a certificate signing request for it
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Generates a private key at O(key_path) on the managed host (mode 0600, in a directory of mode 0700) and
     returns a CSR for O(names), so that C(ghostguard.certs.acme_dns01) can order on the controller with

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: renew_orders
 short_description: The renew playbook's ACME work on the controller - ARI windows of the fleet, and its orders
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Runs on the controller (C(delegate_to) localhost) for C(ghostguard.certs.renew), with the renew_store
     directory O(store) (ledger, lock, shared keys, ARI cache).

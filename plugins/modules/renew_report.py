@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: renew_report
 short_description: Write the plan or the report of a renew.yml or rollback.yml run
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Writes, atomically, in O(dir) (created with mode 0755) the plan of a C(ghostguard.certs.renew) run
     (C(plan.json)) and the report of a run (C(report.json), C(report.txt), C(report.html)), and returns the report

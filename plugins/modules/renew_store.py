@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: renew_store
 short_description: Lock, order ledger and issued files of the renew playbook's store
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Keeps the state that C(ghostguard.certs.renew) shares between runs and between AWX job slices in the
     directory O(path) (C(renew_store)) - the issue lock and the ledger of orders placed.

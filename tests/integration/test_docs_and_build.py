@@ -45,9 +45,18 @@ def test_expiry_info_doc_lists_design_keys() -> None:
     assert {"certificates", "due", "summary", "errors", "clock"} <= set(data["return"])
 
 
-@pytest.mark.parametrize("name", ["fleet_report", "report_table", "json_query"])
+FILTERS = sorted(p[:-4] for p in os.listdir(os.path.join(ROOT, "plugins", "filter")) if p.endswith(".yml"))
+PUBLIC_FILTERS = {"fleet_report", "report_table", "json_query", "inventory_certificates", "inventory_problems",
+                  "renew_plan_table", "renew_report_table"}
+
+
+@pytest.mark.parametrize("name", FILTERS)
 def test_filter_docs(name: str) -> None:
-    assert doc(name, "filter")["doc"]["short_description"]
+    data = doc(name, "filter")
+    assert "- name:" in data["examples"] and data["return"]["_value"]["description"]
+    internal = data["doc"]["short_description"].startswith("Internal: ")
+    assert internal == (name not in PUBLIC_FILTERS)
+    assert internal == any("not a stable interface" in line for line in data["doc"]["description"])
 
 
 def test_galaxy_build(tmp_path: pathlib.Path) -> None:
