@@ -69,14 +69,14 @@ def simulate(hosts: int, seed: int = 7) -> dict[str, t.Any]:
             expiry = {"certificates": [
                 {"path": certs[0]["cert_path"], "sans": ["DNS:" + domains[0]], "due": due,
                  "status": "due" if due else "ok", "reasons": ["renewal_window"] if due else [],
-                 "not_after": _ledger.iso(now + rng.uniform(4, 30) * 86400), "renew_at": "2026-12-01T00:00:00Z"},
+                 "not_after": _ledger.epoch_iso(now + rng.uniform(4, 30) * 86400), "renew_at": "2026-12-01T00:00:00Z"},
                 {"path": certs[1]["cert_path"], "sans": ["DNS:%s.node.example.net" % name], "due": index % 30 == 0,
                  "status": "ok", "reasons": [], "not_after": "2027-01-01T00:00:00Z", "renew_at": "2026-12-01T00:00:00Z"},
             ]}
             data[name] = {"certificates": certs, "expiry": expiry, "unreachable": False}
             index += 1
         service += 1
-    ledger = [{"time": _ledger.iso(now - rng.uniform(0, 6 * 86400)), "domains": ["svc%d.example%d.com" % (s, s % 40)],
+    ledger = [{"time": _ledger.epoch_iso(now - rng.uniform(0, 6 * 86400)), "domains": ["svc%d.example%d.com" % (s, s % 40)],
                "replaces": rng.random() < 0.5} for s in rng.sample(range(service), min(service, 30))]
     started = time.perf_counter()
     plan = _plan.build_plan(data, {"canary": 1, "batch": "10%", "store": "/srv/renew"}, ledger, now)

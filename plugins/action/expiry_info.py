@@ -6,20 +6,8 @@
 
 from __future__ import annotations
 
-import typing as t
-
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.ghostguard.certs.plugins.plugin_utils import host_python
+from ansible_collections.ghostguard.certs.plugins.plugin_utils.host_python import HostPythonAction
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-
-    def run(self, tmp: t.Any = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        del tmp
-        result.update(host_python.execute(self, self._task.resolved_action or "ghostguard.certs.expiry_info",
-                                          dict(self._task.args), task_vars))
-        return result
+class ActionModule(HostPythonAction):
+    MODULE = "ghostguard.certs.expiry_info"

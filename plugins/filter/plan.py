@@ -152,15 +152,6 @@ def renew_options(options: t.Any) -> dict[str, t.Any]:
     return _options(options)
 
 
-def renew_certificates(certificates: t.Any, cert_dir: t.Any = None, host: str = "this host") -> list[dict[str, t.Any]]:
-    hv = {"certwatch_certificates": _plain(certificates or []), "certwatch_cert_dir": _plain(cert_dir)}
-    name_rules()
-    problems = _inventory.validate_host(host, {k: v for k, v in hv.items() if v is not None}, shared=False)
-    if problems:
-        raise AnsibleFilterError("; ".join(problems))
-    return _inventory.normalize_certificates(host, hv)
-
-
 def _module_failed(result: t.Mapping[str, t.Any]) -> bool:
     """Whether a registered converge result is a failure: the playbooks register it with failed_when: false, so a
     result that carries a message and no certificates (a module that stopped, such as a host Python without
@@ -249,7 +240,7 @@ def renew_reusable(order: t.Any, plan: t.Any, policy: t.Any = None) -> str | Non
     seen = [h.get("fingerprint") for s in plan.get("sets") or [] if s.get("set") == order.get("set")
             for h in s.get("holders") or [] if h.get("host") in (order.get("hosts") or [])]
     try:
-        since = _ledger.parse_time(str(plan["generated_at"])) if plan.get("generated_at") else None
+        since = _ledger.parse_epoch(str(plan["generated_at"])) if plan.get("generated_at") else None
         cert = _fleet_issue.reusable(path, order["domains"], _plain(policy or {}), bool(order.get("force")), since, seen)
     except (CertsError, ValueError) as exc:
         raise AnsibleFilterError("renew_reusable: %s" % exc) from None
@@ -471,7 +462,6 @@ class FilterModule:
             "rollback_validate": rollback_validate,
             "run_targets": run_targets,
             "renew_options": renew_options,
-            "renew_certificates": renew_certificates,
             "renew_plan": renew_plan,
             "renew_plan_table": renew_plan_table,
             "renew_ari_requests": renew_ari_requests,

@@ -152,7 +152,7 @@ class WriteAhead:
 
     def hook(self, sink: list[dict[str, t.Any]] | None = None) -> OrderHook:
         def on_order(info: t.Mapping[str, t.Any]) -> None:
-            entry = {"time": _ledger.iso(time.time()), "domains": sorted(str(n).lower() for n in info["names"]),
+            entry = {"time": _ledger.epoch_iso(time.time()), "domains": sorted(str(n).lower() for n in info["names"]),
                      "replaces": bool(info.get("replaces")), "order_url": info.get("order_url")}
             if info.get("profile"):
                 entry["profile"] = str(info["profile"])   # the profile the CA was asked for

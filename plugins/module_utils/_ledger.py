@@ -41,7 +41,7 @@ def registered_domain(name: str) -> str:
     return by_suffix_list(name)
 
 
-def parse_time(value: str) -> float:
+def parse_epoch(value: str) -> float:
     """Seconds since the epoch of an ISO 8601 UTC time (the ledger's format); ValueError when it is not one."""
     if len(value) == 20 and value.endswith("Z") and value[10] == "T":   # the ledger's own format: the fast path
         try:
@@ -54,7 +54,7 @@ def parse_time(value: str) -> float:
         raise ValueError(str(exc)) from None
 
 
-def iso(epoch: float) -> str:
+def epoch_iso(epoch: float) -> str:
     """The ledger's time format for *epoch* seconds (ISO 8601, UTC, whole seconds)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
 
@@ -87,7 +87,7 @@ def record_orders(path: str, entries: t.Sequence[t.Mapping[str, t.Any]]) -> list
         kept = []
         for entry in current:
             try:
-                if now - parse_time(str(entry["time"])) < WEEK:
+                if now - parse_epoch(str(entry["time"])) < WEEK:
                     kept.append(entry)
             except (KeyError, ValueError):
                 continue
@@ -153,7 +153,7 @@ def lock_record(owner: str, pid: int | None, lease: float | None = None) -> dict
     record: dict[str, t.Any] = {
         "owner": owner, "host": socket.gethostname(), "boot_id": boot_id(), "pid_ns": pid_namespace(),
         "pid": None if lease else pid, "pid_start": _start_ticks(pid) if pid and not lease else None,
-        "time": iso(time.time())}
+        "time": epoch_iso(time.time())}
     if lease:
         record.update(lease=float(lease), lease_until=round(time.time() + float(lease), 3))
     return record

@@ -18,7 +18,7 @@ import typing as t
 from . import _cas
 from ._domains import display
 from ._inventory import set_slug
-from ._ledger import iso, parse_time
+from ._ledger import epoch_iso, parse_epoch
 from ._renew_report import table
 from ._schedule import schedule_per_ca
 
@@ -152,10 +152,10 @@ def _holders(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[st
             deadline = None   # when the certificate enters alert_before: a deferred order must come before it
             if desc.get("not_after"):
                 try:
-                    end = parse_time(str(desc["not_after"]))
+                    end = parse_epoch(str(desc["not_after"]))
                     alert = float(data.get("alert_before", ALERT_BEFORE))
                     if desc.get("renew_at"):   # the policy caps alert_before at half the renewal window
-                        alert = min(alert, (end - parse_time(str(desc["renew_at"]))) / 2.0)
+                        alert = min(alert, (end - parse_epoch(str(desc["renew_at"]))) / 2.0)
                     deadline = end - alert
                 except ValueError:
                     deadline = None
@@ -304,7 +304,7 @@ def build_plan(hosts: t.Mapping[str, t.Mapping[str, t.Any]], options: t.Mapping[
         entry["batches"] = sorted({host_batch[h["host"]] for h in entry["holders"] if h["host"] in host_batch})
     repairs = [dict(item, host=h) for h, items in deploys.items() for item in items if item["mode"] == "repair"]
     return {
-        "generated_at": iso(now),
+        "generated_at": epoch_iso(now),
         "sets": [sets[k] for k in sorted(sets)],
         "orders": orders,
         "deferred": deferred,

@@ -11,7 +11,7 @@ import time
 import typing as t
 
 from ._domains import display
-from ._ledger import iso
+from ._ledger import epoch_iso
 
 # Outcomes of a run, problems first (the report's order); DESIGN.md's lifecycle outcomes.
 ORDER = ("failed", "rolled_back", "stopped", "deferred", "repaired", "renewed", "skipped", "unchanged")
@@ -91,7 +91,7 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
     return {
         "problems": problems,
         "failures": failures(rows),
-        "generated_at": generated_at or iso(time.time()),
+        "generated_at": generated_at or epoch_iso(time.time()),
         "rows": rows,
         "counts": counts,
         "orders": orders,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import typing as t
 
-from ._ledger import iso
+from ._ledger import epoch_iso
 from ._renew_report import failures, table
 
 OUTCOMES = ("rolled_back", "rolled_forward", "repaired", "unchanged", "failed")
@@ -50,7 +50,7 @@ def build_rollback_report(outcomes: t.Mapping[str, t.Sequence[t.Mapping[str, t.A
     bad = [dict(r, outcome="failed", reason="%s: %s" % (r["outcome"].replace("_", " "), r.get("reason")))
            if r["outcome"] != "failed" else r for r in rows if _failed(r)]
     failed_hosts = sorted({r["host"] for r in bad})
-    return {"kind": KIND, "generated_at": generated_at or iso(time.time()), "rows": rows, "counts": counts,
+    return {"kind": KIND, "generated_at": generated_at or epoch_iso(time.time()), "rows": rows, "counts": counts,
             "failed_hosts": failed_hosts, "ok": not failed_hosts, "problems": [], "failures": failures(bad)}
 
 

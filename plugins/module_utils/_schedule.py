@@ -16,7 +16,7 @@ import time
 import typing as t
 
 from ._inventory import set_key
-from ._ledger import DEFAULT_LIMITS, THREE_HOURS, WEEK, iso, parse_time, registered_domain
+from ._ledger import DEFAULT_LIMITS, THREE_HOURS, WEEK, epoch_iso, parse_epoch, registered_domain
 
 WINDOWS = {"orders_per_3h": THREE_HOURS, "per_name_set_week": WEEK, "per_registered_domain_week": WEEK}
 HORIZON = 30 * 86400.0     # deferrals are scheduled up to 30 days ahead; later is "not within 30 days"
@@ -39,7 +39,7 @@ def _ledger_times(ledger: t.Sequence[t.Mapping[str, t.Any]], now: float, directo
         if directory is not None and entry.get("directory") not in (None, directory):
             continue
         try:
-            when = min(parse_time(str(entry["time"])), now)
+            when = min(parse_epoch(str(entry["time"])), now)
         except (KeyError, ValueError):
             continue
         if now - when >= WEEK:
@@ -129,8 +129,8 @@ def schedule(orders: t.Sequence[t.Mapping[str, t.Any]], ledger: t.Sequence[t.Map
         deadline = order.get("deadline")
         late = when is None or deadline is None or when > float(deadline)
         limit, counter = holding.get(oid, ("orders_per_3h", "account"))
-        deferred.append({"id": oid, "domains": list(order["domains"]), "admit_at": None if when is None else iso(when),
-                         "deadline": None if deadline is None else iso(float(deadline)), "limit": limit,
+        deferred.append({"id": oid, "domains": list(order["domains"]), "admit_at": None if when is None else epoch_iso(when),
+                         "deadline": None if deadline is None else epoch_iso(float(deadline)), "limit": limit,
                          "scope": counter, "late": late})
     now_ids = {oid for oid, when in admit.items() if when <= now}
     checks = []
@@ -147,7 +147,7 @@ def schedule(orders: t.Sequence[t.Mapping[str, t.Any]], ledger: t.Sequence[t.Map
                for d in deferred if d["late"]]
     return {"ok": not refused, "limits": lim, "checks": checks, "admitted": len(now_ids), "deferred": deferred,
             "exempt_orders_week": exempt_week, "exempt_planned": sum(1 for o in orders if o.get("ari_exempt")),
-            "refused": refused, "admit": {oid: iso(when) for oid, when in admit.items()}}
+            "refused": refused, "admit": {oid: epoch_iso(when) for oid, when in admit.items()}}
 
 
 def schedule_per_ca(orders: t.Sequence[t.Mapping[str, t.Any]], ledger: t.Sequence[t.Mapping[str, t.Any]],

@@ -239,7 +239,7 @@ def main() -> None:
             domains = order.get("domains")
             if not isinstance(domains, list) or not domains:
                 module.fail_json(msg="every order needs domains (a list of names); got %r" % (order,))
-            entries.append({"time": order.get("time") or _ledger.iso(time.time()),
+            entries.append({"time": order.get("time") or _ledger.epoch_iso(time.time()),
                             "domains": sorted(str(d).lower() for d in domains),
                             "replaces": bool(order.get("replaces")),
                             "order_url": order.get("order_url")})

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible.plugins.action import ActionBase
+
 FACT = "ghostguard_certs_python"
 AGENT_VENV = "/opt/ghostguard"  # the certwatch role's default certwatch_venv
 SYSTEM_PREFIXES = ("/usr/bin/", "/bin/", "/usr/libexec/")  # the OS's Python: its package manager installs, not pip
@@ -94,3 +96,17 @@ def execute(action: t.Any, module_name: str, module_args: dict[str, t.Any],
             "requirements.txt), which is used when the host's Python lacks them" % (
                 str(result.get("msg") or "a library is missing").rstrip("."), AGENT_VENV, AGENT_VENV, AGENT_VENV)
     return result
+
+
+class HostPythonAction(ActionBase):
+    """An action plugin that only runs its module (``MODULE``) with a Python that has the module's libraries."""
+
+    TRANSFERS_FILES = False
+    MODULE = ""
+
+    def run(self, tmp: t.Any = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        task_vars = task_vars or {}
+        result: dict[str, t.Any] = super().run(tmp, task_vars)
+        del tmp
+        result.update(execute(self, self._task.resolved_action or self.MODULE, dict(self._task.args), task_vars))
+        return result

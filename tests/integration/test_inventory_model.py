@@ -39,8 +39,8 @@ PLAYBOOK = """
         mode: "0644"
         content: >-
           {{ {'raw': certwatch_certificates, 'cert_dir': certwatch_cert_dir | default(none),
-              'renew': certwatch_certificates | ghostguard.certs.renew_certificates(certwatch_cert_dir | default(none),
-                                                                                    inventory_hostname),
+              'renew': certwatch_certificates | ghostguard.certs.inventory_certificates(certwatch_cert_dir | default(none),
+                                                                                        inventory_hostname),
               'role': certwatch__certificates} | to_json }}
       delegate_to: localhost
 """

@@ -16,7 +16,7 @@ from ansible_run import ROOT, run_playbook
 from conftest import LabHandle
 from fleet import CertSpec, Fleet, HostSpec, read_json
 
-from ansible_collections.ghostguard.certs.plugins.module_utils._ledger import parse_time
+from ansible_collections.ghostguard.certs.plugins.module_utils._ledger import parse_epoch
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "renew.yml")
 
@@ -47,9 +47,9 @@ def test_over_budget_the_most_urgent_is_ordered_and_the_rest_deferred(
     deferred = {o["hosts"][0]: o for o in plan["deferred"]}
     assert sorted(deferred) == ["qedge-1", "qedge-3"]
     # one order per 3 hours: qedge-1 (the next most urgent) 3 hours after this run's order, qedge-3 3 hours later
-    admit = {h: parse_time(o["admit_at"]) for h, o in deferred.items()}
+    admit = {h: parse_epoch(o["admit_at"]) for h, o in deferred.items()}
     assert admit["qedge-3"] - admit["qedge-1"] == 3 * 3600
-    assert 3 * 3600 - 120 <= admit["qedge-1"] - parse_time(plan["generated_at"]) <= 3 * 3600
+    assert 3 * 3600 - 120 <= admit["qedge-1"] - parse_epoch(plan["generated_at"]) <= 3 * 3600
     assert all(not o["late"] and o["limit"] == "orders_per_3h" for o in deferred.values())
     assert "deferred: qedge1.example.test (qedge-1) until %s (orders_per_3h for account)" \
         % deferred["qedge-1"]["admit_at"] in out

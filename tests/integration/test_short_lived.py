@@ -18,7 +18,7 @@ from drill import AgentHost, accepted, leaf_of
 from lab_fixture import LabHandle
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
-from ansible_collections.ghostguard.certs.plugins.module_utils._ledger import iso, parse_time
+from ansible_collections.ghostguard.certs.plugins.module_utils._ledger import epoch_iso, parse_epoch
 
 DAY = 86400
 
@@ -48,7 +48,7 @@ def test_six_day_certificates_keep_their_profile_renew_at_half_life_and_alert_la
         assert [o["profile"] for o in orders] == ["shortlived"]
         # renew_at at half the lifetime (1/2 for 10 days or less) less the leeway; alert_before (72h) capped at half
         # of that window: the textfile says so, and the certificate is ok now
-        renew_at = parse_time(record["renewal_time"])
+        renew_at = parse_epoch(record["renewal_time"])
         assert abs(renew_at - (end.timestamp() - 3 * DAY - 2)) <= 1, record
         prom = agent.host.prom()
         assert samples(prom, "ghostguard_cert_renew_at_timestamp_seconds")
@@ -56,7 +56,7 @@ def test_six_day_certificates_keep_their_profile_renew_at_half_life_and_alert_la
         assert 'status="ok"} 1' in prom and 'status="critical"} 1' not in prom
 
         def what_if(at: float) -> dict[str, t.Any]:
-            proc = agent.tick("--now", iso(at), "check")
+            proc = agent.tick("--now", epoch_iso(at), "check")
             return agent.records(proc)["c0"]
 
         assert what_if(renew_at - 60)["status"] == "ok"
@@ -93,7 +93,7 @@ def test_a_two_minute_certificate_is_renewed_by_a_timer_tick_at_the_policy_fract
         assert issued["outcome"] == "renewed", issued
         leaf = leaf_of(agent.cert_path("c0"))
         end = _x509.not_after(leaf)   # issued after the 30-day one it renews, it replaces it though it ends first
-        renew_at = parse_time(issued["renewal_time"])
+        renew_at = parse_epoch(issued["renewal_time"])
         assert abs(renew_at - (end.timestamp() - 60 - 2)) <= 1, issued
         early = agent.tick()                        # before renew_at: nothing to do, no order
         assert early.returncode == 0, early.stdout + early.stderr

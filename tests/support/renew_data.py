@@ -10,7 +10,7 @@ import typing as t
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _ledger
 
-NOW = _ledger.parse_time("2026-11-29T12:00:00Z")
+NOW = _ledger.parse_epoch("2026-11-29T12:00:00Z")
 
 
 def host(certs: list[dict[str, t.Any]], **extra: t.Any) -> dict[str, t.Any]:

@@ -24,7 +24,7 @@ EVIL_HOST = "evil-" + HOSTILE
 LONG_FP = ":".join("%02x" % i for i in range(32))
 OTHER_FP = ":".join("%02x" % (255 - i) for i in range(32))
 ORDER_URL = "https://acme.test/acme/order/" + "f" * 60
-START = _ledger.parse_time("2026-11-29T12:00:00Z")
+START = _ledger.parse_epoch("2026-11-29T12:00:00Z")
 
 
 def _stamp(offset: float) -> str:

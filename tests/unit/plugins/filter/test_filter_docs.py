@@ -51,7 +51,7 @@ def test_documented_options_are_the_parameters() -> None:
 def test_internal_filters_say_so_and_public_ones_do_not() -> None:
     docs = _docs()
     internal = set(_filters()) - PUBLIC
-    assert {"renew_certificates", "renew_acme_args", "renew_should_stop", "run_targets"} <= internal
+    assert {"renew_acme_args", "renew_should_stop", "run_targets"} <= internal
     for name in internal:
         assert docs[name]["short_description"].startswith("Internal: "), name
         assert any(line.startswith("Internal to the ghostguard.certs.") and line.endswith(INTERNAL_LINE)

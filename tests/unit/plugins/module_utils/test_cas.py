@@ -118,6 +118,6 @@ def test_the_budget_is_counted_per_ca_with_its_own_limits() -> None:
 
 
 def _ledger_now(now: float) -> float:
-    from ansible_collections.ghostguard.certs.plugins.module_utils._ledger import parse_time
+    from ansible_collections.ghostguard.certs.plugins.module_utils._ledger import parse_epoch
 
-    return parse_time("2027-01-15T07:00:00Z")
+    return parse_epoch("2027-01-15T07:00:00Z")

@@ -56,7 +56,7 @@ def test_three_orders_at_once_each_in_the_ledger_once(quiet_lab: LabHandle, tmp_
     assert all((store / "sets" / oid / "fullchain.pem").exists() for oid in ("n1", "n2", "n3"))
     # the end-of-run record of the same orders (renew_store state=recorded) does not count them again
     _ledger.record_orders(str(store / "ledger.json"),
-                          [{"time": _ledger.iso(time.time()), "domains": o["domains"], "replaces": o["replaces"],
+                          [{"time": _ledger.epoch_iso(time.time()), "domains": o["domains"], "replaces": o["replaces"],
                             "order_url": o["order_url"]} for o in run.issued.values()])
     assert len(_ledger.load_ledger(str(store / "ledger.json"))) == 3
     print("3 orders at concurrency 3: %.1f s" % elapsed)

@@ -24,7 +24,7 @@ from ansible_collections.ghostguard.certs.plugins.module_utils._schedule import 
 
 
 def entry(hours_ago: float, *domains: str, replaces: bool = False) -> dict[str, t.Any]:
-    return {"time": _ledger.iso(NOW - hours_ago * 3600), "domains": list(domains), "replaces": replaces}
+    return {"time": _ledger.epoch_iso(NOW - hours_ago * 3600), "domains": list(domains), "replaces": replaces}
 
 
 def test_the_schedule_counts_the_ledger_within_each_window_and_exempts_ari_renewals() -> None:
@@ -41,7 +41,7 @@ def test_the_schedule_counts_the_ledger_within_each_window_and_exempts_ari_renew
     over = schedule(two, ledger, {"per_name_set_week": 5, "orders_per_3h": 4}, NOW)
     (later,) = over["deferred"]
     # the 5th order of the name set this week waits until the oldest of the week's 4 leaves the week
-    assert later["limit"] == "per_name_set_week" and later["admit_at"] == _ledger.iso(NOW - 4 * 3600 + 7 * 86400)
+    assert later["limit"] == "per_name_set_week" and later["admit_at"] == _ledger.epoch_iso(NOW - 4 * 3600 + 7 * 86400)
 
 
 def test_the_limits_default_to_lets_encrypts() -> None:
@@ -73,7 +73,7 @@ def test_per_domain_limit_counts_each_registered_domain_under_a_public_suffix() 
     checks = {c["scope"]: c for c in verdict["checks"] if c["limit"] == "per_registered_domain_week"}
     assert set(checks) == {"example.com.cn", "third.com.cn"}   # nothing counts against com.cn
     assert (checks["example.com.cn"]["used"], checks["third.com.cn"]["used"]) == (3, 0)
-    assert verdict["admit"]["mail"] == _ledger.iso(NOW)        # other.com.cn's order does not hold third.com.cn back
+    assert verdict["admit"]["mail"] == _ledger.epoch_iso(NOW)        # other.com.cn's order does not hold third.com.cn back
     (deferred,) = verdict["deferred"]
     assert (deferred["id"], deferred["limit"], deferred["scope"]) == ("shop", "per_registered_domain_week", "example.com.cn")
 
@@ -81,11 +81,11 @@ def test_per_domain_limit_counts_each_registered_domain_under_a_public_suffix() 
 def test_ledger_records_under_a_lock_and_forgets_after_a_week(tmp_path: pathlib.Path) -> None:
     path = str(tmp_path / "store" / "ledger.json")
     assert _ledger.load_ledger(path) == []
-    old = {"time": _ledger.iso(time.time() - 8 * 86400), "domains": ["old.example.com"]}
+    old = {"time": _ledger.epoch_iso(time.time() - 8 * 86400), "domains": ["old.example.com"]}
     os.makedirs(os.path.dirname(path))
     with open(path, "w") as handle:
         json.dump([old], handle)
-    kept = _ledger.record_orders(path, [{"time": _ledger.iso(time.time()), "domains": ["a.example.com"], "replaces": False}])
+    kept = _ledger.record_orders(path, [{"time": _ledger.epoch_iso(time.time()), "domains": ["a.example.com"], "replaces": False}])
     assert [e["domains"] for e in kept] == [["a.example.com"]]
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     with open(path, "w") as handle:
@@ -96,7 +96,7 @@ def test_ledger_records_under_a_lock_and_forgets_after_a_week(tmp_path: pathlib.
 
 def _record_many(path: str, worker: int) -> None:
     for i in range(20):
-        _ledger.record_orders(path, [{"time": _ledger.iso(time.time()), "domains": ["w%d-%d.example.com" % (worker, i)]}])
+        _ledger.record_orders(path, [{"time": _ledger.epoch_iso(time.time()), "domains": ["w%d-%d.example.com" % (worker, i)]}])
 
 
 def test_concurrent_slices_lose_no_ledger_entry(tmp_path: pathlib.Path) -> None:
@@ -111,10 +111,10 @@ def test_concurrent_slices_lose_no_ledger_entry(tmp_path: pathlib.Path) -> None:
 
 def test_ledger_counts_an_order_written_ahead_once(tmp_path: pathlib.Path) -> None:
     path = str(tmp_path / "ledger.json")
-    now = _ledger.iso(time.time())
+    now = _ledger.epoch_iso(time.time())
     ahead = {"time": now, "domains": ["a.example.com"], "replaces": True, "order_url": "https://ca/order/1"}
     _ledger.record_orders(path, [ahead])
-    at_end = [dict(ahead, time=_ledger.iso(time.time() + 30)),
+    at_end = [dict(ahead, time=_ledger.epoch_iso(time.time() + 30)),
               {"time": now, "domains": ["b.example.com"], "replaces": False, "order_url": "https://ca/order/2"},
               {"time": now, "domains": ["c.example.com"], "replaces": False, "order_url": None},
               {"time": now, "domains": ["c.example.com"], "replaces": False, "order_url": None}]
@@ -192,7 +192,7 @@ def test_a_waiter_gets_the_lock_when_the_holder_dies(tmp_path: pathlib.Path) -> 
 
 def _write_lock(lock: str, **record: t.Any) -> None:
     base = {"owner": "other", "host": socket.gethostname(), "boot_id": _ledger.boot_id(), "pid": None,
-            "time": _ledger.iso(time.time())}
+            "time": _ledger.epoch_iso(time.time())}
     base.update(record)
     with open(lock, "w") as handle:
         json.dump(base, handle)

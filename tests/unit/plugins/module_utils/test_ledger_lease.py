@@ -26,7 +26,7 @@ def _plant(lock: pathlib.Path, lease_left: float, **extra: t.Any) -> None:
     """The lock of a slice on another machine (its host name, no pid), its lease running out in *lease_left* s."""
     lock.parent.mkdir(parents=True, exist_ok=True)
     lock.write_text(json.dumps({"owner": "slice-7", "host": "awx-node-7", "boot_id": "0" * 32, "pid": None,
-                                "time": _ledger.iso(time.time()), "lease": 120.0,
+                                "time": _ledger.epoch_iso(time.time()), "lease": 120.0,
                                 "lease_until": time.time() + lease_left, **extra}))
 
 

@@ -135,8 +135,8 @@ def test_a_short_lived_certificate_enters_alert_before_at_half_its_renewal_windo
     hosts["idle"]["expiry"]["certificates"][0].update(not_after="2027-01-01T00:00:00Z", renew_at="2026-12-02T00:00:00Z")
     plan = _plan.build_plan(hosts, {"store": "/s", "limits": {"orders_per_3h": 1}}, [], NOW)
     deadline = {o["set"]: o["deadline"] for o in plan["orders"] + plan["deferred"]}
-    assert deadline["solo.example.com,www.solo.example.com"] == _ledger.parse_time("2026-11-30T12:00:00Z")
-    assert deadline["idle.example.com"] == _ledger.parse_time("2026-12-29T00:00:00Z")
+    assert deadline["solo.example.com,www.solo.example.com"] == _ledger.parse_epoch("2026-11-30T12:00:00Z")
+    assert deadline["idle.example.com"] == _ledger.parse_epoch("2026-12-29T00:00:00Z")
     # one order per 3 hours: the short-lived one first, the other deferred 3 hours and still in time
     assert [o["set"] for o in plan["orders"]] == ["solo.example.com,www.solo.example.com"]
     assert plan["budget"]["ok"] and not plan["deferred"][0]["late"]
