@@ -44,7 +44,7 @@ def install_agent(base: str) -> str:
     site_packages = sysconfig.get_paths()["purelib"]
     with open(launcher, "w") as handle:
         handle.write("#!%s -IS\nimport sys\nsys.path.insert(0, %r)\nsys.path.append(%r)\n"
-                     "from ghostguard_certs._agent import main\nsys.exit(main())\n" % (sys.executable, lib, site_packages))
+                     "from ghostguard_certs._agent.main import main\nsys.exit(main())\n" % (sys.executable, lib, site_packages))
     os.chmod(launcher, 0o755)
     return launcher
 

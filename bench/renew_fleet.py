@@ -49,7 +49,9 @@ def table(rows: list[tuple[str, ...]]) -> None:
 
 
 def simulate(hosts: int, seed: int = 7) -> dict[str, t.Any]:
-    from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _ledger, _plan
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import inventory as _inventory
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import plan as _plan
 
     rng = random.Random(seed)
     now = time.time()

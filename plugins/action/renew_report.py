@@ -12,8 +12,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _renew_report
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import renew_report as _renew_report
 from ansible_collections.ghostguard.certs.plugins.modules.renew_report import ARGUMENT_SPEC
 
 

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The inventory model as filters: the certwatch role writes inventory_certificates() into the agent's
-configuration, renew.yml and rollback.yml read the same (module_utils/_inventory.py holds the model)."""
+configuration, renew.yml and rollback.yml read the same (module_utils/_fleet/inventory.py holds the model)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _domains, _inventory, _run_vars
+from ansible_collections.ghostguard.certs.plugins.module_utils import _domains
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import inventory as _inventory
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import run_vars as _run_vars
 
 
 def plain(value: t.Any) -> t.Any:

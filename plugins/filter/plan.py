@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Filters of the renew and rollback playbooks: inventory validation, the fleet plan, acme_dns01
-arguments per order, and the run report. The logic is in module_utils/_plan.py."""
+arguments per order, and the run report. The logic is in module_utils/_fleet/plan.py."""
 
 from __future__ import annotations
 
@@ -13,17 +13,15 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import name_rules
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import plain as _plain
-from ansible_collections.ghostguard.certs.plugins.module_utils import (
-    _cas,
-    _fleet_issue,
-    _inventory,
-    _ledger,
-    _plan,
-    _renew_report,
-    _run_vars,
-    _time,
-)
+from ansible_collections.ghostguard.certs.plugins.module_utils import _time
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import cas as _cas
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import inventory as _inventory
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _fleet_issue
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import plan as _plan
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import renew_report as _renew_report
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import run_vars as _run_vars
 
 HOST_KEYS = ("certwatch_certificates", "certwatch_cert_dir", "certwatch_allowed_domains", "certwatch_acme",
              "certwatch_dns", "certwatch_policy")
@@ -437,7 +435,7 @@ def renew_select(certificates: t.Any, names: t.Any = None) -> list[dict[str, t.A
 
 def rollback_report(hosts: t.Any, converged_var: str = "renew_converged") -> dict[str, t.Any]:
     """rollback.yml's report from every host's converge result (state rolled_back)."""
-    from ansible_collections.ghostguard.certs.plugins.module_utils import _rollback_report
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import rollback_report as _rollback_report
 
     results = {str(host): _plain(hosts[host][converged_var] or {}) for host in hosts if converged_var in hosts[host]}
     return _rollback_report.build_rollback_report({host: _rollback_report.host_rows(r) for host, r in results.items()})

@@ -10,7 +10,7 @@ import typing as t
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import MissingLibraryError
-from ansible_collections.ghostguard.certs.plugins.module_utils._report import (
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet.audit_report import (
     build_fleet_report,
     query,
     render_table,

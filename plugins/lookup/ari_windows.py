@@ -64,8 +64,8 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _fleet_ari
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ari_windows as _fleet_ari
 
 display = Display()
 

@@ -18,12 +18,13 @@ import os
 import stat
 import typing as t
 
-from . import _revocation, _x509
+from . import _x509
 from ._clock import clock_state
 from ._deps import require
 from ._errors import CertificateError, CertsError, InputError
 from ._policy import STATUSES, Policy, mark_invalid, worst
 from ._time import iso, parse_duration
+from ._tls import revocation as _revocation
 
 DEFAULT_PATTERNS = ("*.pem", "*.crt", "*.cer", "*.cert", "*.der")
 DEFAULT_EXCLUDES = ("*.key", "privkey*.pem", "*.key.pem", "*-key.pem", "*.csr")

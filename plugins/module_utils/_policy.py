@@ -23,7 +23,7 @@ from ._errors import InputError
 from ._time import parse_duration, parse_time, utcnow
 
 # Every status a certificate can have, most severe first.  The one list: reports, counts and docs
-# follow it.  ``revoked`` (its CA revoked it: OCSP or CRL, see ``_revocation``) comes first.
+# follow it.  ``revoked`` (its CA revoked it: OCSP or CRL, see ``_tls/revocation.py``) comes first.
 STATUSES = ("revoked", "invalid", "not_yet_valid", "expired", "critical", "due", "ok")
 
 SHORT_LIVED_SECONDS = 10 * 86400

@@ -426,11 +426,11 @@ renewal_log:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _fleet_issue
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme.issue import log_line, renew
 from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns import registry
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _fleet_issue
 
 
 def argument_spec() -> dict:

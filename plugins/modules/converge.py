@@ -232,13 +232,14 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _converge, _inventory
 from ansible_collections.ghostguard.certs.plugins.module_utils._deps import agent_interpreter, require
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import (
     CertsError,
     InputError,
     MissingLibraryError,
 )
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import inventory as _inventory
+from ansible_collections.ghostguard.certs.plugins.module_utils._install import converge as _converge
 
 CHANGES = ("renewed", "repaired", "rolled_back", "rolled_forward")
 

@@ -336,7 +336,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ghostguard.certs.plugins.module_utils._argspec import policy_argspec
 from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
-from ansible_collections.ghostguard.certs.plugins.module_utils._tls_probe import (
+from ansible_collections.ghostguard.certs.plugins.module_utils._tls.probe import (
     ProbeRequest,
     probe_endpoints,
     require_ok,

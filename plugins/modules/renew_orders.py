@@ -582,10 +582,13 @@ import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _fleet_ari, _fleet_issue, _ledger, _time
+from ansible_collections.ghostguard.certs.plugins.module_utils import _time
 from ansible_collections.ghostguard.certs.plugins.module_utils._deps import agent_interpreter, require
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns import registry
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ari_windows as _fleet_ari
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _fleet_issue
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
 
 
 def argument_spec() -> dict:

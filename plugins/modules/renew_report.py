@@ -93,8 +93,8 @@ report:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _renew_report
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import renew_report as _renew_report
 
 ARGUMENT_SPEC = {
     "dir": {"type": "path", "required": True},

@@ -88,7 +88,8 @@ def test_audit_without_privileges_shows_unreadable_directories_and_reads_stores_
     """Run as root without the capabilities that bypass permissions (like an audit without become):
     a directory it cannot list is in the report's errors and the HTML's unreadable list, never a clean
     empty result; deploy's stores are not walked into: each service path once, current generation."""
-    from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy
+    from ansible_collections.ghostguard.certs.plugins.module_utils._install import bundle as _bundle
+    from ansible_collections.ghostguard.certs.plugins.module_utils._install import deploy as _deploy
 
     base = tmp_path_factory.mktemp("audit-blind")
     os.chmod(str(base), 0o755)

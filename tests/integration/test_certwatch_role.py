@@ -139,6 +139,18 @@ def test_cron_fallback_on_a_host_without_systemd(tmp_path: pathlib.Path) -> None
     assert first.returncode == 0, first.stdout[-3000:]
     second = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(), check=False)
     assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
+    # an upgrade from the flat layout: engine files the collection no longer has are removed, the rest kept
+    engine = base / "venv" / "lib" / "ghostguard" / "ghostguard_certs"
+    assert (engine / "_agent" / "main.py").is_file() and (engine / "_tls" / "probe.py").is_file()
+    stale = [engine / "_agent.py", engine / "_ledger.py", engine / "_acme" / "gone.py"]
+    for path in stale:
+        path.write_text("raise SystemExit('stale engine file imported')\n")
+    upgrade = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(), check=False)
+    assert upgrade.returncode == 0, upgrade.stdout[-3000:]
+    assert [p for p in stale if p.exists()] == []
+    installed = sorted(p.relative_to(engine).as_posix() for p in engine.rglob("*.py"))
+    source = pathlib.Path(ROOT) / "plugins" / "module_utils"
+    assert installed == sorted(p.relative_to(source).as_posix() for p in source.rglob("*.py"))
 
     line = (base / "cron.d" / "ghostguard-certwatch").read_text().splitlines()[-1]
     schedule, command = line.split(" root ", 1)

@@ -21,7 +21,10 @@ import pytest
 from certgen import Issued
 from deploy_lab import DeployLab, fp
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy, _durable, _store
+from ansible_collections.ghostguard.certs.plugins.module_utils import _durable
+from ansible_collections.ghostguard.certs.plugins.module_utils._install import bundle as _bundle
+from ansible_collections.ghostguard.certs.plugins.module_utils._install import deploy as _deploy
+from ansible_collections.ghostguard.certs.plugins.module_utils._install import store as _store
 
 RANDOM_TRIALS = 240
 

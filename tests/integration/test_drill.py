@@ -20,8 +20,9 @@ from drill import AgentHost, accepted, fleet_lab, leaf_of
 from fleet import CertSpec, Fleet, HostSpec, read_json
 from lab_fixture import LabHandle
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _ledger, _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme.ari import cert_id
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "renew.yml")
 DUE = {"days": 30.0, "age": 28.5}

@@ -143,7 +143,8 @@ def _point_at_lab(node: t.Any, port: int, tls: pathlib.Path) -> t.Any:
 ])
 def test_ghost_rollback_examples_run(first_task: str, count: int, fails: bool, tmp_path: pathlib.Path) -> None:
     """The documented ghost patterns really roll back (the old example's task could never run)."""
-    from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy
+    from ansible_collections.ghostguard.certs.plugins.module_utils._install import bundle as _bundle
+    from ansible_collections.ghostguard.certs.plugins.module_utils._install import deploy as _deploy
 
     ca = TestCA("ghost example root")
     (tmp_path / "root.pem").write_bytes(ca.root_pem)

@@ -21,7 +21,7 @@ import yaml
 from ansible_run import ROOT, run_playbook
 from fleet import Fleet, default_spec
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _agent_config
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import config as _agent_config
 
 PLAYBOOK = """
 - name: See the inventory model through every path

@@ -26,7 +26,7 @@ from conftest import LabHandle
 from fleet import DUE, CertSpec, Fleet, HostSpec, read_json
 from report_data import EVIL_HOST, HOSTILE, renew_report, rollback_report
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _run_html
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import run_html as _run_html
 
 OUT = pathlib.Path(ROOT) / "tests" / "output" / "renew-report"
 RENEW = os.path.join(ROOT, "playbooks", "renew.yml")

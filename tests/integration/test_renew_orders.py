@@ -17,8 +17,9 @@ import typing as t
 from ansible_run import run_module
 from lab_fixture import LabHandle
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _ledger, _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme.ari import cert_id
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
 
 MODULE = "ghostguard.certs.renew_orders"
 

@@ -246,7 +246,7 @@ def test_a_lock_held_by_a_live_run_orders_nothing_and_the_report_says_why(
 
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time\n"
-        "from ansible_collections.ghostguard.certs.plugins.module_utils._ledger import acquire_lock\n"
+        "from ansible_collections.ghostguard.certs.plugins.module_utils._fleet.ledger import acquire_lock\n"
         "acquire_lock(sys.argv[1], 'another-run', 0, 3600)\n"
         "print('held', flush=True)\n"
         "time.sleep(120)\n"), os.path.join(fleet.store, "issue.lock")], stdout=subprocess.PIPE, text=True,

@@ -16,7 +16,7 @@ from ansible_run import ROOT, run_playbook
 from conftest import LabHandle
 from fleet import CertSpec, Fleet, HostSpec, read_json
 
-from ansible_collections.ghostguard.certs.plugins.module_utils._ledger import parse_epoch
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet.ledger import parse_epoch
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "renew.yml")
 

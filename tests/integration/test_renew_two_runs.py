@@ -44,7 +44,7 @@ def hold_lock(path: str) -> subprocess.Popen[str]:
     """Another process holding the store lock until a line arrives on its stdin (then it releases it)."""
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys\n"
-        "from ansible_collections.ghostguard.certs.plugins.module_utils import _ledger\n"
+        "from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger\n"
         "_ledger.acquire_lock(sys.argv[1], 'gate', 0, 3600)\n"
         "print('held', flush=True)\n"
         "sys.stdin.readline()\n"

@@ -18,7 +18,7 @@ from drill import AgentHost, accepted, leaf_of
 from lab_fixture import LabHandle
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
-from ansible_collections.ghostguard.certs.plugins.module_utils._ledger import epoch_iso, parse_epoch
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet.ledger import epoch_iso, parse_epoch
 
 DAY = 86400
 

@@ -14,7 +14,7 @@ import typing as t
 from certgen import Issued, TestCA
 from services import TLSServer
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _agent
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import main as _agent
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -65,7 +65,7 @@ class Host:
             "import sys\n"
             "sys.path.insert(0, %r)\n"
             "sys.path.append(%r)\n"
-            "from ansible_collections.ghostguard.certs.plugins.module_utils._agent import main\n"
+            "from ansible_collections.ghostguard.certs.plugins.module_utils._agent.main import main\n"
             "sys.exit(main())\n" % (str(ROOT / ".build" / "collections"), _site_packages())
         )
         args = ["--config", str(self.config_path), *argv] if config else list(argv)
@@ -111,13 +111,13 @@ def run_isolated(host: Host) -> tuple[int, list[str], list[str], list[dict[str, 
     """One `certwatch check` in a fresh interpreter: exit code, heavy modules, all modules, its log lines."""
     code = (
         "import json, sys\n"
-        "from ansible_collections.ghostguard.certs.plugins.module_utils import _agent\n"
-        "rc = _agent.main(['--config', %r, 'check'])\n"
+        "from ansible_collections.ghostguard.certs.plugins.module_utils._agent.main import main\n"
+        "rc = main(['--config', %r, 'check'])\n"
         "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
         "sys.exit(rc)\n" % str(host.config_path)
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           env={**os.environ, "PYTHONPATH": str(ROOT / ".build" / "collections")})
     modules = json.loads(proc.stderr.strip().splitlines()[-1])
-    heavy = [m for m in modules if m.split(".")[0] == "cryptography" or m.endswith(("_x509", "_tls_probe"))]
+    heavy = [m for m in modules if m.split(".")[0] == "cryptography" or m.endswith(("._x509", "._tls.probe"))]
     return proc.returncode, heavy, modules, [json.loads(line) for line in proc.stdout.splitlines()]

@@ -81,7 +81,7 @@ def install_and_renew(lab: t.Mapping[str, t.Any], pebble: t.Mapping[str, t.Any],
                                env=ansible_env(ANSIBLE_LOG_PATH=str(log)), check=False, timeout=600)
     engine = base / "venv" / "lib" / "ghostguard"
     launcher = ("import sys\nsys.path.insert(0, %r)\nsys.path.append(%r)\n"
-                "from ghostguard_certs._agent import main\nsys.exit(main())\n"
+                "from ghostguard_certs._agent.main import main\nsys.exit(main())\n"
                 % (str(engine), sysconfig.get_paths()["purelib"]))
     renewed = subprocess.run([sys.executable, "-I", "-S", "-c", launcher, "--config", str(config),
                               "renew"], capture_output=True, text=True, check=False, timeout=300)

@@ -47,9 +47,11 @@ def serve(cert: str, key: str) -> tuple[socket.socket, int]:
 
 def main() -> None:
     sys.path.insert(0, sys.argv[1])
-    from ghostguard_certs import _deploy, _expiry, _policy, _tls_probe
+    from ghostguard_certs import _expiry, _policy
     from ghostguard_certs._acme import decide as _decide
     from ghostguard_certs._acme import issue as _issue
+    from ghostguard_certs._install import deploy as _deploy
+    from ghostguard_certs._tls import probe as _tls_probe
 
     cfg = json.load(sys.stdin)
     out: dict[str, t.Any] = {}

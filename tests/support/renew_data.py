@@ -2,13 +2,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Inventory and expiry data made in code for the unit tests of the renew engine
-(_inventory, _ledger, _plan, _renew_report)."""
+(_fleet: inventory, ledger, plan, renew_report)."""
 
 from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory, _ledger
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import inventory as _inventory
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
 
 NOW = _ledger.parse_epoch("2026-11-29T12:00:00Z")
 

@@ -1,7 +1,7 @@
 # Copyright (c) 2026 ghostguard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Run reports made in code for the tests of the HTML report (plugins/module_utils/_run_html.py): a renew.yml
+"""Run reports made in code for the tests of the HTML report (plugins/module_utils/_fleet/run_html.py): a renew.yml
 run with every outcome (failed, rolled back, a ghost, deferred, stopped, renewed, repaired, unchanged), a
 canary and batches with timings, CAs and orders, and a host and a certificate whose names carry markup."""
 
@@ -11,13 +11,11 @@ import typing as t
 
 from renew_data import NOW, described, host
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import (
-    _inventory,
-    _ledger,
-    _plan,
-    _renew_report,
-    _rollback_report,
-)
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import inventory as _inventory
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import plan as _plan
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import renew_report as _renew_report
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import rollback_report as _rollback_report
 
 HOSTILE = "<script>console.error('xss')</script><img src=x onerror=\"console.error('xss2')\">"
 EVIL_HOST = "evil-" + HOSTILE

@@ -32,14 +32,14 @@ import time
 import typing as t
 
 from .. import _policy, _x509
-from .._bundle import Bundle, build_bundle, validate_bundle
-from .._deploy import DeployRequest, DeployResult, Targets, deploy
 from .._deps import require
 from .._dns.registry import make_provider
 from .._dns.zone import Lookup
 from .._durable import read_file, write_atomic
 from .._errors import CertificateError, CertsError, FileSystemError, InputError
-from .._store import Attrs, Store
+from .._install.bundle import Bundle, build_bundle, validate_bundle
+from .._install.deploy import DeployRequest, DeployResult, Targets, deploy
+from .._install.store import Attrs, Store
 from .._time import iso, parse_duration, utcnow
 from . import keys as _keys
 from .ari import cert_id

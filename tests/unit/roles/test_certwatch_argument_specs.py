@@ -9,7 +9,7 @@ import os
 
 import yaml
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _inventory
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import inventory as _inventory
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 

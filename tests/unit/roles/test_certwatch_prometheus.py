@@ -14,7 +14,8 @@ import pytest
 import yaml
 from agent_lab import Host
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _agent, _agent_report
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import main as _agent
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _agent_report
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 ROLE = ROOT / "roles" / "certwatch"
@@ -33,7 +34,7 @@ ISSUE_METRICS = {
 
 def _agent_metric_names() -> set[str]:
     engine = pathlib.Path(_agent.__file__).parent
-    source = "".join(p.read_text() for p in engine.glob("_agent*.py"))
+    source = "".join(p.read_text() for p in engine.glob("*.py"))   # the _agent package
     return set(re.findall(r'"(ghostguard_[a-z_]+)"', source))
 
 

@@ -361,7 +361,8 @@ def test_unreadable_directories_are_errors_not_empty(ca: TestCA, open_dir: pathl
 
 def test_deploy_stores_are_never_walked_into(ca: TestCA, tmp_path: pathlib.Path) -> None:
     """Each service path once, read through its link into the current generation; no store internals."""
-    from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy
+    from ansible_collections.ghostguard.certs.plugins.module_utils._install import bundle as _bundle
+    from ansible_collections.ghostguard.certs.plugins.module_utils._install import deploy as _deploy
 
     tls = tmp_path / "tls"
     for names in (["v1.test"], ["v2.test"], ["v3.test"]):

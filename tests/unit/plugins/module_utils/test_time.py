@@ -15,9 +15,9 @@ from ansible_collections.ghostguard.certs.plugins.module_utils._acme.issue impor
     DnsChallenge,
     IssueRequest,
 )
-from ansible_collections.ghostguard.certs.plugins.module_utils._deploy import request_from_options
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import InputError
 from ansible_collections.ghostguard.certs.plugins.module_utils._expiry import ScanRequest
+from ansible_collections.ghostguard.certs.plugins.module_utils._install.deploy import request_from_options
 from ansible_collections.ghostguard.certs.plugins.module_utils._policy import Policy
 from ansible_collections.ghostguard.certs.plugins.module_utils._time import (
     DURATION_RANGES,
@@ -30,7 +30,7 @@ from ansible_collections.ghostguard.certs.plugins.module_utils._time import (
     parse_time,
     utcnow,
 )
-from ansible_collections.ghostguard.certs.plugins.module_utils._tls_probe import ProbeRequest
+from ansible_collections.ghostguard.certs.plugins.module_utils._tls.probe import ProbeRequest
 
 
 @pytest.mark.parametrize(("value", "seconds"), [

@@ -12,9 +12,11 @@ import typing as t
 import pytest
 from certgen import TestCA
 
-from ansible_collections.ghostguard.certs.plugins.module_utils import _bundle, _deploy, _x509
+from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme import issue
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import InputError
+from ansible_collections.ghostguard.certs.plugins.module_utils._install import bundle as _bundle
+from ansible_collections.ghostguard.certs.plugins.module_utils._install import deploy as _deploy
 
 
 def _request(tmp: pathlib.Path, names: list[str], allowed_domains: list[str] | None = None,
