@@ -1,7 +1,9 @@
 # Copyright (c) 2026 ghostguard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The engine's shape: the README's architecture map matches the tree, tests mirror it, files stay small."""
+"""The engine's shape: the README's architecture map matches the tree, tests mirror it, no Ansible import.
+
+Complexity, not length, bounds a file: ruff's C901, PLR0912 and PLR0915 (pyproject.toml, `make lint`)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ENGINE = ROOT / "plugins" / "module_utils"
 FILES = sorted(p.relative_to(ENGINE).as_posix() for p in ENGINE.rglob("*.py") if p.name != "__init__.py")
-MAX_LINES = 400
 
 
 def test_readme_architecture_lists_every_engine_file_and_no_other() -> None:
@@ -31,7 +32,6 @@ def test_every_engine_file_has_its_unit_test(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_engine_files_are_small_and_free_of_ansible(name: str) -> None:
+def test_engine_files_are_free_of_ansible(name: str) -> None:
     text = (ENGINE / name).read_text()
-    assert len(text.splitlines()) <= MAX_LINES, "%s has %d lines" % (name, len(text.splitlines()))
     assert not re.search(r"^\s*(from|import) ansible\b", text, re.M), "%s imports Ansible" % name
