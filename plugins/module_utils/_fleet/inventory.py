@@ -225,52 +225,73 @@ def as_entered(cert: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
     return out
 
 
-def _check_certificate(host: str, label: str, cert: t.Mapping[str, t.Any], cert_dir: t.Any, patterns: t.Any,
-                       problems: list[str]) -> None:
-    for key, hint in _unknown(cert, CERT_FIELDS):
-        problems.append("%s: unknown field%s; known fields: %s" % (_where(host, label, key), hint, ", ".join(CERT_FIELDS)))
-    domains = cert.get("domains")
+# simple fields of a certificate: (field, its check, the problem when the check fails; %s the place, %r the value)
+_FILE_RULES: tuple[tuple[str, t.Callable[[t.Any], bool], str], ...] = (
+    ("owner", lambda v: _is_str(v) or _is_int(v), "%s: must be a user/group name or id, got %r"),
+    ("group", lambda v: _is_str(v) or _is_int(v), "%s: must be a user/group name or id, got %r"),
+    ("mode", lambda v: isinstance(v, str) and bool(re.match(r"^0?[0-7]{3}$", v)),
+     "%s: must be an octal string such as \"0644\" (quoted), got %r"),
+)
+_OPTION_RULES: tuple[tuple[str, t.Callable[[t.Any], bool], str], ...] = (
+    ("in_place", lambda v: isinstance(v, bool),
+     "%s: must be true or false (true: deploy rewrites the files in place, for a service watching the files "
+     "themselves), got %r"),
+    ("keep", lambda v: _is_int(v) and 1 <= v <= 100, "%s: must be the number of generations to keep (1-100), got %r"),
+    ("issue_on", lambda v: v in ("controller", "host"), "%s: must be controller or host, got %r"),
+)
+
+
+def _apply_rules(host: str, label: str, cert: t.Mapping[str, t.Any],
+                 rules: tuple[tuple[str, t.Callable[[t.Any], bool], str], ...], problems: list[str]) -> None:
+    """One problem per field of *rules* that *cert* sets to a value its check refuses."""
+    for field, ok, message in rules:
+        if field in cert and not ok(cert[field]):
+            problems.append(message % (_where(host, label, field), cert[field]))
+
+
+def _check_domains(host: str, label: str, domains: t.Any, patterns: t.Any, problems: list[str]) -> None:
+    """The names of a certificate: a non-empty list, each one a CA issues for and inside allowed_domains."""
     if not isinstance(domains, list) or not domains or not all(_is_str(d) for d in domains):
         problems.append("%s: must be a non-empty list of DNS names, got %r" % (_where(host, label, "domains"), domains))
-    else:
-        from .._domains import allowed, name_problem  # acme_dns01's rules: what a CA issues for, allowed_domains
+        return
+    from .._domains import allowed, name_problem  # acme_dns01's rules: what a CA issues for, allowed_domains
 
-        for domain in domains:
-            if why := name_problem(domain, suffixes=None):
-                problems.append("%s: %s" % (_where(host, label, "domains"), why))
-            elif patterns is not None and not allowed(domain, patterns):
-                problems.append("%s: %r is outside certwatch_allowed_domains (%s)"
-                                % (_where(host, label, "domains"), domain, ", ".join(patterns)))
+    for domain in domains:
+        if why := name_problem(domain, suffixes=None):
+            problems.append("%s: %s" % (_where(host, label, "domains"), why))
+        elif patterns is not None and not allowed(domain, patterns):
+            problems.append("%s: %r is outside certwatch_allowed_domains (%s)"
+                            % (_where(host, label, "domains"), domain, ", ".join(patterns)))
+
+
+def _check_files(host: str, label: str, cert: t.Mapping[str, t.Any], cert_dir: t.Any, problems: list[str]) -> None:
+    """Where the files go (absolute paths, or certwatch_cert_dir to place them under) and who owns them."""
     for field in DEFAULT_FILES:
         value = cert.get(field)
         if value is not None and not _SCALARS["path"](value):
             problems.append("%s: must be an absolute path, got %r" % (_where(host, label, field), value))
     if cert.get("cert_path") is None and cert.get("fullchain_path") is None and cert_dir is None:
         problems.append("%s: not set and no certwatch_cert_dir to place it under" % _where(host, label, "cert_path"))
-    for field in ("owner", "group"):
-        if field in cert and not (_is_str(cert[field]) or _is_int(cert[field])):
-            problems.append("%s: must be a user/group name or id, got %r" % (_where(host, label, field), cert[field]))
-    if "mode" in cert and not (isinstance(cert["mode"], str) and re.match(r"^0?[0-7]{3}$", cert["mode"])):
-        problems.append("%s: must be an octal string such as \"0644\" (quoted), got %r" % (_where(host, label, "mode"),
-                                                                                           cert["mode"]))
+    _apply_rules(host, label, cert, _FILE_RULES, problems)
+
+
+def _check_certificate(host: str, label: str, cert: t.Mapping[str, t.Any], cert_dir: t.Any, patterns: t.Any,
+                       problems: list[str]) -> None:
+    """Every problem of one certificate entry, in the order of its fields' documentation."""
+    for key, hint in _unknown(cert, CERT_FIELDS):
+        problems.append("%s: unknown field%s; known fields: %s" % (_where(host, label, key), hint, ", ".join(CERT_FIELDS)))
+    _check_domains(host, label, cert.get("domains"), patterns, problems)
+    _check_files(host, label, cert, cert_dir, problems)
     if cert.get("reload") is not None:
         _check_reload(host, label, cert["reload"], problems)
     if cert.get("probe") is not None:
         _check_probe(host, label, cert["probe"], problems)
-    if "in_place" in cert and not isinstance(cert["in_place"], bool):
-        problems.append("%s: must be true or false (true: deploy rewrites the files in place, for a service "
-                        "watching the files themselves), got %r" % (_where(host, label, "in_place"), cert["in_place"]))
-    if "keep" in cert and not (_is_int(cert["keep"]) and 1 <= cert["keep"] <= 100):
-        problems.append("%s: must be the number of generations to keep (1-100), got %r"
-                        % (_where(host, label, "keep"), cert["keep"]))
-    issue_on = cert.get("issue_on", "controller")
-    if issue_on not in ("controller", "host"):
-        problems.append("%s: must be controller or host, got %r" % (_where(host, label, "issue_on"), issue_on))
+    _apply_rules(host, label, cert, _OPTION_RULES, problems)
 
 
-def _validate_shared(host: str, hv: t.Mapping[str, t.Any]) -> list[str]:
+def _acme_problems(host: str, acme: t.Any) -> list[str]:
+    """certwatch_acme: one CA (a mapping) or the CAs in order, primary first; each with its directory."""
     problems: list[str] = []
-    acme = hv.get("certwatch_acme")
 
     def check_ca(field: str, ca: t.Any) -> bool:
         if not _check_dict(host, field, ca, ACME_FIELDS, problems):
@@ -288,21 +309,34 @@ def _validate_shared(host: str, hv: t.Mapping[str, t.Any]) -> list[str]:
         problems.extend(_cas.problems(lambda field: _where(host, None, field), acme, check_ca, LIMIT_NAMES))
     elif check_ca("certwatch_acme", acme) and "limits" in acme:
         problems.extend(_cas.limit_problems(_where(host, None, "certwatch_acme.limits"), acme["limits"], LIMIT_NAMES))
-    dns = hv.get("certwatch_dns")
+    return problems
+
+
+def _dns_problems(host: str, dns: t.Any) -> list[str]:
+    """certwatch_dns: a known provider with its settings, nameservers, propagation_timeout."""
+    problems: list[str] = []
     if dns is None:
         problems.append("%s: not set; renew.yml needs provider and its settings" % _where(host, None, "certwatch_dns"))
-    elif _check_dict(host, "certwatch_dns", dns, DNS_FIELDS, problems):
-        provider = dns.get("provider")
-        if provider not in PROVIDERS:
-            where = _where(host, None, "certwatch_dns.provider")
-            problems.append("%s: must be one of %s, got %r" % (where, ", ".join(PROVIDERS), provider))
-        elif not isinstance(dns.get(provider), t.Mapping):
-            where = _where(host, None, "certwatch_dns." + provider)
-            problems.append("%s: the settings of provider %s are missing" % (where, provider))
-        if "nameservers" in dns and not (isinstance(dns["nameservers"], list) and all(_is_str(n) for n in dns["nameservers"])):
-            problems.append("%s: must be a list of host[:port]" % _where(host, None, "certwatch_dns.nameservers"))
-        if "propagation_timeout" in dns and not _is_int(dns["propagation_timeout"]):
-            problems.append("%s: must be a number of seconds" % _where(host, None, "certwatch_dns.propagation_timeout"))
+        return problems
+    if not _check_dict(host, "certwatch_dns", dns, DNS_FIELDS, problems):
+        return problems
+    provider = dns.get("provider")
+    if provider not in PROVIDERS:
+        where = _where(host, None, "certwatch_dns.provider")
+        problems.append("%s: must be one of %s, got %r" % (where, ", ".join(PROVIDERS), provider))
+    elif not isinstance(dns.get(provider), t.Mapping):
+        where = _where(host, None, "certwatch_dns." + provider)
+        problems.append("%s: the settings of provider %s are missing" % (where, provider))
+    if "nameservers" in dns and not (isinstance(dns["nameservers"], list) and all(_is_str(n) for n in dns["nameservers"])):
+        problems.append("%s: must be a list of host[:port]" % _where(host, None, "certwatch_dns.nameservers"))
+    if "propagation_timeout" in dns and not _is_int(dns["propagation_timeout"]):
+        problems.append("%s: must be a number of seconds" % _where(host, None, "certwatch_dns.propagation_timeout"))
+    return problems
+
+
+def _validate_shared(host: str, hv: t.Mapping[str, t.Any]) -> list[str]:
+    """The variables every host that renews from the controller shares: certwatch_acme, _dns and _policy."""
+    problems = _acme_problems(host, hv.get("certwatch_acme")) + _dns_problems(host, hv.get("certwatch_dns"))
     policy = hv.get("certwatch_policy")
     if policy is not None:
         _check_dict(host, "certwatch_policy", policy, POLICY_FIELDS, problems)

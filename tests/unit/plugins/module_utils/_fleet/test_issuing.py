@@ -152,7 +152,7 @@ def test_renew_request_maps_acme_dns01_options() -> None:
 
 KILL_SCRIPT = """
 import json, sys
-from ansible_collections.ghostguard.certs.plugins.module_utils import _fleet_issue
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _fleet_issue
 orders = json.loads(sys.argv[1])
 _fleet_issue.issue_orders(orders, sys.argv[2], "doomed-run", concurrency=len(orders))
 """
