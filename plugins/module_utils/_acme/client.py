@@ -152,36 +152,49 @@ class AcmeClient:
     def ensure_account(self, email: str | None, terms_agreed: bool, eab_kid: str | None = None,
                        eab_hmac_key: str | None = None) -> str:
         """Find the account of the key, or register it.  Returns the account URL."""
-        directory = self.directory
-        meta = directory.meta
-        eab = None
-        if eab_kid:
-            if not eab_hmac_key:
-                raise InputError("eab_hmac_key is required with eab_kid: set it to the HMAC key the CA shows with this "
-                                 "kid (keep it in a vault variable); nothing was created")
-            try:
-                eab = messages.ExternalAccountBinding.from_data(self.jwk.public_key(), eab_kid, eab_hmac_key, directory)
-            except (ValueError, TypeError):
-                raise InputError("eab_hmac_key is not valid base64url; paste it exactly as the CA shows it") from None
+        meta = self.directory.meta
+        eab = self._eab_binding(eab_kid, eab_hmac_key)
         need_eab = eab is None and bool(getattr(meta, "external_account_required", False))
         need_terms = bool(getattr(meta, "terms_of_service", None)) and not terms_agreed
         if need_eab or need_terms:
             # Creating an account is not possible as asked: an existing account of this key is fine.
-            lookup = messages.NewRegistration(only_return_existing=True)
-            try:
-                response = self.post(directory["newAccount"], lookup, "account lookup")
-            except ProtocolError as exc:
-                if "accountDoesNotExist" not in str(exc):
-                    raise
-                if need_eab:
-                    raise InputError("the CA at %s requires external account binding to create an account for this "
-                                     "key: set eab_kid and eab_hmac_key from the CA's account page (the HMAC key in a "
-                                     "vault variable); nothing was created" % self.url) from None
-                raise InputError("no ACME account exists yet for this account key at %s, and creating one needs "
-                                 "agreement to the terms of service (%s): read them and set terms_agreed=true"
-                                 % (self.url, meta.terms_of_service)) from None
-            self._set_account(response.headers.get("Location"))
-            return t.cast(str, self.account_uri)
+            return self._existing_account(need_eab)
+        return self._register(email, terms_agreed, eab, eab_kid)
+
+    def _eab_binding(self, eab_kid: str | None, eab_hmac_key: str | None) -> t.Any:
+        """The external account binding of *eab_kid* signed with *eab_hmac_key*, or None without a kid."""
+        if not eab_kid:
+            return None
+        if not eab_hmac_key:
+            raise InputError("eab_hmac_key is required with eab_kid: set it to the HMAC key the CA shows with this "
+                             "kid (keep it in a vault variable); nothing was created")
+        try:
+            return messages.ExternalAccountBinding.from_data(self.jwk.public_key(), eab_kid, eab_hmac_key,
+                                                             self.directory)
+        except (ValueError, TypeError):
+            raise InputError("eab_hmac_key is not valid base64url; paste it exactly as the CA shows it") from None
+
+    def _existing_account(self, need_eab: bool) -> str:
+        """The URL of the existing account of the key; refused (saying what is missing) when there is none."""
+        directory = self.directory
+        lookup = messages.NewRegistration(only_return_existing=True)
+        try:
+            response = self.post(directory["newAccount"], lookup, "account lookup")
+        except ProtocolError as exc:
+            if "accountDoesNotExist" not in str(exc):
+                raise
+            if need_eab:
+                raise InputError("the CA at %s requires external account binding to create an account for this "
+                                 "key: set eab_kid and eab_hmac_key from the CA's account page (the HMAC key in a "
+                                 "vault variable); nothing was created" % self.url) from None
+            raise InputError("no ACME account exists yet for this account key at %s, and creating one needs "
+                             "agreement to the terms of service (%s): read them and set terms_agreed=true"
+                             % (self.url, directory.meta.terms_of_service)) from None
+        self._set_account(response.headers.get("Location"))
+        return t.cast(str, self.account_uri)
+
+    def _register(self, email: str | None, terms_agreed: bool, eab: t.Any, eab_kid: str | None) -> str:
+        """Register the key (newAccount), or take the account the CA says it already has."""
         kwargs: dict[str, t.Any] = {"terms_of_service_agreed": bool(terms_agreed)}
         if eab is not None:
             kwargs["external_account_binding"] = eab

@@ -93,11 +93,9 @@ def _key_part(data: bytes) -> bytes | None:
     return None
 
 
-def check_file_set(files: t.Mapping[str, bytes], labels: t.Mapping[str, str]) -> None:
-    """Refuse *files* (role -> bytes) unless they form one certificate with its key and chain.
-
-    *labels* names each role's file in the message (``cert_path /etc/tls/site.crt``).
-    """
+def _read_set(files: t.Mapping[str, bytes], labels: t.Mapping[str, str]
+              ) -> tuple[dict[str, str], dict[str, list[str]], Certificate | None]:
+    """Fingerprints of the set: leaf by certificate role, chain by role, and the first leaf found."""
     leaves: dict[str, str] = {}
     chains: dict[str, list[str]] = {}
     leaf: Certificate | None = None
@@ -111,6 +109,12 @@ def check_file_set(files: t.Mapping[str, bytes], labels: t.Mapping[str, str]) ->
     if "chain" in files:
         chains["chain"] = [_x509.fingerprint(c) for c in _certs(files["chain"], labels["chain"])] \
             if files["chain"].strip() else []
+    return leaves, chains, leaf
+
+
+def _check_agreement(leaves: t.Mapping[str, str], chains: t.Mapping[str, list[str]],
+                     labels: t.Mapping[str, str]) -> None:
+    """Refuse files that hold more than one certificate or more than one chain."""
     if len(set(leaves.values())) > 1:
         raise CertificateError(
             "the files do not hold one certificate: %s; put back files of one certificate (or remove the "
@@ -120,8 +124,11 @@ def check_file_set(files: t.Mapping[str, bytes], labels: t.Mapping[str, str]) ->
         raise CertificateError(
             "the files do not hold one chain: %s; put back files of one certificate and run again - nothing "
             "was changed" % "; ".join("%s has chain [%s]" % (labels[r], ", ".join(c)) for r, c in chains.items()))
-    if leaf is None:
-        return
+
+
+def _check_keys(files: t.Mapping[str, bytes], labels: t.Mapping[str, str], leaf: Certificate,
+                leaves: t.Mapping[str, str]) -> None:
+    """Refuse a key or combined file whose private key is missing or does not belong to *leaf*."""
     for role in ("key", "combined"):
         if role not in files:
             continue
@@ -135,6 +142,18 @@ def check_file_set(files: t.Mapping[str, bytes], labels: t.Mapping[str, str]) ->
             raise CertificateError(
                 "%s holds a private key that does not belong to the certificate %s (%s); put back the key of "
                 "that certificate and run again - nothing was changed" % (labels[role], leaves[first], labels[first]))
+
+
+def check_file_set(files: t.Mapping[str, bytes], labels: t.Mapping[str, str]) -> None:
+    """Refuse *files* (role -> bytes) unless they form one certificate with its key and chain.
+
+    *labels* names each role's file in the message (``cert_path /etc/tls/site.crt``).
+    """
+    leaves, chains, leaf = _read_set(files, labels)
+    _check_agreement(leaves, chains, labels)
+    if leaf is None:
+        return
+    _check_keys(files, labels, leaf, leaves)
 
 
 def adoption_set(disk: t.Mapping[str, bytes], base: t.Mapping[str, bytes],

@@ -110,26 +110,18 @@ def _span(seconds: float) -> str:
     return "%gs" % seconds
 
 
-def validate_bundle(
-    bundle: Bundle,
-    ca_bundle: t.Sequence[Certificate] | None = None,
-    expected_names: t.Sequence[str] = (),
-    now: _dt.datetime | None = None,
-    leeway: float = 0.0,
-    ca_label: str = "ca_bundle",
-) -> None:
-    """Refuse a bundle no service should load: key mismatch, broken chain, missing names, expired.
-
-    *ca_label* names the trusted roots in messages (``ca_bundle /etc/ssl/roots.pem``).
-    """
-    moment = now or utcnow()
+def _check_key(bundle: Bundle, subject: str) -> None:
+    """Refuse a bundle whose private key does not belong to its certificate."""
     leaf = bundle.cert
-    subject = leaf.subject.rfc4514_string() or "<empty subject>"
     if bundle.key is not None and not _x509.public_key_matches(leaf, bundle.key):
         raise CertificateError(
             "the private key does not belong to the certificate %s (fingerprint %s); give the key the "
             "certificate was issued for" % (subject, _x509.fingerprint(leaf))
         )
+
+
+def _check_validity(leaf: Certificate, subject: str, moment: _dt.datetime, leeway: float) -> None:
+    """Refuse a certificate expired, expiring within *leeway*, or not yet valid at *moment*."""
     end, start = _x509.not_after(leaf), _x509.not_before(leaf)
     if end <= moment:
         raise CertificateError(
@@ -146,34 +138,69 @@ def validate_bundle(
             "the certificate %s is not valid before %s (host clock %s); check the clock or wait"
             % (subject, _x509.iso(start), _x509.iso(moment))
         )
-    for child, parent in zip([leaf, *bundle.chain], bundle.chain):
+
+
+def _check_links(leaf: Certificate, chain: t.Sequence[Certificate]) -> None:
+    """Refuse a chain in which a certificate was not issued by the next one."""
+    for child, parent in zip([leaf, *chain], chain):
         if not _x509.issued_by(child, parent):
             raise CertificateError(
                 "the chain does not link: %s was not issued by %s; give the chain the CA issued with "
                 "this certificate" % (child.subject.rfc4514_string(), parent.subject.rfc4514_string())
             )
-    if ca_bundle:
-        problem = _x509.verify_chain(leaf, bundle.chain, ca_bundle, moment)
-        top = ([leaf, *bundle.chain])[-1]
-        anchored = any(_x509.fingerprint(r) == _x509.fingerprint(top) or _x509.issued_by(top, r) for r in ca_bundle)
-        if problem and not anchored:
-            raise CertificateError(
-                "the chain of %s is whole, but it leads to %s, which %s does not hold (it holds %s); give the "
-                "ca_bundle of the CA that issued this certificate" % (
-                    subject, top.issuer.rfc4514_string(), ca_label,
-                    "; ".join(r.subject.rfc4514_string() for r in ca_bundle[:5]) + (" ..." if len(ca_bundle) > 5 else ""))
-            )
-        if problem:
-            raise CertificateError(
-                "the chain of %s does not verify against %s: %s; give the chain the CA issued "
-                "with this certificate" % (subject, ca_label, problem)
-            )
+
+
+def _check_anchor(leaf: Certificate, chain: t.Sequence[Certificate], ca_bundle: t.Sequence[Certificate],
+                  moment: _dt.datetime, subject: str, ca_label: str) -> None:
+    """Refuse a chain that does not verify against the trusted roots *ca_bundle*."""
+    problem = _x509.verify_chain(leaf, chain, ca_bundle, moment)
+    top = ([leaf, *chain])[-1]
+    anchored = any(_x509.fingerprint(r) == _x509.fingerprint(top) or _x509.issued_by(top, r) for r in ca_bundle)
+    if problem and not anchored:
+        raise CertificateError(
+            "the chain of %s is whole, but it leads to %s, which %s does not hold (it holds %s); give the "
+            "ca_bundle of the CA that issued this certificate" % (
+                subject, top.issuer.rfc4514_string(), ca_label,
+                "; ".join(r.subject.rfc4514_string() for r in ca_bundle[:5]) + (" ..." if len(ca_bundle) > 5 else ""))
+        )
+    if problem:
+        raise CertificateError(
+            "the chain of %s does not verify against %s: %s; give the chain the CA issued "
+            "with this certificate" % (subject, ca_label, problem)
+        )
+
+
+def _check_names(leaf: Certificate, subject: str, expected_names: t.Sequence[str]) -> None:
+    """Refuse a certificate that does not cover every name of *expected_names*."""
     missing = _x509.names_cover(leaf, expected_names)
     if missing:
         raise CertificateError(
             "the certificate %s does not cover %s (it covers %s); issue one for every expected name"
             % (subject, ", ".join(missing), ", ".join(_x509.dns_names(leaf)) or "no names")
         )
+
+
+def validate_bundle(
+    bundle: Bundle,
+    ca_bundle: t.Sequence[Certificate] | None = None,
+    expected_names: t.Sequence[str] = (),
+    now: _dt.datetime | None = None,
+    leeway: float = 0.0,
+    ca_label: str = "ca_bundle",
+) -> None:
+    """Refuse a bundle no service should load: key mismatch, broken chain, missing names, expired.
+
+    *ca_label* names the trusted roots in messages (``ca_bundle /etc/ssl/roots.pem``).
+    """
+    moment = now or utcnow()
+    leaf = bundle.cert
+    subject = leaf.subject.rfc4514_string() or "<empty subject>"
+    _check_key(bundle, subject)
+    _check_validity(leaf, subject, moment, leeway)
+    _check_links(leaf, bundle.chain)
+    if ca_bundle:
+        _check_anchor(leaf, bundle.chain, ca_bundle, moment, subject, ca_label)
+    _check_names(leaf, subject, expected_names)
 
 
 def diff_view(cert: Certificate | None) -> dict[str, t.Any]:

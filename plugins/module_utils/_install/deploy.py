@@ -246,8 +246,22 @@ def _check_roles(bundle: Bundle, paths: t.Mapping[str, str]) -> None:
                          "leave %s out (the key stays where the CSR was made)" % (", ".join(keyed), " and ".join(keyed)))
 
 
-def deploy(req: DeployRequest) -> DeployResult:
-    """Install ``req.bundle`` as a new generation (or report that it already is current)."""
+@dataclasses.dataclass
+class _Now:
+    """What the store and the service paths hold before a deploy changes anything."""
+
+    current: int | None
+    foreign: list[str]  # roles whose files the store does not account for
+    adopted: dict[str, bytes] | None  # the foreign files completed into a generation, to keep
+    same_content: bool  # the current generation holds exactly the bundle's files
+    published: bool  # the service paths already show the current generation
+    certificate: dict[str, t.Any] | None
+    previous: dict[str, t.Any] | None
+    diff: dict[str, t.Any]
+
+
+def _checked_request(req: DeployRequest) -> tuple[Bundle, dict[str, str]]:
+    """Refuse a request that cannot be deployed; its bundle and service paths."""
     if req.bundle is None:
         raise InputError("nothing to deploy: give cert_content and key_content, or cert_src and key_src")
     if req.keep < 1:
@@ -255,92 +269,150 @@ def deploy(req: DeployRequest) -> DeployResult:
     req.targets.check()
     paths = req.targets.paths()
     _check_roles(req.bundle, paths)
-    store = req.targets.new_store()
-    files = req.bundle.files()
-    policy = req.policy
+    return req.bundle, paths
+
+
+def _adoption(store: Store, current: int | None, found: _adopt.Survey,
+              paths: t.Mapping[str, str]) -> dict[str, bytes] | None:
+    """The files services read today as a generation to keep, when some are foreign (refused if mixed)."""
+    if not found.foreign:
+        return None
+    base = {role: store.read(current, role) or b"" for role in store.roles(current)} if current else {}
+    return _adopt.adoption_set(found.disk, base, _adopt.labels(paths))
+
+
+def _holds(store: Store, current: int | None, files: t.Mapping[str, bytes]) -> bool:
+    """Whether generation *current* holds exactly *files*."""
+    return (
+        current is not None
+        and store.roles(current) == list(files)
+        and all(store.read(current, role) == files[role] for role in files)
+    )
+
+
+def _is_published(req: DeployRequest, store: Store, current: int | None, paths: t.Mapping[str, str]) -> bool:
+    """Whether the service paths already show generation *current* (links, or bytes in place)."""
+    if req.in_place:
+        return current is not None and files_ok(store, current, paths, req.attrs)
+    return store.links_ok(paths) and store.linked()
+
+
+def _look(req: DeployRequest, bundle: Bundle, store: Store, paths: t.Mapping[str, str]) -> _Now:
+    """Read the store and the service paths: the current generation, what to adopt, what is published."""
+    current = store.current()
+    found = _adopt.survey(store, paths)
+    adopted = _adoption(store, current, found, paths)
+    previous_cert = _adopt.served_certificate(found.disk) or store.certificate(current)
+    same_content = adopted is None and _holds(store, current, bundle.files())
+    published = _is_published(req, store, current, paths)
     new_cert_path = req.targets.anchor()
+    diff = {"before": diff_view(previous_cert), "after": diff_view(bundle.cert)}
+    previous = describe_cert(previous_cert, new_cert_path, req.policy)
+    certificate = describe_cert(bundle.cert, new_cert_path, req.policy)
+    return _Now(current=current, foreign=found.foreign, adopted=adopted, same_content=same_content,
+                published=published, certificate=certificate, previous=previous, diff=diff)
+
+
+def _refresh(req: DeployRequest, store: Store, paths: t.Mapping[str, str], now: _Now, current: int) -> DeployResult:
+    """The bundle is current already: only republish and fix owner/group/mode where they drifted."""
+    actions = []
+    if not now.published:
+        actions.append(("rewrote the service files in place from generation %d" if req.in_place else
+                        "relinked service paths to generation %d") % current)
+    if not store.attrs_ok(current, req.attrs):
+        actions.append("fixed owner/group/mode of generation %d" % current)
+    if actions and not req.check_mode:
+        with locked(store.lock_path):
+            if not store.attrs_ok(current, req.attrs):
+                store.fix_attrs(current, req.attrs)
+            if not now.published:
+                store.attach_link()
+                publish_generation(req, store, current, paths)
+    return DeployResult(bool(actions), current, current, now.certificate, now.previous, store.root,
+                        store.generations(), actions, {"before": now.diff["before"], "after": now.diff["after"]})
+
+
+def _preview(req: DeployRequest, store: Store, now: _Now) -> DeployResult:
+    """Check mode: what a deploy would do (adopt, discard, write), nothing changed."""
+    stale = store.stale() if now.current is not None else []
+    existing = [g for g in store.generations() if g not in stale]
+    retired = store.retired()
+    adopt_number, number, kept = plan(existing, now.current, now.adopted is not None, req.keep, retired)
+    actions = []
+    if now.adopted:
+        actions.append("adopt the files at %s as generation %s" % (", ".join(sorted(now.foreign)), adopt_number))
+    if retired:
+        actions.append("discard generation(s) %s that rollbacks left" % ", ".join(map(str, retired)))
+    actions.append("write generation %d and make it current" % number)
+    return DeployResult(True, number, adopt_number or now.current, now.certificate, now.previous, store.root, kept,
+                        actions, now.diff)
+
+
+def _keep_adopted(req: DeployRequest, store: Store, paths: t.Mapping[str, str],
+                  adopted: t.Mapping[str, bytes]) -> tuple[int, list[int]]:
+    """Write the adopted files as a generation and make it current; its number and the generations discarded.
+
+    Only after the switch are foreign files replaced by links: readers see the same bytes throughout.
+    """
+    number = store.write_generation(adopted, req.attrs)
+    discarded = store.discard_retired()
+    store.switch(number)
+    if not req.in_place:
+        store.link_service_paths(paths)
+    return number, discarded
+
+
+def _publish_new(req: DeployRequest, store: Store, number: int, paths: t.Mapping[str, str]) -> list[str]:
+    """Make the service paths show the new generation *number*; the action taken, if any."""
+    changed_paths = publish_generation(req, store, number, paths)
+    if not changed_paths:
+        return []
+    return [("rewrote %s in place" if req.in_place else "linked %s through " + str(store.link))
+            % ", ".join(changed_paths)]
+
+
+def _prune(req: DeployRequest, store: Store, number: int, current: int | None) -> list[str]:
+    """Remove generations beyond ``req.keep`` (never *number* nor *current*); the action taken, if any."""
+    pruned = store.prune(req.keep, protect=[number] + ([current] if current is not None else []))
+    return ["removed generation(s) %s" % ", ".join(str(p) for p in pruned)] if pruned else []
+
+
+def _install(req: DeployRequest, bundle: Bundle, store: Store, paths: t.Mapping[str, str], now: _Now) -> DeployResult:
+    """Under the store lock: adopt, write the new generation, switch to it, publish it, prune."""
+    store.ensure_root()
+    actions = []
+    with locked(store.lock_path):
+        store.recover(paths.values())
+        current = store.current()
+        store.attach_link()
+        discarded: list[int] = []
+        if now.adopted:
+            current, discarded = _keep_adopted(req, store, paths, now.adopted)
+            actions.append("adopted existing files as generation %d" % current)
+        number = store.write_generation(bundle.files(), req.attrs)
+        discarded += store.discard_retired()  # after the write: their numbers are not given again
+        if discarded:
+            actions.append("discarded generation(s) %s that rollbacks left" % ", ".join(map(str, discarded)))
+        store.switch(number)
+        actions.append("wrote generation %d and made it current" % number)
+        actions += _publish_new(req, store, number, paths)
+        actions += _prune(req, store, number, current)
+        return DeployResult(True, number, current, now.certificate, now.previous, store.root, store.generations(),
+                            actions, now.diff)
+
+
+def deploy(req: DeployRequest) -> DeployResult:
+    """Install ``req.bundle`` as a new generation (or report that it already is current)."""
+    bundle, paths = _checked_request(req)
+    store = req.targets.new_store()
     try:
         recover_leftovers(req, store, paths)
-        current = store.current()
-        found = _adopt.survey(store, paths)
-        adopted = None
-        if found.foreign:  # what services read today is kept as a generation - if it is one pair
-            base = {role: store.read(current, role) or b"" for role in store.roles(current)} if current else {}
-            adopted = _adopt.adoption_set(found.disk, base, _adopt.labels(paths))
-        previous_cert = _adopt.served_certificate(found.disk) or store.certificate(current)
-        same_content = (
-            current is not None
-            and adopted is None
-            and store.roles(current) == list(files)
-            and all(store.read(current, role) == files[role] for role in files)
-        )
-        if req.in_place:
-            published = current is not None and files_ok(store, current, paths, req.attrs)
-        else:
-            published = store.links_ok(paths) and store.linked()
-        diff = {"before": diff_view(previous_cert), "after": diff_view(req.bundle.cert)}
-        previous = describe_cert(previous_cert, new_cert_path, policy)
-        certificate = describe_cert(req.bundle.cert, new_cert_path, policy)
-        if same_content and current is not None:
-            actions = []
-            if not published:
-                actions.append(("rewrote the service files in place from generation %d" if req.in_place else
-                                "relinked service paths to generation %d") % current)
-            if not store.attrs_ok(current, req.attrs):
-                actions.append("fixed owner/group/mode of generation %d" % current)
-            if actions and not req.check_mode:
-                with locked(store.lock_path):
-                    if not store.attrs_ok(current, req.attrs):
-                        store.fix_attrs(current, req.attrs)
-                    if not published:
-                        store.attach_link()
-                        publish_generation(req, store, current, paths)
-            return DeployResult(bool(actions), current, current, certificate, previous, store.root,
-                                store.generations(), actions, {"before": diff["before"], "after": diff["after"]})
-        stale = store.stale() if current is not None else []
-        existing = [g for g in store.generations() if g not in stale]
-        retired = store.retired()
-        adopt_number, number, kept = plan(existing, current, adopted is not None, req.keep, retired)
+        now = _look(req, bundle, store, paths)
+        if now.same_content and now.current is not None:
+            return _refresh(req, store, paths, now, now.current)
         if req.check_mode:
-            actions = []
-            if adopted:
-                actions.append("adopt the files at %s as generation %s" % (", ".join(sorted(found.foreign)), adopt_number))
-            if retired:
-                actions.append("discard generation(s) %s that rollbacks left" % ", ".join(map(str, retired)))
-            actions.append("write generation %d and make it current" % number)
-            return DeployResult(True, number, adopt_number or current, certificate, previous, store.root, kept,
-                                actions, diff)
-        store.ensure_root()
-        actions = []
-        with locked(store.lock_path):
-            store.recover(paths.values())
-            current = store.current()
-            store.attach_link()
-            discarded: list[int] = []
-            if adopted:
-                # Keep what services read today as a generation of its own, switch to it and only
-                # then replace foreign files by links: readers see the same bytes throughout.
-                current = store.write_generation(adopted, req.attrs)
-                discarded = store.discard_retired()
-                store.switch(current)
-                if not req.in_place:
-                    store.link_service_paths(paths)
-                actions.append("adopted existing files as generation %d" % current)
-            number = store.write_generation(files, req.attrs)
-            discarded += store.discard_retired()  # after the write: their numbers are not given again
-            if discarded:
-                actions.append("discarded generation(s) %s that rollbacks left" % ", ".join(map(str, discarded)))
-            store.switch(number)
-            actions.append("wrote generation %d and made it current" % number)
-            changed_paths = publish_generation(req, store, number, paths)
-            if changed_paths:
-                actions.append(("rewrote %s in place" if req.in_place else "linked %s through " + str(store.link))
-                               % ", ".join(changed_paths))
-            pruned = store.prune(req.keep, protect=[number] + ([current] if current is not None else []))
-            if pruned:
-                actions.append("removed generation(s) %s" % ", ".join(str(p) for p in pruned))
-            return DeployResult(True, number, current, certificate, previous, store.root, store.generations(),
-                                actions, diff)
+            return _preview(req, store, now)
+        return _install(req, bundle, store, paths, now)
     except OSError as exc:
         raise os_error("update", getattr(exc, "filename", None) or store.root, exc) from None
 
