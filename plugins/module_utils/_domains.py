@@ -92,6 +92,11 @@ def _label_problem(label: str, index: int) -> str | None:
         if label == "*" and index == 0:
             return None
         return "a wildcard is allowed only as the whole first label, like *.example.com"
+    return _ldh_problem(label) or _reserved_problem(label)
+
+
+def _ldh_problem(label: str) -> str | None:
+    """Why a label breaks the letters-digits-hyphens rule or the label length, or None."""
     if "_" in label:
         return "the label %r has an underscore, which CAs refuse in certificate names (use a hyphen)" % label
     if not _LDH.match(label):
@@ -101,16 +106,22 @@ def _label_problem(label: str, index: int) -> str | None:
         return "the label %r starts or ends with a hyphen" % label
     if len(label) > MAX_LABEL:
         return "the label %r is %d characters long (at most %d)" % (label, len(label), MAX_LABEL)
-    if label[2:4] == "--":
-        if not label.startswith("xn--"):
-            return "the label %r has hyphens in the 3rd and 4th places, reserved for A-labels (xn--)" % label
-        if available("idna"):
-            import idna
+    return None
 
-            try:
-                idna.decode(label)
-            except (idna.IDNAError, UnicodeError) as exc:
-                return "the label %r is not a valid A-label (IDNA 2008): %s" % (label, exc)
+
+def _reserved_problem(label: str) -> str | None:
+    """Why a label with hyphens in the 3rd and 4th places is refused (not xn--, or not a valid A-label), or None."""
+    if label[2:4] != "--":
+        return None
+    if not label.startswith("xn--"):
+        return "the label %r has hyphens in the 3rd and 4th places, reserved for A-labels (xn--)" % label
+    if available("idna"):
+        import idna
+
+        try:
+            idna.decode(label)
+        except (idna.IDNAError, UnicodeError) as exc:
+            return "the label %r is not a valid A-label (IDNA 2008): %s" % (label, exc)
     return None
 
 
@@ -125,6 +136,45 @@ def _suffix_problem(labels: list[str]) -> str | None:
     return "%s is a public suffix (Public Suffix List): CAs issue only for names below it, like example.%s" % (base, base)
 
 
+def _ip_problem(text: str) -> str | None:
+    """Why *text* is refused when it is an IP address (certificates here are for DNS names), or None."""
+    if not _IP_LIKE.match(text):
+        return None
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+    return "%r is an IP address: certificates here are for DNS names; use a DNS name that resolves to it" % text
+
+
+def _checked_label(label: str, index: int) -> tuple[str, str | None]:
+    """One label as given: (its A-label form, why it is refused or None)."""
+    if label == "" or "*" in label or "_" in label:
+        return label.lower(), _label_problem(label.lower(), index)
+    try:
+        alabel = _ascii_label(label)
+    except ValueError as exc:
+        return label, "the label %r has no A-label form (IDNA 2008 with UTS 46 mapping): %s" % (label, exc)
+    return alabel, _label_problem(alabel, index)
+
+
+def _shape_problem(converted: list[str]) -> str | None:
+    """Why a name of valid labels (A-labels) is refused: too few labels, too long, an all-digit last label; or None."""
+    base = converted[1:] if converted[0] == "*" else converted
+    if len(base) < 2:
+        if converted[0] == "*" and base:
+            return "a wildcard over the top-level domain %r; CAs issue only below a registered domain" % ".".join(base)
+        return "it needs at least two labels, like host.example.com"
+    name = ".".join(converted)
+    if len(name) > MAX_NAME:
+        return "it is %d characters long in A-label form (at most %d)" % (len(name), MAX_NAME)
+    if converted[-1].isdigit():
+        return "its last label %r is all digits, not a top-level domain" % converted[-1]
+    return None
+
+
 def name_problem(raw: t.Any, suffixes: bool | None = True) -> str | None:
     """Why a CA would refuse *raw* as a certificate name (the reason starts with the name), or None.
 
@@ -134,41 +184,19 @@ def name_problem(raw: t.Any, suffixes: bool | None = True) -> str | None:
     text, labels = _split(raw)
     if not text:
         return "an empty name is not a DNS name"
-    if _IP_LIKE.match(text):
-        import ipaddress
-
-        try:
-            ipaddress.ip_address(text.strip("[]"))
-            return "%r is an IP address: certificates here are for DNS names; use a DNS name that resolves to it" % text
-        except ValueError:
-            pass
+    why = _ip_problem(text)
+    if why:
+        return why
     refused = "%r is not a DNS name a CA issues for: " % text
     converted: list[str] = []
     for index, label in enumerate(labels):
-        if label == "" or "*" in label or "_" in label:
-            converted.append(label.lower())
-            why = _label_problem(label.lower(), index)
-            if why:
-                return refused + why
-            continue
-        try:
-            converted.append(_ascii_label(label))
-        except ValueError as exc:
-            return refused + "the label %r has no A-label form (IDNA 2008 with UTS 46 mapping): %s" % (label, exc)
-        why = _label_problem(converted[-1], index)
+        alabel, why = _checked_label(label, index)
         if why:
             return refused + why
-    base = converted[1:] if converted[0] == "*" else converted
-    if len(base) < 2:
-        if converted[0] == "*" and base:
-            return refused + "a wildcard over the top-level domain %r; CAs issue only below a registered domain" \
-                % ".".join(base)
-        return refused + "it needs at least two labels, like host.example.com"
-    name = ".".join(converted)
-    if len(name) > MAX_NAME:
-        return refused + "it is %d characters long in A-label form (at most %d)" % (len(name), MAX_NAME)
-    if converted[-1].isdigit():
-        return refused + "its last label %r is all digits, not a top-level domain" % converted[-1]
+        converted.append(alabel)
+    why = _shape_problem(converted)
+    if why:
+        return refused + why
     if suffixes or (suffixes is None and True in _PSL):
         why = _suffix_problem(converted)
         if why:

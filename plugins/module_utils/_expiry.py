@@ -170,7 +170,45 @@ def _wanted(path: str, opts: ScanRequest) -> bool:
     return not any(fnmatch.fnmatch(base, p) for p in opts.excludes)
 
 
+_Add = t.Callable[[str, bool], None]
+
+
+def _add_walked(directory: str, opts: ScanRequest, errors: list[dict[str, t.Any]], add: _Add) -> None:
+    """The wanted files a walk of *directory* finds (not explicit: a CA or a key among them is skipped)."""
+    for path in _walk(directory, opts, errors):
+        if _wanted(path, opts):
+            add(path, False)
+
+
+def _add_glob(entry: str, opts: ScanRequest, errors: list[dict[str, t.Any]], add: _Add) -> None:
+    """A glob pattern: its files (explicit) and the walks of its directories; unlistable directories and (unless
+    ``ignore_missing``) a pattern that matches nothing are errors."""
+    matches = sorted(glob.glob(entry, recursive=opts.recurse))
+    _unlistable_dirs_of(entry, errors)
+    if not matches and not opts.ignore_missing:
+        errors.append({"path": entry, "error": "no file matches this pattern"})
+    for match in matches:
+        if os.path.isdir(match):
+            _add_walked(match, opts, errors, add)
+        else:
+            add(match, True)
+
+
+def _add_file(entry: str, opts: ScanRequest, errors: list[dict[str, t.Any]], add: _Add) -> None:
+    """A path named directly: added when it exists (even a broken link: reading it reports why)."""
+    try:
+        os.lstat(entry)
+    except FileNotFoundError:
+        if not opts.ignore_missing:
+            errors.append({"path": entry, "error": "no such file or directory"})
+    except OSError as exc:
+        errors.append({"path": entry, "error": "cannot reach: %s" % (exc.strerror or exc)})
+    else:
+        add(entry, True)
+
+
 def find_candidates(opts: ScanRequest, errors: list[dict[str, t.Any]]) -> list[_Candidate]:
+    """The files a scan reads, each once, in the order of ``opts.paths``; what cannot be reached goes to *errors*."""
     seen: set[str] = set()
     out: list[_Candidate] = []
 
@@ -183,31 +221,11 @@ def find_candidates(opts: ScanRequest, errors: list[dict[str, t.Any]]) -> list[_
     for raw in opts.paths:
         entry = os.path.expanduser(str(raw))
         if glob.has_magic(entry):
-            matches = sorted(glob.glob(entry, recursive=opts.recurse))
-            _unlistable_dirs_of(entry, errors)
-            if not matches and not opts.ignore_missing:
-                errors.append({"path": entry, "error": "no file matches this pattern"})
-            for match in matches:
-                if os.path.isdir(match):
-                    for path in _walk(match, opts, errors):
-                        if _wanted(path, opts):
-                            add(path, False)
-                else:
-                    add(match, True)
+            _add_glob(entry, opts, errors, add)
         elif os.path.isdir(entry):
-            for path in _walk(entry, opts, errors):
-                if _wanted(path, opts):
-                    add(path, False)
+            _add_walked(entry, opts, errors, add)
         else:
-            try:
-                os.lstat(entry)
-            except FileNotFoundError:
-                if not opts.ignore_missing:
-                    errors.append({"path": entry, "error": "no such file or directory"})
-            except OSError as exc:
-                errors.append({"path": entry, "error": "cannot reach: %s" % (exc.strerror or exc)})
-            else:
-                add(entry, True)
+            _add_file(entry, opts, errors, add)
     return out
 
 

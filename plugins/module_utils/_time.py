@@ -58,6 +58,39 @@ def duration_range(option: str) -> tuple[float, float]:
     return DURATION_RANGES.get(option.rsplit(".", 1)[-1], DEFAULT_RANGE)
 
 
+def _unit_seconds(text: str) -> float | None:
+    """The seconds of a text of number-unit parts with nothing between (``1d12h``); None when it is not one."""
+    pos = 0
+    seconds = 0.0
+    for match in _PART.finditer(text):
+        if match.start() != pos:
+            break
+        seconds += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or pos == 0:
+        return None
+    return seconds
+
+
+def _read_seconds(value: t.Any, option: str, accepted: str) -> float:
+    """The seconds *value* says (a number, a numeric text, or a text with units), before any range check."""
+    try:
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip().lower().replace(" ", "")
+        if not text:
+            raise InputError("%s is empty; give %s" % (option, accepted))
+        try:
+            return float(text)
+        except ValueError:
+            seconds = _unit_seconds(text)
+            if seconds is None:
+                raise InputError("%s: %r is not a duration; give %s" % (option, value, accepted)) from None
+            return seconds
+    except OverflowError:  # an integer too large for a float
+        return math.inf
+
+
 def parse_duration(value: t.Any, option: str = "duration", minimum: float | None = None,
                    maximum: float | None = None) -> float:
     """Turn ``72h``, ``30d``, ``1d12h``, ``90m``, ``3600`` or a number into seconds.
@@ -73,27 +106,7 @@ def parse_duration(value: t.Any, option: str = "duration", minimum: float | None
         describe_seconds(low), describe_seconds(high))
     if isinstance(value, bool):
         raise InputError("%s: %r is not a duration; give %s" % (option, value, accepted))
-    try:
-        if isinstance(value, (int, float)):
-            seconds = float(value)
-        else:
-            text = str(value).strip().lower().replace(" ", "")
-            if not text:
-                raise InputError("%s is empty; give %s" % (option, accepted))
-            try:
-                seconds = float(text)
-            except ValueError:
-                pos = 0
-                seconds = 0.0
-                for match in _PART.finditer(text):
-                    if match.start() != pos:
-                        break
-                    seconds += float(match.group(1)) * _UNITS[match.group(2)]
-                    pos = match.end()
-                if pos != len(text) or pos == 0:
-                    raise InputError("%s: %r is not a duration; give %s" % (option, value, accepted)) from None
-    except OverflowError:  # an integer too large for a float
-        seconds = math.inf
+    seconds = _read_seconds(value, option, accepted)
     if math.isnan(seconds) or math.isinf(seconds):
         raise InputError("%s: %r is not a finite duration; give %s" % (option, value, accepted))
     if seconds < 0:

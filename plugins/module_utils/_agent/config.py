@@ -107,21 +107,18 @@ def _check_schedule(schedule: t.Any) -> dict[str, int]:
     return out
 
 
-def validate(config: t.Any, check_files: bool = True) -> dict[str, t.Any]:
-    """Check the whole configuration before any work; return it with defaults filled in."""
+def _check_top(config: t.Any) -> None:
+    """The file as a whole: a JSON object with known top-level keys, of this configuration version."""
     _require(isinstance(config, dict), "the configuration must be a JSON object")
     unknown = sorted(set(config) - set(TOP_KEYS))
     _require(not unknown, "unknown top-level key(s) %s; regenerate the file with the certwatch role" % ", ".join(unknown))
     _require(config.get("version") == CONFIG_VERSION,
              "configuration version %r is not %d; run the certwatch role again to regenerate it"
              % (config.get("version"), CONFIG_VERSION))
-    cfg = dict(config)
-    cfg.setdefault("mode", "report")
-    _require(cfg["mode"] in MODES, "mode %r must be one of %s" % (cfg["mode"], ", ".join(MODES)))
-    for key in ("state_dir", "metrics_dir"):
-        _require(isinstance(cfg.get(key), str) and os.path.isabs(cfg[key]), "%s must be an absolute path" % key)
-    cfg.setdefault("metrics_name", "ghostguard_certwatch")
-    policy = cfg.setdefault("policy", {}) or {}
+
+
+def _check_policy(policy: t.Any) -> None:
+    """The ``policy`` section: known keys, durations that parse, a boolean revocation check, a fraction in (0, 1)."""
     _require(isinstance(policy, dict), "policy must be a mapping (renew_before, renew_fraction, leeway, ...)")
     unknown = sorted(set(policy) - set(POLICY_KEYS))
     _require(not unknown, "policy: unknown key(s) %s; allowed: %s" % (", ".join(unknown), ", ".join(POLICY_KEYS)))
@@ -135,6 +132,10 @@ def validate(config: t.Any, check_files: bool = True) -> dict[str, t.Any]:
         _require(isinstance(fraction, (int, float)) and not isinstance(fraction, bool) and 0 < fraction < 1,
                  "policy: renew_fraction must be between 0 and 1 (got %r); 0.33 renews with a third of the life left"
                  % (fraction,))
+
+
+def _check_certificates(cfg: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The ``certificates`` list through the inventory model's checks; returned normalized (defaults filled in)."""
     certs = cfg.get("certificates")
     if not isinstance(certs, list):
         raise ConfigError("certificates must be a list (certwatch_certificates)")
@@ -142,26 +143,45 @@ def validate(config: t.Any, check_files: bool = True) -> dict[str, t.Any]:
     problems = _inventory.certificate_problems(str(cfg.get("host") or "this host"), certs, cfg.get("cert_dir") or None,
                                                cfg.get("allowed_domains") or None)
     _require(not problems, "; ".join(problems))
-    certs = [_inventory.normalize_certificate(c, cfg.get("cert_dir") or None) for c in certs]
+    return [_inventory.normalize_certificate(c, cfg.get("cert_dir") or None) for c in certs]
+
+
+def _check_renew(cfg: dict[str, t.Any], host_certs: list[dict[str, t.Any]], check_files: bool) -> None:
+    """Mode renew with certificates the host orders: a CA, a DNS provider, the account key, the fallbacks, the key
+    paths, and (with *check_files*) the secret files on disk."""
+    acme = cfg.get("acme") or {}
+    dns = cfg.get("dns") or {}
+    _require(bool(acme.get("directory")), "mode renew: acme.directory is missing (certwatch_acme.directory)")
+    _require(dns.get("provider") in ("alidns", "rfc2136"),
+             "mode renew: dns.provider must be alidns or rfc2136 (certwatch_dns.provider)")
+    secrets = cfg.get("secrets") or {}
+    _require(bool(secrets.get("account_key")), "mode renew: secrets.account_key (the ACME account key file) is missing")
+    _check_fallbacks(cfg.setdefault("acme_fallbacks", []) or [], check_files)
+    for cert in host_certs:
+        _require(bool(cert.get("key_path")), "certificate %s: issue_on host needs key_path" % cert["name"])
+    if check_files:
+        for key in ("account_key", "credentials"):
+            path = secrets.get(key)
+            if path:
+                _require(os.path.isfile(path), "secret file %s (%s) does not exist; run the certwatch role "
+                                               "with the vault variables set" % (path, key))
+
+
+def validate(config: t.Any, check_files: bool = True) -> dict[str, t.Any]:
+    """Check the whole configuration before any work; return it with defaults filled in."""
+    _check_top(config)
+    cfg = dict(config)
+    cfg.setdefault("mode", "report")
+    _require(cfg["mode"] in MODES, "mode %r must be one of %s" % (cfg["mode"], ", ".join(MODES)))
+    for key in ("state_dir", "metrics_dir"):
+        _require(isinstance(cfg.get(key), str) and os.path.isabs(cfg[key]), "%s must be an absolute path" % key)
+    cfg.setdefault("metrics_name", "ghostguard_certwatch")
+    _check_policy(cfg.setdefault("policy", {}) or {})
+    certs = _check_certificates(cfg)
     host_certs = [c for c in certs if c["issue_on"] == "host"]
     cfg["certificates"] = certs
     if cfg["mode"] == "renew" and host_certs:
-        acme = cfg.get("acme") or {}
-        dns = cfg.get("dns") or {}
-        _require(bool(acme.get("directory")), "mode renew: acme.directory is missing (certwatch_acme.directory)")
-        _require(dns.get("provider") in ("alidns", "rfc2136"),
-                 "mode renew: dns.provider must be alidns or rfc2136 (certwatch_dns.provider)")
-        secrets = cfg.get("secrets") or {}
-        _require(bool(secrets.get("account_key")), "mode renew: secrets.account_key (the ACME account key file) is missing")
-        _check_fallbacks(cfg.setdefault("acme_fallbacks", []) or [], check_files)
-        for cert in host_certs:
-            _require(bool(cert.get("key_path")), "certificate %s: issue_on host needs key_path" % cert["name"])
-        if check_files:
-            for key in ("account_key", "credentials"):
-                path = secrets.get(key)
-                if path:
-                    _require(os.path.isfile(path), "secret file %s (%s) does not exist; run the certwatch role "
-                                                   "with the vault variables set" % (path, key))
+        _check_renew(cfg, host_certs, check_files)
     cfg["prove"] = _check_prove(cfg.get("prove") or {})
     cfg["schedule"] = _check_schedule(cfg.get("schedule") or {})
     return cfg

@@ -230,52 +230,100 @@ def run(cfg: dict[str, t.Any], command: str, now: str | None = None, write: bool
         return _run(cfg, command, now, write, out, err, write if emit is None else emit, {})
 
 
+class _Lazy:
+    """The policy and the secrets of one run, loaded when a certificate first needs them (once)."""
+
+    def __init__(self, cfg: dict[str, t.Any], policy: t.Any) -> None:
+        self.cfg = cfg
+        self.policy = policy
+        self._secrets: dict[str, t.Any] | None = None
+
+    def get_policy(self) -> t.Any:
+        """The run's policy, built now (at the real time) if the observation did not build one."""
+        self.policy = self.policy or engine.engine_policy(self.cfg["policy"])
+        return self.policy
+
+    def secrets(self) -> dict[str, t.Any]:
+        """The secrets, read at the first renewal of the run."""
+        if self._secrets is None:
+            self._secrets = load_secrets(self.cfg)
+        return self._secrets
+
+
 def _run(cfg: dict[str, t.Any], command: str, now: str | None, write: bool, out: t.TextIO, err: t.TextIO,
          emit: bool, outcomes: dict[str, str]) -> tuple[int, list[CertResult], dict[str, t.Any]]:
+    """The phases of one run: counters, observe, act on each certificate, record."""
     state_dir = cfg["state_dir"]
-    policy: t.Any = None
 
     def log(message: str) -> None:
         err.write(message + "\n")
 
-    counters = _metrics.Counters(os.path.join(state_dir, "counters.json") if write else None)
-    if counters.load_error:
-        log("certwatch: " + counters.load_error)
-    _counters_declare(counters, cfg)
-    results = None if now else _memo_results(cfg)
-    observed = results is None
-    if results is None:
-        policy = engine.engine_policy(cfg["policy"], now)
-        results = _describe_all(cfg, policy, probe=True)
-    secrets: dict[str, t.Any] | None = None
+    counters = _open_counters(cfg, state_dir, write, log)
+    results, observed, policy = _observe_all(cfg, now)
+    lazy = _Lazy(cfg, policy)
     renewing = command == "renew" and cfg["mode"] == "renew"
     ari = _ari(cfg, results, log) if renewing else {}
     for cert, res in zip(cfg["certificates"], results):
         if not observed:
             _probe(cert, res)
         res.ari = ari.get(cert["name"])
-        due = res.status in ATTENTION or bool((res.description or {}).get("due")) or bool((res.ari or {}).get("due"))
-        if renewing and cert["issue_on"] == "host" and due:
-            if secrets is None:
-                secrets = load_secrets(cfg)
-            policy = policy or engine.engine_policy(cfg["policy"])
-            _renew(cfg, cert, res, counters, secrets, policy, log)
-        elif renewing and (res.ghosts or res.unproved):
-            policy = policy or engine.engine_policy(cfg["policy"])
-            _repair(cfg, cert, res, policy, log)
-        elif res.ghosts:
-            res.outcome = "ghost"
-        elif write and res.unproved and res.probes and all(p["served_matches"] is True for p in res.probes):
-            engine.engine_record_proof(cert)  # what every probe serves is the files: that is the proof
-            res.unproved = False
-        if res.outcome == "checked" and res.name in outcomes:
-            res.outcome = outcomes[res.name]  # what the command before this run did (reload --changed: repaired)
-        for probe in res.probes:
-            if probe["error"]:
-                counters.inc("ghostguard_tls_handshake_errors_total", name=res.name, endpoint=probe["endpoint"],
-                             error=probe["error"])
+        _act(cfg, cert, res, renewing, write, counters, lazy, log)
+        _settle(res, outcomes, counters)
     if observed and write and not now:
-        _remember(cfg, results, policy)
+        _remember(cfg, results, lazy.policy)
+    return _record(cfg, command, state_dir, results, counters, write, emit, out)
+
+
+def _open_counters(cfg: dict[str, t.Any], state_dir: str, write: bool,
+                   log: t.Callable[[str], None]) -> _metrics.Counters:
+    """The run's counters (persisted under *state_dir* when it writes), every series declared."""
+    counters = _metrics.Counters(os.path.join(state_dir, "counters.json") if write else None)
+    if counters.load_error:
+        log("certwatch: " + counters.load_error)
+    _counters_declare(counters, cfg)
+    return counters
+
+
+def _observe_all(cfg: dict[str, t.Any], now: str | None) -> tuple[list[CertResult], bool, t.Any]:
+    """The results to act on: the memo of the fast path, else (or for a what-if) a full observation with probes.
+    Returns (results, observed, the policy of the observation or None)."""
+    results = None if now else _memo_results(cfg)
+    if results is not None:
+        return results, False, None
+    policy = engine.engine_policy(cfg["policy"], now)
+    return _describe_all(cfg, policy, probe=True), True, policy
+
+
+def _act(cfg: dict[str, t.Any], cert: dict[str, t.Any], res: CertResult, renewing: bool, write: bool,
+         counters: _metrics.Counters, lazy: _Lazy, log: t.Callable[[str], None]) -> None:
+    """What the run does for one certificate: renew it, repair a ghost, report a ghost, or record a proof."""
+    due = res.status in ATTENTION or bool((res.description or {}).get("due")) or bool((res.ari or {}).get("due"))
+    if renewing and cert["issue_on"] == "host" and due:
+        secrets = lazy.secrets()
+        _renew(cfg, cert, res, counters, secrets, lazy.get_policy(), log)
+    elif renewing and (res.ghosts or res.unproved):
+        _repair(cfg, cert, res, lazy.get_policy(), log)
+    elif res.ghosts:
+        res.outcome = "ghost"
+    elif write and res.unproved and res.probes and all(p["served_matches"] is True for p in res.probes):
+        engine.engine_record_proof(cert)  # what every probe serves is the files: that is the proof
+        res.unproved = False
+
+
+def _settle(res: CertResult, outcomes: dict[str, str], counters: _metrics.Counters) -> None:
+    """After acting: the outcome of the command before this run, and the count of each probe's handshake error."""
+    if res.outcome == "checked" and res.name in outcomes:
+        res.outcome = outcomes[res.name]  # what the command before this run did (reload --changed: repaired)
+    for probe in res.probes:
+        if probe["error"]:
+            counters.inc("ghostguard_tls_handshake_errors_total", name=res.name, endpoint=probe["endpoint"],
+                         error=probe["error"])
+
+
+def _record(cfg: dict[str, t.Any], command: str, state_dir: str, results: list[CertResult],
+            counters: _metrics.Counters, write: bool, emit: bool,
+            out: t.TextIO) -> tuple[int, list[CertResult], dict[str, t.Any]]:
+    """The end of a run: its summary, the JSON lines, and (when it writes) the textfile, counters and state."""
     clock = engine.engine_clock()
     finished = time.time()
     failed = any(r.failure for r in results)
@@ -294,18 +342,24 @@ def _run(cfg: dict[str, t.Any], command: str, now: str | None, write: bool, out:
             out.write(json.dumps(res.log_record(cfg.get("host")), sort_keys=True) + "\n")
             out.flush()
     if write:
-        text = build_metrics(cfg, results, counters, clock, finished, last_success)
-        _metrics.write_textfile(cfg["metrics_dir"], cfg["metrics_name"], text)
-        counters.save()
-        state_data = {**summary, "certificates": {r.name: r.log_record(cfg.get("host")) for r in results}}
-        from .._durable import write_atomic
-
-        write_atomic(os.path.join(state_dir, "last-run.json"),
-                     (json.dumps(state_data, indent=1, sort_keys=True) + "\n").encode(), 0o600, durable=False)
+        _write_run(cfg, state_dir, results, counters, summary, clock)
     else:
         summary["last_run"] = state.get("finished")
         summary["last_outcomes"] = {k: v.get("outcome") for k, v in (state.get("certificates") or {}).items()}
     return exit_code(results), results, summary
+
+
+def _write_run(cfg: dict[str, t.Any], state_dir: str, results: list[CertResult], counters: _metrics.Counters,
+               summary: dict[str, t.Any], clock: dict[str, t.Any]) -> None:
+    """Write what a live run found: the Prometheus textfile, the counters, then the state (last-run.json)."""
+    text = build_metrics(cfg, results, counters, clock, summary["finished"], summary["last_success"])
+    _metrics.write_textfile(cfg["metrics_dir"], cfg["metrics_name"], text)
+    counters.save()
+    state_data = {**summary, "certificates": {r.name: r.log_record(cfg.get("host")) for r in results}}
+    from .._durable import write_atomic
+
+    write_atomic(os.path.join(state_dir, "last-run.json"),
+                 (json.dumps(state_data, indent=1, sort_keys=True) + "\n").encode(), 0o600, durable=False)
 
 
 def main(argv: list[str] | None = None, out: t.TextIO = sys.stdout, err: t.TextIO = sys.stderr) -> int:

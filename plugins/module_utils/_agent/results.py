@@ -128,60 +128,61 @@ def _counters_declare(counters: _metrics.Counters, cfg: dict[str, t.Any]) -> Non
     counters.retain(lambda metric, labels: (metric, labels.get("name", ""), labels.get("endpoint")) in wanted)
 
 
-def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _metrics.Counters,
-                  clock: dict[str, t.Any], last_run: float, last_success: float | None) -> str:
-    reg = _metrics.Registry()
-    host = cfg.get("host")
-    fams = {
+def _cert_gauges(reg: _metrics.Registry) -> dict[str, _metrics.Family]:
+    """Declare the per-certificate gauges, in the textfile's order."""
+    return {
         "not_after": reg.gauge("ghostguard_cert_not_after_timestamp_seconds", "Certificate notAfter (Unix time)"),
         "not_before": reg.gauge("ghostguard_cert_not_before_timestamp_seconds", "Certificate notBefore (Unix time)"),
         "renew_at": reg.gauge("ghostguard_cert_renew_at_timestamp_seconds",
                               "When the renewal policy makes the certificate due (Unix time)"),
         "expires": reg.gauge("ghostguard_cert_expires_seconds", "Seconds left before the certificate expires"),
+        "status": reg.gauge("ghostguard_cert_status", "1 for the certificate's current status, 0 for the others"),
+        "served": reg.gauge("ghostguard_cert_served_matches",
+                            "1 when the probe endpoint serves the certificate on disk, 0 when it serves another (a ghost)"),
+        "reached": reg.gauge("ghostguard_cert_probe_success",
+                             "1 when the last handshake with the probe endpoint succeeded, 0 when it failed (error class "
+                             "in ghostguard_tls_handshake_errors_total)"),
+        "lifecycle": reg.gauge("ghostguard_cert_lifecycle_state",
+                               "1 when the certificate is in the lifecycle state (ghost: served another certificate than "
+                               "its files; ari: the CA's renewal window is open; unproved: installed, never proved), "
+                               "else 0"),
+        "unchecked": reg.gauge("ghostguard_cert_revocation_check_error",
+                               "1 when the certificate's revocation could not be checked (OCSP or CRL unreachable or "
+                               "untrusted; not a revocation), else 0"),
     }
-    status = reg.gauge("ghostguard_cert_status", "1 for the certificate's current status, 0 for the others")
-    served = reg.gauge("ghostguard_cert_served_matches",
-                       "1 when the probe endpoint serves the certificate on disk, 0 when it serves another (a ghost)")
-    reached = reg.gauge("ghostguard_cert_probe_success",
-                        "1 when the last handshake with the probe endpoint succeeded, 0 when it failed (error class in "
-                        "ghostguard_tls_handshake_errors_total)")
-    lifecycle = reg.gauge("ghostguard_cert_lifecycle_state",
-                          "1 when the certificate is in the lifecycle state (ghost: served another certificate than its "
-                          "files; ari: the CA's renewal window is open; unproved: installed, never proved), else 0")
-    unchecked = reg.gauge("ghostguard_cert_revocation_check_error",
-                          "1 when the certificate's revocation could not be checked (OCSP or CRL unreachable or "
-                          "untrusted; not a revocation), else 0")
-    for res in results:
-        for state, active in (("ghost", bool(res.ghosts)), ("ari", bool((res.ari or {}).get("due"))),
-                              ("unproved", res.unproved)):
-            lifecycle.set(1 if active else 0, name=res.name, filepath=res.path, state=state)
-        desc = res.description or {}
-        labels = {
-            "name": res.name,
-            "filepath": res.path,
-            "subject_CN": _cn(desc.get("subject")),
-            "issuer_CN": _cn(desc.get("issuer")),
-            "serial_number": desc.get("serial") or "",
-        }
-        if desc:
-            for key, field in (("not_after", "not_after"), ("not_before", "not_before"), ("renew_at", "renew_at")):
-                fams[key].set(_epoch(desc[field]), **labels)
-            fams["expires"].set(desc["seconds_remaining"], **labels)
-            if "revocation" in desc:
-                unchecked.set(1 if desc.get("revocation_error") else 0, name=res.name, filepath=res.path)
-        for value in STATUSES:
-            status.set(1 if res.status == value else 0, name=res.name, filepath=res.path, status=value)
-        for probe in res.probes:
-            where = {"name": res.name, "filepath": res.path, "endpoint": probe["endpoint"],
-                     "server_name": probe["server_name"]}
-            reached.set(0 if probe["error"] else 1, **where)
-            if probe["served_matches"] is not None:
-                served.set(1 if probe["served_matches"] else 0, **where)
-    counters.add_to(reg)
-    reg.gauge("ghostguard_last_run_timestamp_seconds", "End of the agent's last run (Unix time)").set(last_run)
-    if last_success is not None:
-        reg.gauge("ghostguard_last_success_timestamp_seconds",
-                  "End of the agent's last run in which no renewal, install, reload or proof failed").set(last_success)
+
+
+def _cert_metrics(fams: dict[str, _metrics.Family], res: CertResult) -> None:
+    """One certificate's series: lifecycle states, its dates, revocation check, status, then each probe."""
+    for state, active in (("ghost", bool(res.ghosts)), ("ari", bool((res.ari or {}).get("due"))),
+                          ("unproved", res.unproved)):
+        fams["lifecycle"].set(1 if active else 0, name=res.name, filepath=res.path, state=state)
+    desc = res.description or {}
+    labels = {
+        "name": res.name,
+        "filepath": res.path,
+        "subject_CN": _cn(desc.get("subject")),
+        "issuer_CN": _cn(desc.get("issuer")),
+        "serial_number": desc.get("serial") or "",
+    }
+    if desc:
+        for key, field in (("not_after", "not_after"), ("not_before", "not_before"), ("renew_at", "renew_at")):
+            fams[key].set(_epoch(desc[field]), **labels)
+        fams["expires"].set(desc["seconds_remaining"], **labels)
+        if "revocation" in desc:
+            fams["unchecked"].set(1 if desc.get("revocation_error") else 0, name=res.name, filepath=res.path)
+    for value in STATUSES:
+        fams["status"].set(1 if res.status == value else 0, name=res.name, filepath=res.path, status=value)
+    for probe in res.probes:
+        where = {"name": res.name, "filepath": res.path, "endpoint": probe["endpoint"],
+                 "server_name": probe["server_name"]}
+        fams["reached"].set(0 if probe["error"] else 1, **where)
+        if probe["served_matches"] is not None:
+            fams["served"].set(1 if probe["served_matches"] else 0, **where)
+
+
+def _clock_metrics(reg: _metrics.Registry, clock: dict[str, t.Any]) -> None:
+    """The kernel clock's state (adjtimex), each gauge only when the clock reports it."""
     if clock.get("synchronized") is not None:
         reg.gauge("ghostguard_clock_synchronized", "1 when the kernel clock is synchronised (adjtimex)").set(
             1 if clock["synchronized"] else 0)
@@ -191,6 +192,10 @@ def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _m
     if clock.get("max_error_seconds") is not None:
         reg.gauge("ghostguard_clock_max_error_seconds",
                   "Maximum error of the kernel clock (adjtimex maxerror), seconds").set(clock["max_error_seconds"])
+
+
+def _agent_metrics(reg: _metrics.Registry, cfg: dict[str, t.Any]) -> None:
+    """The agent's own settings: the policy's leeway, the schedule (when the role wrote one), mode and host."""
     leeway = (cfg.get("policy") or {}).get("leeway")
     reg.gauge("ghostguard_policy_leeway_seconds", "The renewal policy's clock-skew allowance (leeway), seconds").set(
         parse_duration(leeway, "leeway") if leeway not in (None, "") else 0)
@@ -202,7 +207,23 @@ def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _m
                   "Random delay added to each scheduled run, seconds (certwatch_randomized_delay)").set(
             schedule.get("randomized_delay") or 0)
     agent = reg.gauge("ghostguard_agent_info", "The agent's mode and host (value always 1)")
-    agent.set(1, mode=cfg["mode"], host=host or "")
+    agent.set(1, mode=cfg["mode"], host=cfg.get("host") or "")
+
+
+def build_metrics(cfg: dict[str, t.Any], results: list[CertResult], counters: _metrics.Counters,
+                  clock: dict[str, t.Any], last_run: float, last_success: float | None) -> str:
+    """The run's Prometheus textfile: each certificate's series, the counters, the run, the clock, the agent."""
+    reg = _metrics.Registry()
+    fams = _cert_gauges(reg)
+    for res in results:
+        _cert_metrics(fams, res)
+    counters.add_to(reg)
+    reg.gauge("ghostguard_last_run_timestamp_seconds", "End of the agent's last run (Unix time)").set(last_run)
+    if last_success is not None:
+        reg.gauge("ghostguard_last_success_timestamp_seconds",
+                  "End of the agent's last run in which no renewal, install, reload or proof failed").set(last_success)
+    _clock_metrics(reg, clock)
+    _agent_metrics(reg, cfg)
     return reg.render()
 
 

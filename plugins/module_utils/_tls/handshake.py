@@ -291,12 +291,10 @@ class Handshake:
     handshake_ms: float
 
 
-def handshake(ep: Endpoint, verify: bool) -> Handshake:
-    """Connect and complete one TLS handshake; :class:`HandshakeFailure` says what went wrong."""
-    ctx = _context(ep, verify)
-    start = time.monotonic()
+def _connect(ep: Endpoint) -> socket.socket:
+    """Open the TCP connection; refused, timed out and unreachable are told apart."""
     try:
-        raw = socket.create_connection((ep.host, int(ep.port)), timeout=ep.timeout)
+        return socket.create_connection((ep.host, int(ep.port)), timeout=ep.timeout)
     except ConnectionRefusedError:
         raise HandshakeFailure("refused", "%s refused the connection: nothing listens there, or the service is down"
                                % ep.label) from None
@@ -304,6 +302,13 @@ def handshake(ep: Endpoint, verify: bool) -> Handshake:
         raise HandshakeFailure("timeout", "%s did not accept a TCP connection within %ss" % (ep.label, ep.timeout)) from None
     except OSError as exc:
         raise HandshakeFailure("unreachable", "%s cannot be reached (%s)" % (ep.label, exc.strerror or exc)) from None
+
+
+def handshake(ep: Endpoint, verify: bool) -> Handshake:
+    """Connect and complete one TLS handshake; :class:`HandshakeFailure` says what went wrong."""
+    ctx = _context(ep, verify)
+    start = time.monotonic()
+    raw = _connect(ep)
     connected = time.monotonic()
     try:
         with ctx.wrap_socket(raw, server_hostname=ep.sni, do_handshake_on_connect=False) as sock:

@@ -38,6 +38,64 @@ except ImportError:  # pragma: no cover - reported by _deps.require("cryptograph
 RETRYABLE = ("refused", "timeout", "unreachable", "handshake_failure")
 
 
+def _attempt(ep: _handshake.Endpoint, result: dict[str, t.Any]) -> _handshake.Handshake | None:
+    """The handshake, verifying when asked; a refused certificate is looked at again without verification.
+    Records the error (and whether the chain verified) in *result*; None when nothing was served."""
+    shake: _handshake.Handshake | None = None
+    try:
+        ep.check_files()
+        shake = _handshake.handshake(ep, ep.validate_certs)
+        result["verified"] = True if ep.validate_certs else None
+    except InputError as exc:  # this entry's files: reported on it, the other endpoints are probed
+        result["error"], result["error_message"] = "invalid_input", str(exc)
+    except _handshake.HandshakeFailure as failure:
+        result["error"], result["error_message"] = failure.error, failure.message
+        # verified stays null when no certificate was checked (refused, timeout, not TLS...)
+        if failure.certificate_refused and ep.validate_certs:
+            result["verified"] = False
+            # Look at what is served anyway, without verification.
+            try:
+                shake = _handshake.handshake(ep, False)
+            except _handshake.HandshakeFailure:
+                shake = None
+    return shake
+
+
+def _load_chain(chain_der: list[bytes]) -> list[x509.Certificate]:
+    """The served chain parsed, leaf first, up to the first certificate that does not parse."""
+    certs = []
+    for der in chain_der:
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except ValueError:
+            break
+    return certs
+
+
+def _describe_served(ep: _handshake.Endpoint, shake: _handshake.Handshake, result: dict[str, t.Any], policy: Policy,
+                     logs: t.Mapping[bytes, _ct.CTLog] | None, ocsp: bool) -> None:
+    """Fill *result* from what was served: the negotiated parameters, the leaf and chain, SCTs, OCSP, the match."""
+    result.update(
+        tls_version=shake.tls_version,
+        cipher=shake.cipher,
+        alpn_protocol=shake.alpn_protocol,
+        connect_ms=shake.connect_ms,
+        handshake_ms=shake.handshake_ms,
+    )
+    certs = _load_chain(shake.chain_der)
+    if not certs:
+        return
+    leaf = certs[0]
+    result["certificate"] = _x509.describe(leaf, None, policy)
+    result["chain"] = [_x509.describe(c, None, policy) for c in certs[1:]]
+    issuer = next((c for c in certs[1:] if _x509.issued_by(leaf, c)), None)
+    result["scts"] = _ct.describe_scts(leaf, issuer, logs)
+    if ocsp:
+        result["ocsp"] = _ocsp.ocsp_status(leaf, issuer, ep.timeout)
+    if ep.expected_fingerprint:
+        result["matches_expected"] = _x509.fingerprint(leaf) == ep.expected_fingerprint
+
+
 def probe_once(ep: _handshake.Endpoint, policy: Policy | None = None,
                logs: t.Mapping[bytes, _ct.CTLog] | None = None, ocsp: bool = False) -> dict[str, t.Any]:
     """One attempt: handshake (verifying when asked), then describe what was served."""
@@ -63,47 +121,9 @@ def probe_once(ep: _handshake.Endpoint, policy: Policy | None = None,
         "scts": [],
         "ocsp": None,
     }
-    shake: _handshake.Handshake | None = None
-    try:
-        ep.check_files()
-        shake = _handshake.handshake(ep, ep.validate_certs)
-        result["verified"] = True if ep.validate_certs else None
-    except InputError as exc:  # this entry's files: reported on it, the other endpoints are probed
-        result["error"], result["error_message"] = "invalid_input", str(exc)
-    except _handshake.HandshakeFailure as failure:
-        result["error"], result["error_message"] = failure.error, failure.message
-        # verified stays null when no certificate was checked (refused, timeout, not TLS...)
-        if failure.certificate_refused and ep.validate_certs:
-            result["verified"] = False
-            # Look at what is served anyway, without verification.
-            try:
-                shake = _handshake.handshake(ep, False)
-            except _handshake.HandshakeFailure:
-                shake = None
+    shake = _attempt(ep, result)
     if shake is not None:
-        result.update(
-            tls_version=shake.tls_version,
-            cipher=shake.cipher,
-            alpn_protocol=shake.alpn_protocol,
-            connect_ms=shake.connect_ms,
-            handshake_ms=shake.handshake_ms,
-        )
-        certs = []
-        for der in shake.chain_der:
-            try:
-                certs.append(x509.load_der_x509_certificate(der))
-            except ValueError:
-                break
-        if certs:
-            leaf = certs[0]
-            result["certificate"] = _x509.describe(leaf, None, policy)
-            result["chain"] = [_x509.describe(c, None, policy) for c in certs[1:]]
-            issuer = next((c for c in certs[1:] if _x509.issued_by(leaf, c)), None)
-            result["scts"] = _ct.describe_scts(leaf, issuer, logs)
-            if ocsp:
-                result["ocsp"] = _ocsp.ocsp_status(leaf, issuer, ep.timeout)
-            if ep.expected_fingerprint:
-                result["matches_expected"] = _x509.fingerprint(leaf) == ep.expected_fingerprint
+        _describe_served(ep, shake, result, policy, logs, ocsp)
     result["ok"] = result["error"] is None and result["matches_expected"] is not False
     return result
 
