@@ -82,6 +82,65 @@ def self_reloading_summary(fleet: Fleet, report_json: str, pid: int) -> bool:
     return True
 
 
+def print_fleet(fleet: Fleet) -> None:
+    """The fleet's hosts: group, service, port, names, expiry and reload, then where the inventory is."""
+    print("== fleet: %d local hosts, each with its own service and certificate directory" % len(fleet.spec))
+    for host in fleet.spec:
+        print("   %-7s group %-5s %-5s on 127.0.0.1:%-5d %-22s %-22s reload: %s" % (
+            host.name, host.group, host.service, fleet.ports[host.name], ",".join(host.cert.domains),
+            "expires in %.1f days" % (host.cert.days - host.cert.age), fleet.reload_of(host.name)))
+    print("   inventory: %s (group_vars/all/vault.yml is ansible-vault encrypted)" % fleet.inventory)
+
+
+def run_renew(fleet: Fleet, env: dict[str, str], report_dir: str, log: str) -> subprocess.CompletedProcess[str]:
+    """Run renew.yml over the fleet (its whole output kept in *log*)."""
+    cmd = [os.path.join(BIN, "ansible-playbook"), "-i", fleet.inventory, *fleet.vault_args,
+           os.path.join(ROOT, "playbooks", "renew.yml"),
+           "-e", json.dumps({"renew_store": fleet.store, "renew_report_dir": report_dir, "renew_batch": 2,
+                             "renew_probe_retry_delay": 0.25})]
+    print("\n== ansible-playbook ghostguard.certs.renew -i %s --vault-password-file ... -e renew_batch=2"
+          % fleet.inventory)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    with open(log, "w") as handle:
+        handle.write(proc.stdout + proc.stderr)
+    return proc
+
+
+def print_renew(text: str, report_dir: str) -> None:
+    """renew.yml's plan, its rolling batches, its report and its recap."""
+    print("-- plan (one order per name set; %s/plan.json)" % report_dir)
+    print(debug_lines(section(text, "TASK [Show the plan]", "TASK [")))
+    print("-- rolling batches")
+    with open(os.path.join(report_dir, "plan.json")) as handle:
+        batches = json.load(handle)["batches"]
+    for index, batch in enumerate(batches, 1):
+        print("   batch %d%s: %s" % (index, " (canary)" if index == 1 else "", ", ".join(batch)))
+    print("-- report (%s/report.{json,html,txt})" % report_dir)
+    print(debug_lines(section(text, "TASK [Show the report]", "TASK [")))
+    print(section(text, "PLAY RECAP"))
+
+
+def run_audit(fleet: Fleet, env: dict[str, str], out: str) -> bool:
+    """Run audit.yml over the fleet and print its report; False when it failed."""
+    print("\n== ansible-playbook ghostguard.certs.audit over the same fleet")
+    audit_dir = os.path.join(out, "fleet-audit")
+    paths = "{{ certwatch_certificates | map(attribute='name') | map('regex_replace', '^(.*)$', certwatch_cert_dir ~ '/\\1/fullchain.pem') | list }}"
+    audit = subprocess.run(
+        [os.path.join(BIN, "ansible-playbook"), "-i", fleet.inventory, *fleet.vault_args,
+         os.path.join(ROOT, "playbooks", "audit.yml"),
+         "-e", json.dumps({"audit_paths": paths, "audit_report_dir": audit_dir, "audit_ca_bundle": fleet.trust,
+                           "audit_fail_on": ["expired", "critical", "invalid"]})],
+        capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    with open(os.path.join(out, "fleet-audit.log"), "w") as handle:
+        handle.write(audit.stdout + audit.stderr)
+    with open(os.path.join(audit_dir, "report.txt")) as handle:
+        print(handle.read().rstrip())
+    if audit.returncode != 0:
+        print("audit.yml failed (rc %d); full log: %s/fleet-audit.log" % (audit.returncode, out))
+        return False
+    return True
+
+
 def main(out: str) -> int:
     started = time.monotonic()
     lab_dir = os.path.join(out, "lab")
@@ -90,37 +149,14 @@ def main(out: str) -> int:
     fleet = None
     try:
         fleet = Fleet(os.path.join(out, "fleet"), info, default_spec(self_reloading=True)).start()
-        print("== fleet: %d local hosts, each with its own service and certificate directory" % len(fleet.spec))
-        for host in fleet.spec:
-            print("   %-7s group %-5s %-5s on 127.0.0.1:%-5d %-22s %-22s reload: %s" % (
-                host.name, host.group, host.service, fleet.ports[host.name], ",".join(host.cert.domains),
-                "expires in %.1f days" % (host.cert.days - host.cert.age), fleet.reload_of(host.name)))
-        print("   inventory: %s (group_vars/all/vault.yml is ansible-vault encrypted)" % fleet.inventory)
+        print_fleet(fleet)
         proc_before = fleet.go(WATCHER).proc
         pid = proc_before.pid if proc_before is not None else 0
         env = ansible_env(ANSIBLE_FORKS="10")
         report_dir = os.path.join(out, "renew-report")
-        cmd = [os.path.join(BIN, "ansible-playbook"), "-i", fleet.inventory, *fleet.vault_args,
-               os.path.join(ROOT, "playbooks", "renew.yml"),
-               "-e", json.dumps({"renew_store": fleet.store, "renew_report_dir": report_dir, "renew_batch": 2,
-                                 "renew_probe_retry_delay": 0.25})]
-        print("\n== ansible-playbook ghostguard.certs.renew -i %s --vault-password-file ... -e renew_batch=2"
-              % fleet.inventory)
         log = os.path.join(out, "renew.log")
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
-        with open(log, "w") as handle:
-            handle.write(proc.stdout + proc.stderr)
-        text = proc.stdout
-        print("-- plan (one order per name set; %s/plan.json)" % report_dir)
-        print(debug_lines(section(text, "TASK [Show the plan]", "TASK [")))
-        print("-- rolling batches")
-        with open(os.path.join(report_dir, "plan.json")) as handle:
-            batches = json.load(handle)["batches"]
-        for index, batch in enumerate(batches, 1):
-            print("   batch %d%s: %s" % (index, " (canary)" if index == 1 else "", ", ".join(batch)))
-        print("-- report (%s/report.{json,html,txt})" % report_dir)
-        print(debug_lines(section(text, "TASK [Show the report]", "TASK [")))
-        print(section(text, "PLAY RECAP"))
+        proc = run_renew(fleet, env, report_dir, log)
+        print_renew(proc.stdout, report_dir)
         if proc.returncode != 0:
             print("renew.yml failed (rc %d); full log: %s" % (proc.returncode, log))
             return 1
@@ -129,22 +165,7 @@ def main(out: str) -> int:
         print("gRPC call to edge-1 over its new certificate: %s" % grpc.ping(fleet.trust, "edge1.example.test"))
         if not self_reloading_summary(fleet, os.path.join(report_dir, "report.json"), pid):
             return 1
-
-        print("\n== ansible-playbook ghostguard.certs.audit over the same fleet")
-        audit_dir = os.path.join(out, "fleet-audit")
-        paths = "{{ certwatch_certificates | map(attribute='name') | map('regex_replace', '^(.*)$', certwatch_cert_dir ~ '/\\1/fullchain.pem') | list }}"
-        audit = subprocess.run(
-            [os.path.join(BIN, "ansible-playbook"), "-i", fleet.inventory, *fleet.vault_args,
-             os.path.join(ROOT, "playbooks", "audit.yml"),
-             "-e", json.dumps({"audit_paths": paths, "audit_report_dir": audit_dir, "audit_ca_bundle": fleet.trust,
-                               "audit_fail_on": ["expired", "critical", "invalid"]})],
-            capture_output=True, text=True, env=env, cwd=ROOT, check=False)
-        with open(os.path.join(out, "fleet-audit.log"), "w") as handle:
-            handle.write(audit.stdout + audit.stderr)
-        with open(os.path.join(audit_dir, "report.txt")) as handle:
-            print(handle.read().rstrip())
-        if audit.returncode != 0:
-            print("audit.yml failed (rc %d); full log: %s/fleet-audit.log" % (audit.returncode, out))
+        if not run_audit(fleet, env, out):
             return 1
         print("\nrenew + audit in %.0f s. Full runs: %s, %s/fleet-audit.log" % (time.monotonic() - started, log, out))
         return 0

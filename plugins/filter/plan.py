@@ -340,7 +340,28 @@ def renew_acme_args(order: t.Mapping[str, t.Any], hv: t.Any, store: str, csr: st
         args["csr_content"] = csr
     else:
         args["key_path"] = os.path.join(folder, "privkey.pem")
+    args.update(_account_args(acme, store))
+    if order.get("replaces_directory"):
+        args["replaces_directory"] = order["replaces_directory"]
+    fallbacks = _fallback_cas(cas[1:], store)
+    if fallbacks:
+        args["fallback_cas"] = fallbacks
+    args.update(_dns_args(dns))
+    if hv.get("certwatch_allowed_domains") is not None:
+        args["allowed_domains"] = _plain(hv["certwatch_allowed_domains"])
+    args.update(_set_options(policy, ("renew_before", "renew_fraction", "leeway")))
+    return args
+
+
+def _set_options(source: t.Mapping[str, t.Any], keys: t.Sequence[str]) -> dict[str, t.Any]:
+    """The *keys* of *source* that are set (not None), in the order of *keys*."""
+    return {key: source[key] for key in keys if source.get(key) is not None}
+
+
+def _account_args(acme: t.Mapping[str, t.Any], store: str) -> dict[str, t.Any]:
+    """acme_dns01 options of the order's first CA: its account (default: the store's account.key) and its name."""
     renames = {"ca_bundle": "acme_ca_bundle", "email": "account_email"}
+    args: dict[str, t.Any] = {}
     for key in ("ca_bundle", "email", "terms_agreed", "account_key_content", "account_key_path", "eab_kid",
                 "eab_hmac_key", "profile", "preferred_chain", "ari", "key_type", "timeout"):
         if acme.get(key) is not None:
@@ -349,27 +370,27 @@ def renew_acme_args(order: t.Mapping[str, t.Any], hv: t.Any, store: str, csr: st
         args["account_key_path"] = os.path.join(store, "account.key")
     if acme.get("name"):
         args["ca"] = acme["name"]
-    if order.get("replaces_directory"):
-        args["replaces_directory"] = order["replaces_directory"]
+    return args
+
+
+def _fallback_cas(cas: t.Sequence[t.Mapping[str, t.Any]], store: str) -> list[dict[str, t.Any]]:
+    """The ``fallback_cas`` option: the next CAs, in order, each with its own account (default: one key file per CA)."""
     fallbacks = []
-    for ca in cas[1:]:  # the next CAs, in order: each with its own account (default: one key file per CA)
+    for ca in cas:
         options = {"name": ca["name"], **_cas.order_options(ca)}
         if not options.get("account_key_content") and not options.get("account_key_path"):
             options["account_key_path"] = os.path.join(store, "account-%s.key" % ca["name"])
         fallbacks.append(options)
-    if fallbacks:
-        args["fallback_cas"] = fallbacks
+    return fallbacks
+
+
+def _dns_args(dns: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """acme_dns01 options of certwatch_dns: the provider's own options (under its name), nameservers, propagation."""
+    args: dict[str, t.Any] = {}
     provider = dns.get("provider")
     if provider and dns.get(provider) is not None:
         args[provider] = dns[provider]
-    for key in ("nameservers", "propagation_timeout"):
-        if dns.get(key) is not None:
-            args[key] = dns[key]
-    if hv.get("certwatch_allowed_domains") is not None:
-        args["allowed_domains"] = _plain(hv["certwatch_allowed_domains"])
-    for key in ("renew_before", "renew_fraction", "leeway"):
-        if policy.get(key) is not None:
-            args[key] = policy[key]
+    args.update(_set_options(dns, ("nameservers", "propagation_timeout")))
     return args
 
 

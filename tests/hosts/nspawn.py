@@ -407,25 +407,40 @@ def destroy(state: str) -> None:
     """Stop every host (all asked at once, each killed after 20 s), unmount and remove their trees."""
     hosts = load(state)
     pids = [int(entry.get("nspawn_pid", 0)) for entry in hosts.values()]  # type: ignore[call-overload]
+    _stop_all(pids)
+    for pid in pids:
+        _kill_and_reap(pid)
+    for entry in hosts.values():
+        _remove_tree(entry)
+    _remove_state_files(state)
+
+
+def _stop_all(pids: list[int]) -> None:
+    """Ask every host to power off at once, then wait up to 20 s for all of them to be gone."""
     for pid in pids:
         if _alive(pid):
             os.kill(pid, signal.SIGTERM)  # nspawn asks the host's systemd to power off
     deadline = time.monotonic() + 20
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
-    for pid in pids:
-        if _alive(pid):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        if pid > 0:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-    for entry in hosts.values():
-        _remove_tree(entry)
+
+
+def _kill_and_reap(pid: int) -> None:
+    """Kill a host that is still up (its nspawn's process group) and reap its nspawn if it is our child."""
+    if _alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if pid > 0:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+def _remove_state_files(state: str) -> None:
+    """Remove the state directory's files and its roots/ and layers/ folders (when empty)."""
     for name in ("hosts.json", "inventory.yml", "known_hosts"):
         try:
             os.unlink(os.path.join(state, name))

@@ -86,73 +86,92 @@ def legacy_store(lab: DeployLab, issued: Issued) -> None:
     assert os.readlink(lab.key_path) == ".ghostguard/svc/current/key.pem"
 
 
+def rollback_legacy_store(lab: DeployLab, old: Issued, new: Issued) -> None:
+    """A legacy store serving *new*, with an older generation ``gen-0`` holding *old* to roll back to."""
+    legacy_store(lab, new)
+    shutil.copytree(os.path.join(lab.tls, ".ghostguard", "svc", "gen-1"),
+                    os.path.join(lab.tls, ".ghostguard", "svc", "gen-0"))
+    for name in os.listdir(os.path.join(lab.tls, ".ghostguard", "svc", "gen-0")):
+        role = name[:-4]
+        data = {"cert": old.cert_pem, "key": old.key_pem, "chain": old.chain_pem,
+                "fullchain": old.fullchain_pem, "combined": old.fullchain_pem + old.key_pem}[role]
+        pathlib.Path(lab.tls, ".ghostguard", "svc", "gen-0", name).write_bytes(data)
+
+
+def prepare_scenario(scenario: str, lab: DeployLab, probe_lab: DeployLab, old: Issued, new: Issued) -> None:
+    """Set *lab* up as *scenario* starts: what is installed before the deploy or rollback under test."""
+    if scenario == "adopt_plain_files":
+        plain_files(lab, old)
+    elif scenario == "migrate_legacy_store":
+        legacy_store(lab, old)
+    elif scenario == "rollback_legacy_store":
+        rollback_legacy_store(lab, old, new)
+    elif scenario == "next_generation_with_prune":
+        for _unused in range(2):
+            _deploy.deploy(request(lab, probe_lab.issue()))
+        _deploy.deploy(request(lab, old))
+    else:
+        _deploy.deploy(request(lab, old))
+        _deploy.deploy(request(lab, new))
+
+
+def act_scenario(scenario: str, lab: DeployLab, new: Issued) -> object:
+    """The run under test: a rollback, or the deploy of *new*."""
+    if scenario.startswith("rollback"):
+        return _deploy.rollback(request(lab, None))
+    return _deploy.deploy(request(lab, new))
+
+
+def count_steps(scenario: str, probe_lab: DeployLab, old: Issued, new: Issued) -> list[str]:
+    """The filesystem steps of an uninterrupted run of *scenario* (in *probe_lab*)."""
+    steps: list[str] = []
+    prepare_scenario(scenario, probe_lab, probe_lab, old, new)
+    _durable.set_step_hook(steps.append)
+    try:
+        act_scenario(scenario, probe_lab, new)
+    finally:
+        _durable.set_step_hook(None)
+    return steps
+
+
+def recover_and_check(scenario: str, lab: DeployLab, new: Issued, after: str) -> None:
+    """The next run after a crash recovers and completes: *after* served, nothing left over, the new layout."""
+    if scenario.startswith("rollback"):
+        # the rollback task runs again, guarded by from_fingerprint as renew.yml runs it
+        again = request(lab, None)
+        again.from_fingerprint = fp(new.cert)
+        _deploy.rollback(again)
+    else:
+        _deploy.deploy(request(lab, new))
+    assert lab.installed().fingerprint == after
+    no_leftovers(lab)
+    # the new layout: the switching link beside the service paths decides what they show (a rollback
+    # rerun that finds nothing to do leaves links of the older layout, which resolve through it, too)
+    assert os.readlink(os.path.join(lab.tls, ".ghostguard", "svc", "current")) == "../../..svc.data"
+    if not scenario.startswith("rollback"):
+        assert os.readlink(lab.key_path) == "..svc.data/key.pem"
+
+
 @pytest.mark.parametrize("scenario", ["adopt_plain_files", "next_generation_with_prune", "rollback",
                                       "migrate_legacy_store", "rollback_legacy_store"])
 def test_fault_injected_between_every_step(tmp_path: pathlib.Path, scenario: str) -> None:
     probe_lab = DeployLab(str(tmp_path / "count"))
     old, new = probe_lab.issue(), probe_lab.issue()
-
-    def prepare(lab: DeployLab) -> None:
-        if scenario == "adopt_plain_files":
-            plain_files(lab, old)
-        elif scenario == "migrate_legacy_store":
-            legacy_store(lab, old)
-        elif scenario == "rollback_legacy_store":
-            legacy_store(lab, new)
-            shutil.copytree(os.path.join(lab.tls, ".ghostguard", "svc", "gen-1"),
-                            os.path.join(lab.tls, ".ghostguard", "svc", "gen-0"))
-            for name in os.listdir(os.path.join(lab.tls, ".ghostguard", "svc", "gen-0")):
-                role = name[:-4]
-                data = {"cert": old.cert_pem, "key": old.key_pem, "chain": old.chain_pem,
-                        "fullchain": old.fullchain_pem, "combined": old.fullchain_pem + old.key_pem}[role]
-                pathlib.Path(lab.tls, ".ghostguard", "svc", "gen-0", name).write_bytes(data)
-        elif scenario == "next_generation_with_prune":
-            for _unused in range(2):
-                _deploy.deploy(request(lab, probe_lab.issue()))
-            _deploy.deploy(request(lab, old))
-        else:
-            _deploy.deploy(request(lab, old))
-            _deploy.deploy(request(lab, new))
-
-    def act(lab: DeployLab) -> object:
-        if scenario.startswith("rollback"):
-            return _deploy.rollback(request(lab, None))
-        return _deploy.deploy(request(lab, new))
-
     before, after = (fp(new.cert), fp(old.cert)) if scenario.startswith("rollback") else (fp(old.cert), fp(new.cert))
     # count the steps of an uninterrupted run
-    steps: list[str] = []
-    prepare(probe_lab)
-    _durable.set_step_hook(steps.append)
-    try:
-        act(probe_lab)
-    finally:
-        _durable.set_step_hook(None)
+    steps = count_steps(scenario, probe_lab, old, new)
     assert len(steps) >= (4 if scenario.startswith("rollback") else 12), steps
     seen = set()
     for crash_at in range(1, len(steps) + 1):
         lab = DeployLab(str(tmp_path / ("k%d" % crash_at)), ca=probe_lab.ca)
-        prepare(lab)
-        code = run_child(lambda lab=lab: act(lab), crash_at)  # type: ignore[misc]
+        prepare_scenario(scenario, lab, probe_lab, old, new)
+        code = run_child(lambda lab=lab: act_scenario(scenario, lab, new), crash_at)  # type: ignore[misc]
         assert code == 77, "step %d (%s) did not crash" % (crash_at, steps[crash_at - 1])
         served = lab.installed().fingerprint
         assert served in (before, after), "step %d: served %s" % (crash_at, served)
         seen.add(served)
         # the next run recovers and completes
-        if scenario.startswith("rollback"):
-            # the rollback task runs again, guarded by from_fingerprint as renew.yml runs it
-            again = request(lab, None)
-            again.from_fingerprint = fp(new.cert)
-            _deploy.rollback(again)
-        else:
-            _deploy.deploy(request(lab, new))
-        assert lab.installed().fingerprint == after
-        no_leftovers(lab)
-        # the new layout: the switching link beside the service paths decides what they show (a rollback
-        # rerun that finds nothing to do leaves links of the older layout, which resolve through it, too)
-        assert os.readlink(os.path.join(lab.tls, ".ghostguard", "svc", "current")) == "../../..svc.data"
-        if not scenario.startswith("rollback"):
-            assert os.readlink(lab.key_path) == "..svc.data/key.pem"
+        recover_and_check(scenario, lab, new, after)
     assert seen == {before, after}  # kills landed both before and after the commit point
 
 

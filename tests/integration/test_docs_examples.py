@@ -122,6 +122,34 @@ def registrations(blocks: t.Sequence[tuple[str, str]]) -> dict[str, str]:
     return found
 
 
+def ref_problems(where: str, task: t.Mapping[str, t.Any], registered: t.Mapping[str, str],
+                 docs: dict[str, dict[str, t.Any]]) -> list[str]:
+    """References of *task* to results registered by earlier tasks of this collection that are no return key."""
+    problems: list[str] = []
+    for ref in REF.finditer(yaml.safe_dump({k: v for k, v in task.items() if k != "register"})):
+        var, rest = ref.group(1), ref.group(2)
+        if var in registered:
+            path = re.findall(r"\.([a-z_][a-z0-9_]*)|(\[\d+\])", rest)
+            parts = [a or b for a, b in path]
+            if parts and parts[0] in COMMON_RESULT_KEYS:
+                continue
+            if not check_ref(parts, docs[registered[var]]["return"]):
+                problems.append("%s: %s%s is not a return key of %s%s" % (where, var, rest, PREFIX, registered[var]))
+    return problems
+
+
+def task_problems(where: str, task: t.Mapping[str, t.Any], module: str, args: t.Any,
+                  docs: dict[str, dict[str, t.Any]]) -> list[str]:
+    """Options of *task* that its *module* does not document, then keywords that are no task keyword."""
+    problems: list[str] = []
+    if isinstance(args, dict):
+        problems += check_options("%s (%s)" % (where, module), args, docs[module]["doc"]["options"])
+    unknown = set(task) - TASK_KEYWORDS - {PREFIX + module}
+    if unknown:
+        problems.append("%s: unknown task keyword(s) %s" % (where, ", ".join(sorted(unknown))))
+    return problems
+
+
 def problems_in(where: str, text: str, docs: dict[str, dict[str, t.Any]],
                 elsewhere: t.Mapping[str, str] | None = None) -> list[str]:
     try:
@@ -132,26 +160,14 @@ def problems_in(where: str, text: str, docs: dict[str, dict[str, t.Any]],
     registered: dict[str, str] = dict(elsewhere or {})
     for task in tasks_of(data):
         # references to results registered by earlier tasks of this collection
-        for ref in REF.finditer(yaml.safe_dump({k: v for k, v in task.items() if k != "register"})):
-            var, rest = ref.group(1), ref.group(2)
-            if var in registered:
-                path = re.findall(r"\.([a-z_][a-z0-9_]*)|(\[\d+\])", rest)
-                parts = [a or b for a, b in path]
-                if parts and parts[0] in COMMON_RESULT_KEYS:
-                    continue
-                if not check_ref(parts, docs[registered[var]]["return"]):
-                    problems.append("%s: %s%s is not a return key of %s%s" % (where, var, rest, PREFIX, registered[var]))
+        problems += ref_problems(where, task, registered, docs)
         module, args = module_of(task)
         if module is None:
             continue
         if module not in docs:
             problems.append("%s: %s%s is not a module of this collection" % (where, PREFIX, module))
             continue
-        if isinstance(args, dict):
-            problems += check_options("%s (%s)" % (where, module), args, docs[module]["doc"]["options"])
-        unknown = set(task) - TASK_KEYWORDS - {PREFIX + module}
-        if unknown:
-            problems.append("%s: unknown task keyword(s) %s" % (where, ", ".join(sorted(unknown))))
+        problems += task_problems(where, task, module, args, docs)
         if task.get("register"):
             registered[str(task["register"])] = module
     return problems

@@ -67,16 +67,13 @@ def ca_orders(lab: LabHandle, before: int) -> list[list[str]]:
     return sorted(sorted(o["identifiers"]) for o in lab.proxy_stats().get("orders", [])[before:] if o.get("status") == 201)
 
 
-def test_two_runs_at_once_order_each_name_set_once_and_both_converge(
-        fleet: Fleet, lab: LabHandle, tmp_path: pathlib.Path) -> None:
-    before = len(lab.proxy_stats().get("orders", []))
-    old = fleet.snapshot()
+def run_two_at_once(fleet: Fleet, tmp_path: pathlib.Path, logs: t.Mapping[str, pathlib.Path]) -> dict[str, Run]:
+    """Runs a and b of renew.yml started together, both held at the store lock until both reach it; their results."""
     os.makedirs(fleet.store, exist_ok=True)
     # a gate on the lock: both runs observe and plan, then both wait at the lock (the race of two runs started
     # together, made certain); when the gate opens, one takes the lock and the other waits for it
     gate = hold_lock(os.path.join(fleet.store, "issue.lock"))
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    logs = {name: tmp_path / ("%s.log" % name) for name in ("a", "b")}
     try:
         for name in ("a", "b"):
             extra = {"renew_store": fleet.store, "renew_report_dir": str(tmp_path / ("report-" + name)),
@@ -102,8 +99,48 @@ def test_two_runs_at_once_order_each_name_set_once_and_both_converge(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    runs = {n: Run(t.cast(int, procs[n].returncode), (tmp_path / ("%s.out" % n)).read_text(), tmp_path / ("report-" + n))
+    return {n: Run(t.cast(int, procs[n].returncode), (tmp_path / ("%s.out" % n)).read_text(), tmp_path / ("report-" + n))
             for n in procs}
+
+
+def assert_reports(runs: t.Mapping[str, Run], placed: t.Mapping[str, int], ordered: t.Mapping[str, set[str]]) -> None:
+    """Each run's report: it reuses what the other run ordered, every order ok, nothing failed, its own count."""
+    for name, run in runs.items():
+        other = "b" if name == "a" else "a"
+        reused = {o["id"] for o in run.report["orders"] if o["reused"]}
+        assert reused == ordered[other], (name, run.report["orders"])   # what the other run ordered is reused here
+        assert all(o["ok"] for o in run.report["orders"]), run.report["orders"]
+        rows = run.rows()
+        assert run.report["counts"]["failed"] == 0 and run.report["counts"]["rolled_back"] == 0, rows
+        assert rows["wedge-3"]["outcome"] == "unchanged"
+        assert "%d orders placed" % placed[name] in run.out
+
+
+def assert_renewed_once(fleet: Fleet, runs: t.Mapping[str, Run], old: t.Mapping[str, t.Any]) -> None:
+    """Every due certificate was renewed by one of the runs (the other found it installed), and is served, proved."""
+    for host in DUE:
+        outcomes = sorted(r.rows()[host]["outcome"] for r in runs.values())
+        assert "renewed" in outcomes and set(outcomes) <= {"renewed", "unchanged"}, (host, outcomes)
+        assert assert_converged(fleet, host) != old[host]
+    assert len({fleet.served(h) for h in ("wapi-1", "wapi-2", "wapi-3")}) == 1
+    assert fleet.served("wedge-3") == old["wedge-3"]
+
+
+def assert_keys_stayed(fleet: Fleet) -> None:
+    """The keys of the name sets held by one host stayed there; no staged key is left behind, nor the lock."""
+    for host in ("wedge-1", "wedge-2"):
+        staging = os.path.join(fleet.cert_dir(host), "edge", ".ghostguard-next", "edge")
+        assert not os.path.exists(staging), os.listdir(staging)
+        assert not os.path.exists(os.path.join(fleet.store, "hosts", host, "edge", "privkey.pem"))
+    assert not os.path.exists(os.path.join(fleet.store, "issue.lock"))
+
+
+def test_two_runs_at_once_order_each_name_set_once_and_both_converge(
+        fleet: Fleet, lab: LabHandle, tmp_path: pathlib.Path) -> None:
+    before = len(lab.proxy_stats().get("orders", []))
+    old = fleet.snapshot()
+    logs = {name: tmp_path / ("%s.log" % name) for name in ("a", "b")}
+    runs = run_two_at_once(fleet, tmp_path, logs)
     for name, run in runs.items():
         assert run.rc == 0, (name, run.out[-6000:])
         assert run.plan is not None and run.report is not None, name
@@ -121,28 +158,10 @@ def test_two_runs_at_once_order_each_name_set_once_and_both_converge(
     ordered = {n: {o["id"] for o in r.report["orders"] if o["ordered"]} for n, r in runs.items()}
     assert sum(placed.values()) == 3 and {n: len(ids) for n, ids in ordered.items()} == placed, (placed, ordered)
     assert not ordered["a"] & ordered["b"]
-    for name, run in runs.items():
-        other = "b" if name == "a" else "a"
-        reused = {o["id"] for o in run.report["orders"] if o["reused"]}
-        assert reused == ordered[other], (name, run.report["orders"])   # what the other run ordered is reused here
-        assert all(o["ok"] for o in run.report["orders"]), run.report["orders"]
-        rows = run.rows()
-        assert run.report["counts"]["failed"] == 0 and run.report["counts"]["rolled_back"] == 0, rows
-        assert rows["wedge-3"]["outcome"] == "unchanged"
-        assert "%d orders placed" % placed[name] in run.out
-    # every due certificate was renewed by one of the runs (the other found it installed), and is served, proved
-    for host in DUE:
-        outcomes = sorted(r.rows()[host]["outcome"] for r in runs.values())
-        assert "renewed" in outcomes and set(outcomes) <= {"renewed", "unchanged"}, (host, outcomes)
-        assert assert_converged(fleet, host) != old[host]
-    assert len({fleet.served(h) for h in ("wapi-1", "wapi-2", "wapi-3")}) == 1
-    assert fleet.served("wedge-3") == old["wedge-3"]
+    assert_reports(runs, placed, ordered)
+    assert_renewed_once(fleet, runs, old)
     # the keys of the name sets held by one host stayed there; no staged key is left behind
-    for host in ("wedge-1", "wedge-2"):
-        staging = os.path.join(fleet.cert_dir(host), "edge", ".ghostguard-next", "edge")
-        assert not os.path.exists(staging), os.listdir(staging)
-        assert not os.path.exists(os.path.join(fleet.store, "hosts", host, "edge", "privkey.pem"))
-    assert not os.path.exists(os.path.join(fleet.store, "issue.lock"))
+    assert_keys_stayed(fleet)
 
 
 # --------------------------------------------------------------------------- the CSR step under the lock

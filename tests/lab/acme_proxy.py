@@ -137,6 +137,16 @@ def kind_of(path: str) -> str:
     return "other"
 
 
+def new_order(body: bytes) -> dict[str, t.Any]:
+    """What a newOrder request asks for (read from its JWS payload, which stays as signed): names, profile, replaces."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(json.loads(body)["payload"] + "=="))
+        return {"identifiers": [i["value"] for i in payload.get("identifiers", [])],
+                "profile": payload.get("profile"), "replaces": payload.get("replaces")}
+    except (ValueError, KeyError, TypeError):
+        return {"unreadable": True}
+
+
 class Handler(BaseHTTPRequestHandler):
     proxy: Proxy
     protocol_version = "HTTP/1.1"
@@ -167,29 +177,11 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         kind = kind_of(self.path)
-        order = None
-        if kind == "newOrder" and body:
-            try:
-                payload = json.loads(base64.urlsafe_b64decode(json.loads(body)["payload"] + "=="))
-                order = {"identifiers": [i["value"] for i in payload.get("identifiers", [])],
-                         "profile": payload.get("profile"), "replaces": payload.get("replaces")}
-            except (ValueError, KeyError, TypeError):
-                order = {"unreadable": True}
+        order = new_order(body) if kind == "newOrder" and body else None
         proxy.record(kind, order)
         fault = proxy.fault_for(self.path)
         if fault is not None:
-            status = fault.get("status")
-            if status == "drop":
-                self.close_connection = True
-                self.connection.close()
-                return
-            code = int(t.cast(int, status))
-            problem = {"type": "urn:ietf:params:acme:error:%s" % ("rateLimited" if code == 429 else "serverInternal"),
-                       "detail": "injected by the ghostguard lab proxy (fault %s)" % fault["id"], "status": code}
-            headers = {"Content-Type": "application/problem+json"}
-            if fault.get("retry_after") is not None:
-                headers["Retry-After"] = str(fault["retry_after"])
-            self.send_body(code, json.dumps(problem).encode(), headers)
+            self.send_fault(fault)
             return
         if kind == "renewalInfo":
             self.renewal_info()
@@ -210,6 +202,26 @@ class Handler(BaseHTTPRequestHandler):
             return
         finally:
             conn.close()
+        self.relay(kind, resp, data)
+
+    def send_fault(self, fault: dict[str, t.Any]) -> None:
+        """Answer with an injected fault: the connection dropped, or a problem document with its status."""
+        status = fault.get("status")
+        if status == "drop":
+            self.close_connection = True
+            self.connection.close()
+            return
+        code = int(t.cast(int, status))
+        problem = {"type": "urn:ietf:params:acme:error:%s" % ("rateLimited" if code == 429 else "serverInternal"),
+                   "detail": "injected by the ghostguard lab proxy (fault %s)" % fault["id"], "status": code}
+        headers = {"Content-Type": "application/problem+json"}
+        if fault.get("retry_after") is not None:
+            headers["Retry-After"] = str(fault["retry_after"])
+        self.send_body(code, json.dumps(problem).encode(), headers)
+
+    def relay(self, kind: str, resp: http.client.HTTPResponse, data: bytes) -> None:
+        """Pass Pebble's answer on, its URLs rewritten to the proxy's (the directory with ARI and profiles added)."""
+        proxy = self.proxy
         out_headers = {k: proxy.rewrite(v.encode()).decode() for k, v in resp.getheaders() if k.lower() not in HOP}
         if kind == "directory" and resp.status == 200:
             directory = json.loads(data)

@@ -324,15 +324,25 @@ def issue_one(order: t.Mapping[str, t.Any], on_order: OrderHook | None = None,
             out["msg"] = "unexpected error: %s: %s" % (exc.__class__.__name__, exc)
         break
     if out["ordered"] and issuers_store:
-        _cas.remember_issuer(issuers_store, _cert_id(os.path.join(store, "cert.pem") if store else ""),
-                             {"name": out["ca"], "directory": seen[-1]["directory"] if seen else None})
+        _remember_issuer(issuers_store, store, out, seen)
     if seen:
-        out.update(accepted=True, order_url=seen[-1].get("order_url"), replaces=bool(seen[-1].get("replaces")))
-        if order.get("ari_exempt") and not out["replaces"]:
-            out["warnings"].append("planned as an ARI renewal (exempt from the rate limits), but ordered without "
-                                   "replaces (the CA offers no ARI, or another CA than the one that issued the "
-                                   "certificate took the order): the ledger counts it in full")
+        _note_accepted(order, out, seen[-1])
     return out
+
+
+def _remember_issuer(issuers_store: str, store: str, out: t.Mapping[str, t.Any], seen: list[dict[str, t.Any]]) -> None:
+    """Remember the CA that issued the certificate now in *store* for its issuer (``issuers.json``)."""
+    _cas.remember_issuer(issuers_store, _cert_id(os.path.join(store, "cert.pem") if store else ""),
+                         {"name": out["ca"], "directory": seen[-1]["directory"] if seen else None})
+
+
+def _note_accepted(order: t.Mapping[str, t.Any], out: dict[str, t.Any], last: t.Mapping[str, t.Any]) -> None:
+    """Note in ``out`` the order a CA accepted last (*last*, its ledger entry), warning of a lost ARI exemption."""
+    out.update(accepted=True, order_url=last.get("order_url"), replaces=bool(last.get("replaces")))
+    if order.get("ari_exempt") and not out["replaces"]:
+        out["warnings"].append("planned as an ARI renewal (exempt from the rate limits), but ordered without "
+                               "replaces (the CA offers no ARI, or another CA than the one that issued the "
+                               "certificate took the order): the ledger counts it in full")
 
 
 def prepare_accounts(orders: t.Sequence[t.Mapping[str, t.Any]]) -> None:

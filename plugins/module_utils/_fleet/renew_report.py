@@ -41,40 +41,7 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
                  generated_at: str | None = None) -> dict[str, t.Any]:
     """One row per (host, certificate): renewed, unchanged, failed, rolled_back, skipped or stopped, with its names."""
     issued = issued or {}
-    rows: list[dict[str, t.Any]] = []
-    domains = {(h["host"], h["name"]): s["domains"] for s in plan.get("sets") or [] for h in s["holders"]}
-    cas = {(h["host"], h["name"]): h.get("ca") for s in plan.get("sets") or [] for h in s["holders"]}
-    for host, items in plan["deploys"].items():
-        done = {o.get("name"): o for o in outcomes.get(host) or []}
-        for item in items:
-            outcome = done.get(item["name"]) or done.get(None)  # None: the host itself (lost during the roll)
-            order = issued.get(item["order"], {})
-            if outcome is None:
-                if order and not order.get("ok", False):
-                    outcome = {"outcome": "failed", "reason": "issue failed: %s" % order.get("msg", "unknown error")}
-                else:
-                    outcome = {"outcome": "stopped", "reason": "not attempted: an earlier batch failed"}
-            row = {"host": host, "name": item["name"], "batch": plan["host_batch"].get(host), "order": item["order"],
-                   "mode": item["mode"], "domains": domains.get((host, item["name"])), "why": item.get("why"),
-                   "ca": order.get("ca") if order.get("ok") else cas.get((host, item["name"]))}
-            row.update({k: v for k, v in outcome.items() if k not in ("key", "key_content")})
-            rows.append(row)
-    for order in plan.get("deferred") or []:
-        when = "not within 30 days" if order["admit_at"] is None else "from %s" % order["admit_at"]
-        why = "deferred by the CA's rate limits (%s for %s): ordered by a run %s" % (order["limit"], order["scope"], when)
-        if order["late"]:
-            why += ", but it enters alert_before first; raise renew_limits if your CA allows more, or renew it elsewhere"
-        for holder in order["hosts"]:
-            rows.append({"host": holder, "name": _name_of(plan, holder, order["set"]), "order": order["id"],
-                         "outcome": "failed" if order["late"] else "deferred", "reason": why,
-                         "admit_at": order["admit_at"], "domains": order.get("domains"), "ca": order.get("ca")})
-    for entry in plan["unchanged"]:
-        rows.append({"host": entry["host"], "name": entry["name"], "outcome": "unchanged", "reason": entry["why"],
-                     "not_after": entry["not_after"], "domains": entry["domains"], "ca": entry.get("ca")})
-    for entry in plan["skipped"]:
-        kind = "failed" if entry["reason"].startswith("unreachable") else "skipped"
-        rows.append({"host": entry["host"], "name": entry["name"], "outcome": kind, "reason": entry["reason"],
-                     "domains": entry["domains"]})
+    rows = _deploy_rows(plan, outcomes, issued) + _deferred_rows(plan) + _planned_rows(plan)
     rows.sort(key=lambda r: (ORDER.index(r["outcome"]) if r["outcome"] in ORDER else 9, r["host"], r["name"]))
     counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
     for row in rows:
@@ -84,10 +51,7 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
                "order_url": o.get("order_url")}
               for oid, o in issued.items()]
     failed_hosts = sorted({r["host"] for r in rows if r["outcome"] in ("failed", "rolled_back")})
-    problems = [] if plan.get("budget", {}).get("ok", True) else [
-        "The CA's rate limits defer %d name set(s) past the time they enter alert_before (the most urgent were "
-        "ordered first): %s. Raise renew_limits if your CA allows more"
-        % (len(plan["budget"]["refused"]), "; ".join(plan["budget"]["refused"][:10]))]
+    problems = _budget_problems(plan)
     return {
         "problems": problems,
         "failures": failures(rows),
@@ -101,6 +65,71 @@ def build_report(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequenc
         "batches": plan["batches"],
         "serial": plan.get("serial"),
     }
+
+
+def _deploy_rows(plan: t.Mapping[str, t.Any], outcomes: t.Mapping[str, t.Sequence[t.Mapping[str, t.Any]]],
+                 issued: t.Mapping[str, t.Mapping[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """The rows of the plan's deploys, each with its host's outcome (failed or stopped when it has none)."""
+    rows: list[dict[str, t.Any]] = []
+    domains = {(h["host"], h["name"]): s["domains"] for s in plan.get("sets") or [] for h in s["holders"]}
+    cas = {(h["host"], h["name"]): h.get("ca") for s in plan.get("sets") or [] for h in s["holders"]}
+    for host, items in plan["deploys"].items():
+        done = {o.get("name"): o for o in outcomes.get(host) or []}
+        for item in items:
+            outcome = done.get(item["name"]) or done.get(None)  # None: the host itself (lost during the roll)
+            order = issued.get(item["order"], {})
+            if outcome is None:
+                outcome = _missing_outcome(order)
+            row = {"host": host, "name": item["name"], "batch": plan["host_batch"].get(host), "order": item["order"],
+                   "mode": item["mode"], "domains": domains.get((host, item["name"])), "why": item.get("why"),
+                   "ca": order.get("ca") if order.get("ok") else cas.get((host, item["name"]))}
+            row.update({k: v for k, v in outcome.items() if k not in ("key", "key_content")})
+            rows.append(row)
+    return rows
+
+
+def _missing_outcome(order: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The outcome of a deploy its host did not report: failed when its order failed, else stopped."""
+    if order and not order.get("ok", False):
+        return {"outcome": "failed", "reason": "issue failed: %s" % order.get("msg", "unknown error")}
+    return {"outcome": "stopped", "reason": "not attempted: an earlier batch failed"}
+
+
+def _deferred_rows(plan: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The rows of the orders the CA's rate limits deferred (failed when they come too late)."""
+    rows: list[dict[str, t.Any]] = []
+    for order in plan.get("deferred") or []:
+        when = "not within 30 days" if order["admit_at"] is None else "from %s" % order["admit_at"]
+        why = "deferred by the CA's rate limits (%s for %s): ordered by a run %s" % (order["limit"], order["scope"], when)
+        if order["late"]:
+            why += ", but it enters alert_before first; raise renew_limits if your CA allows more, or renew it elsewhere"
+        for holder in order["hosts"]:
+            rows.append({"host": holder, "name": _name_of(plan, holder, order["set"]), "order": order["id"],
+                         "outcome": "failed" if order["late"] else "deferred", "reason": why,
+                         "admit_at": order["admit_at"], "domains": order.get("domains"), "ca": order.get("ca")})
+    return rows
+
+
+def _planned_rows(plan: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The rows of what the plan left alone: unchanged, then skipped (failed when the host was unreachable)."""
+    rows: list[dict[str, t.Any]] = []
+    for entry in plan["unchanged"]:
+        rows.append({"host": entry["host"], "name": entry["name"], "outcome": "unchanged", "reason": entry["why"],
+                     "not_after": entry["not_after"], "domains": entry["domains"], "ca": entry.get("ca")})
+    for entry in plan["skipped"]:
+        kind = "failed" if entry["reason"].startswith("unreachable") else "skipped"
+        rows.append({"host": entry["host"], "name": entry["name"], "outcome": kind, "reason": entry["reason"],
+                     "domains": entry["domains"]})
+    return rows
+
+
+def _budget_problems(plan: t.Mapping[str, t.Any]) -> list[str]:
+    """The run's problem when the CA's rate limits defer name sets past alert_before (none when the budget is ok)."""
+    if plan.get("budget", {}).get("ok", True):
+        return []
+    return ["The CA's rate limits defer %d name set(s) past the time they enter alert_before (the most urgent were "
+            "ordered first): %s. Raise renew_limits if your CA allows more"
+            % (len(plan["budget"]["refused"]), "; ".join(plan["budget"]["refused"][:10]))]
 
 
 def _name_of(plan: t.Mapping[str, t.Any], host: str, key: str) -> str:

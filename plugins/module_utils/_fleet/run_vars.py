@@ -101,21 +101,24 @@ def validate_run(options: t.Mapping[str, t.Any]) -> list[str]:
     for flag in ("force", "dry_run", "key_per_host", "host_keys"):
         if flag in options and not isinstance(options[flag], bool):
             problems.append("renew_%s: must be true or false, got %r" % (flag, options[flag]))
-    from .ledger import DEFAULT_LIMITS  # renew.yml's run variables only
-
-    limits = options.get("limits") or {}
-    if not isinstance(limits, t.Mapping):
-        problems.append("renew_limits: must be a dict such as %s" % json.dumps(DEFAULT_LIMITS))
-    else:
-        for key, hint in _unknown(limits, tuple(DEFAULT_LIMITS)):
-            problems.append("renew_limits: unknown key %r%s" % (key, hint))
-        for key, value in limits.items():
-            if key in DEFAULT_LIMITS and (not _is_int(value) or value < 0):
-                problems.append("renew_limits.%s: must be a whole number, got %r" % (key, value))
+    problems.extend(_limits_problems(options.get("limits") or {}))
     names = options.get("names")
     if names is not None and not (isinstance(names, list) and all(_is_str(n) for n in names)):
         problems.append("renew_names: must be a list of certificate names, got %r" % (names,))
     problems.extend(store_host_problems(options))
+    return problems
+
+
+def _limits_problems(limits: t.Any) -> list[str]:
+    """Problems of ``renew_limits`` (a dict of DEFAULT_LIMITS' keys, each a whole number)."""
+    from .ledger import DEFAULT_LIMITS  # renew.yml's run variables only
+
+    if not isinstance(limits, t.Mapping):
+        return ["renew_limits: must be a dict such as %s" % json.dumps(DEFAULT_LIMITS)]
+    problems = ["renew_limits: unknown key %r%s" % (key, hint) for key, hint in _unknown(limits, tuple(DEFAULT_LIMITS))]
+    for key, value in limits.items():
+        if key in DEFAULT_LIMITS and (not _is_int(value) or value < 0):
+            problems.append("renew_limits.%s: must be a whole number, got %r" % (key, value))
     return problems
 
 
