@@ -14,10 +14,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import name_rules
 from ansible_collections.ghostguard.certs.plugins.filter.inventory import plain as _plain
 from ansible_collections.ghostguard.certs.plugins.module_utils import _time
+from ansible_collections.ghostguard.certs.plugins.module_utils._acme import cas as _cas
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import cas as _cas
 from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import inventory as _inventory
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _fleet_issue
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _issuing
 from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
 from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import plan as _plan
 from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import renew_report as _renew_report
@@ -230,7 +230,7 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: t.Any = None, ari: t.Any = 
 
 def renew_reusable(order: t.Any, plan: t.Any, policy: t.Any = None) -> str | None:
     """PEM of the certificate in renew_store that this run may reuse for a planned *order* instead of ordering
-    (``_fleet_issue.reusable``: another run ordered it since this plan, or it is fresh and not the one the plan
+    (``_issuing.reusable``: another run ordered it since this plan, or it is fresh and not the one the plan
     saw on the hosts), else None. renew.yml gives it to the CSR step, so a host that holds its key sends a CSR
     for that key (the certificate is then reused, not ordered again)."""
     order, plan = _plain(order), _plain(plan)
@@ -239,7 +239,7 @@ def renew_reusable(order: t.Any, plan: t.Any, policy: t.Any = None) -> str | Non
             for h in s.get("holders") or [] if h.get("host") in (order.get("hosts") or [])]
     try:
         since = _ledger.parse_epoch(str(plan["generated_at"])) if plan.get("generated_at") else None
-        cert = _fleet_issue.reusable(path, order["domains"], _plain(policy or {}), bool(order.get("force")), since, seen)
+        cert = _issuing.reusable(path, order["domains"], _plain(policy or {}), bool(order.get("force")), since, seen)
     except (CertsError, ValueError) as exc:
         raise AnsibleFilterError("renew_reusable: %s" % exc) from None
     if cert is None:

@@ -65,7 +65,7 @@ from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ari_windows as _fleet_ari
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ari_windows as _ari_windows
 
 display = Display()
 
@@ -85,7 +85,7 @@ class LookupModule(LookupBase):
         try:
             if store:
                 os.makedirs(store, mode=0o700, exist_ok=True)
-            windows, warnings = _fleet_ari.fleet_windows(groups, cache, timeout=self.get_option("timeout"))
+            windows, warnings = _ari_windows.fleet_windows(groups, cache, timeout=self.get_option("timeout"))
         except (CertsError, OSError) as exc:
             raise AnsibleLookupError("ari_windows: %s; check the store directory (renew_store)" % exc) from None
         for warning in warnings:

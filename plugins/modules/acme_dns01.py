@@ -426,16 +426,16 @@ renewal_log:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ghostguard.certs.plugins.module_utils._acme import options as _options
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme.issue import log_line, renew
 from ansible_collections.ghostguard.certs.plugins.module_utils._deps import require
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns import registry
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _fleet_issue
 
 
 def argument_spec() -> dict:
-    """The options (one definition with renew_orders' orders: ``_fleet_issue.acme_argspec``)."""
-    return _fleet_issue.acme_argspec()
+    """The options (one definition with renew_orders' orders: ``_options.acme_argspec``)."""
+    return _options.acme_argspec()
 
 
 def main() -> None:
@@ -448,7 +448,7 @@ def main() -> None:
     )
     try:
         require("cryptography", "acme", "dnspython", "psl", *registry.libraries(module.params["dns_provider"]))
-        result = renew(_fleet_issue.renew_request(module.params, module.check_mode))
+        result = renew(_options.renew_request(module.params, module.check_mode))
     except CertsError as exc:
         module.fail_json(msg=str(exc), **exc.details)
     for warning in result.warnings:

@@ -583,11 +583,12 @@ import uuid
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _time
+from ansible_collections.ghostguard.certs.plugins.module_utils._acme import options as _options
 from ansible_collections.ghostguard.certs.plugins.module_utils._deps import agent_interpreter, require
 from ansible_collections.ghostguard.certs.plugins.module_utils._dns import registry
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ari_windows as _fleet_ari
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _fleet_issue
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ari_windows as _ari_windows
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _issuing
 from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
 
 
@@ -601,7 +602,7 @@ def argument_spec() -> dict:
             cert_ids=dict(type="list", elements="str", required=True),
         )),
         ari_timeout=dict(type="int", default=10),
-        orders=dict(type="list", elements="dict", default=[], options=_fleet_issue.order_argspec(),
+        orders=dict(type="list", elements="dict", default=[], options=_options.order_argspec(),
                     mutually_exclusive=[("account_key_content", "account_key_path"), ("csr_content", "csr_path")],
                     required_one_of=[("account_key_content", "account_key_path")],
                     required_if=[("dns_provider", "alidns", ["alidns"]), ("dns_provider", "rfc2136", ["rfc2136"])]),
@@ -618,7 +619,7 @@ def observed(module: AnsibleModule) -> None:
     cache = None if module.check_mode else os.path.join(params["store"], "ari-cache.json")
     if cache:
         os.makedirs(params["store"], mode=0o700, exist_ok=True)
-    windows, warnings = _fleet_ari.fleet_windows(params["ari"], cache, timeout=params["ari_timeout"])
+    windows, warnings = _ari_windows.fleet_windows(params["ari"], cache, timeout=params["ari_timeout"])
     for warning in warnings:
         module.warn(warning)
     module.exit_json(changed=False, windows=windows, ari_warnings=warnings)
@@ -637,7 +638,7 @@ def issued(module: AnsibleModule) -> None:
     owner = params["owner"] or "%s-%d-%s" % (os.uname()[1], os.getpid(), uuid.uuid4().hex[:8])
     # a lock held by a lease (the store on another host than the run) is renewed while the orders run
     with _ledger.keep_lease(os.path.join(params["store"], "issue.lock"), owner):
-        run = _fleet_issue.issue_orders(params["orders"], params["store"], owner, concurrency=params["concurrency"],
+        run = _issuing.issue_orders(params["orders"], params["store"], owner, concurrency=params["concurrency"],
                                         lock_wait=params["lock_wait"], stale_after=params["stale_after"], since=since)
     for warning in run.warnings:
         module.warn(warning)

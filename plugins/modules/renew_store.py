@@ -156,8 +156,8 @@ import uuid
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _durable
+from ansible_collections.ghostguard.certs.plugins.module_utils._acme import cas as _cas
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import cas as _cas
 from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
 
 

@@ -21,7 +21,7 @@ import yaml
 from ansible_run import ROOT, run_playbook
 from fleet import Fleet, default_spec
 
-from ansible_collections.ghostguard.certs.plugins.module_utils._agent import config as _agent_config
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import config as _config
 
 PLAYBOOK = """
 - name: See the inventory model through every path
@@ -111,7 +111,7 @@ def views(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, t.Any
 def _agent(certificates: list[dict[str, t.Any]], cert_dir: str | None) -> list[dict[str, t.Any]]:
     config = {"version": 1, "host": "h", "mode": "report", "state_dir": "/var/lib/x", "metrics_dir": "/var/lib/y",
               "cert_dir": cert_dir or "/etc/ghostguard/certs", "certificates": certificates}
-    return t.cast(list, _agent_config.validate(config, check_files=False)["certificates"])
+    return t.cast(list, _config.validate(config, check_files=False)["certificates"])
 
 
 def test_every_path_sees_the_same_certificates(views: dict[str, dict[str, t.Any]]) -> None:

@@ -51,7 +51,7 @@ def main() -> None:
     from ghostguard_certs._acme import decide as _decide
     from ghostguard_certs._acme import issue as _issue
     from ghostguard_certs._install import deploy as _deploy
-    from ghostguard_certs._tls import probe as _tls_probe
+    from ghostguard_certs._tls import probe as _probe
 
     cfg = json.load(sys.stdin)
     out: dict[str, t.Any] = {}
@@ -80,11 +80,11 @@ def main() -> None:
 
     sock, port = serve(fullchain, key)
     try:
-        probe = _tls_probe.ProbeRequest.from_options({
+        probe = _probe.ProbeRequest.from_options({
             "host": "127.0.0.1", "port": port, "server_name": cfg["names"][0], "validate_certs": False,
             "expected_fingerprint": out["installed"], "timeout": 5})
-        result = _tls_probe.probe_endpoints(probe)
-        _tls_probe.require_ok(probe, result)
+        result = _probe.probe_endpoints(probe)
+        _probe.require_ok(probe, result)
         out["probe"] = result.facts()["endpoints"][0]["matches_expected"]
     finally:
         sock.close()

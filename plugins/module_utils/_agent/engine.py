@@ -82,7 +82,7 @@ def engine_record_proof(cert: dict[str, t.Any]) -> None:
 def _cas_of(config: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
     """The agent's CAs in order: the primary (``acme``, its account key in ``secrets.account_key``), then
     ``acme_fallbacks`` (each with its own ``account_key``), each with its ``name``."""
-    from .._fleet.cas import default_name
+    from .._acme.cas import default_name
 
     acme = dict(config.get("acme") or {})
     if not acme.get("directory"):
@@ -104,9 +104,9 @@ def engine_ari(config: t.Mapping[str, t.Any], paths: t.Mapping[str, str]) -> dic
     import os
 
     from .._acme.ari import cert_id
+    from .._acme.cas import issuing_ca, load_issuers
     from .._errors import CertsError
     from .._fleet.ari_windows import windows
-    from .._fleet.cas import issuing_ca, load_issuers
     from .._x509 import load_certificates
 
     ids: dict[str, str] = {}
@@ -139,8 +139,8 @@ def engine_issue(cert: dict[str, t.Any], config: dict[str, t.Any], secrets: dict
     the next CA of ``acme_fallbacks`` at once. ``replaces`` goes only to the CA at *replaces_directory* (the one
     that issued the certificate). The CA that issued is remembered for the new certificate's issuer."""
     from .._acme.ari import cert_id
+    from .._acme.cas import ca_failure, remember_issuer
     from .._acme.issue import AcmeAccount, DnsChallenge, IssueRequest, issue
-    from .._fleet.cas import ca_failure, remember_issuer
 
     dns = config["dns"]
     provider = dns["provider"]

@@ -11,7 +11,7 @@ import os
 import re
 import typing as t
 
-from . import cas as _cas
+from .._acme import cas as _cas
 
 # ----------------------------------------------------------------------------- the inventory model
 # One schema of certwatch_certificates for renew.yml, rollback.yml, the converge module, the agent and the role

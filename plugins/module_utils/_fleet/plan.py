@@ -15,8 +15,8 @@ import re
 import time
 import typing as t
 
+from .._acme import cas as _cas
 from .._domains import display
-from . import cas as _cas
 from .inventory import set_slug
 from .ledger import epoch_iso, parse_epoch
 from .renew_report import table

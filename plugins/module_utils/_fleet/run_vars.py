@@ -14,8 +14,8 @@ import json
 import re
 import typing as t
 
+from .._acme.cas import primary
 from .._acme.keys import KEY_TYPES
-from .cas import primary
 from .inventory import _PERCENT_RE, _is_int, _is_str, _unknown, set_key
 
 # The run variables of renew.yml (its header documents each default; README "Run variables").

@@ -155,7 +155,7 @@ def schedule_per_ca(orders: t.Sequence[t.Mapping[str, t.Any]], ledger: t.Sequenc
                     now: float | None = None) -> dict[str, t.Any]:
     """:func:`schedule` for each CA on its own (the orders whose ``ca_directory`` it is; its ledger entries; its
     ``limits`` over the run's *limits*), merged into one verdict; each check and deferral names its ``ca``."""
-    from .cas import budgets
+    from .._acme.cas import budgets
 
     now = time.time() if now is None else now
     known = budgets(cas)

@@ -15,7 +15,7 @@ import yaml
 from agent_lab import Host
 
 from ansible_collections.ghostguard.certs.plugins.module_utils._agent import main as _agent
-from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _agent_report
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _results
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 ROLE = ROOT / "roles" / "certwatch"
@@ -75,7 +75,7 @@ def test_every_state_that_needs_a_person_alerts() -> None:
     statuses = set()
     for pattern in re.findall(r'ghostguard_cert_status\{status=~"([^"]+)"\}', exprs):
         statuses.update(pattern.split("|"))
-    assert statuses == set(_agent_report.STATUSES) - {"ok", "due"}
+    assert statuses == set(_results.STATUSES) - {"ok", "due"}
     assert "ghostguard_cert_served_matches == 0" in exprs  # a ghost, per endpoint
     assert 'ghostguard_cert_lifecycle_state{state="unproved"} == 1' in exprs
     assert "ghostguard_cert_probe_success == 0" in exprs
@@ -95,9 +95,9 @@ def test_the_agents_own_textfile_fires_the_status_alerts(tmp_path: pathlib.Path)
     host.install("early", host.ca.issue(["early.test"], days=90, not_before=soon))
     host.install("soon", host.ca.issue(["soon.test"], days=20))
     host.config([{"name": n, "domains": ["%s.test" % n]} for n in ("fine", "bad", "early", "soon", "gone")])
-    assert host.main("check")[0] == _agent_report.EXIT_ATTENTION
+    assert host.main("check")[0] == _results.EXIT_ATTENTION
     lines = [line for line in host.prom().splitlines() if line.startswith("ghostguard_cert_status{")]
-    assert len(lines) == 5 * len(_agent_report.STATUSES)
+    assert len(lines) == 5 * len(_results.STATUSES)
     series = [{"series": line.rsplit(" ", 1)[0].replace("{", '{instance="h1",', 1),
                "values": "%sx20" % line.rsplit(" ", 1)[1]} for line in lines]
     why = {"invalid": "is not a usable certificate (unreadable, a key that does not match, a chain that does not "

@@ -16,8 +16,8 @@ from agent_lab import Host, probe_of, samples, served_by
 from services import TLSServer, free_port
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
-from ansible_collections.ghostguard.certs.plugins.module_utils._agent import cli as _agent_cli
-from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _agent_report
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import cli as _cli
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _results
 
 ROOT = pathlib.Path(__file__).resolve().parents[5]
 
@@ -42,14 +42,14 @@ def test_now_is_a_what_if_that_writes_nothing_live(host: Host) -> None:
                       "probe": [probe_of(good), {"host": "127.0.0.1", "port": dead, "timeout": 2}]},
                      {"name": "gone", "domains": ["gone.test"]}])
         live = host.cli("check")
-        assert live.returncode == _agent_report.EXIT_ATTENTION, live.stderr
+        assert live.returncode == _results.EXIT_ATTENTION, live.stderr
         before = host.snapshot()
         assert "metrics/ghostguard_certwatch.prom" in before and "state/last-run.json" in before
         assert "state/counters.json" in before
 
         what_if = host.cli("--now", "2099-01-01T00:00:00Z", "check")
         after = host.snapshot()
-    assert what_if.returncode == _agent_report.EXIT_ATTENTION, what_if.stderr
+    assert what_if.returncode == _results.EXIT_ATTENTION, what_if.stderr
     records = [json.loads(line) for line in what_if.stdout.splitlines()]
     assert [(r["cert_id"], r["status"]) for r in records] == [("web", "expired"), ("gone", "missing")]
     # the textfile, the state, the counters (a refused handshake again), the store: byte for byte as they were
@@ -60,7 +60,7 @@ def test_now_before_any_run_creates_nothing(host: Host) -> None:
     host.install("web", host.ca.issue(["web.test"], days=90))
     host.config([{"name": "web", "domains": ["web.test"]}])
     proc = host.cli("--now", "2026-01-01T00:00:00Z", "check")
-    assert proc.returncode in (_agent_report.EXIT_OK, _agent_report.EXIT_ATTENTION), proc.stderr
+    assert proc.returncode in (_results.EXIT_OK, _results.EXIT_ATTENTION), proc.stderr
     assert json.loads(proc.stdout.splitlines()[0])["cert_id"] == "web"
     assert not host.state.exists() and list(host.metrics.iterdir()) == []
 
@@ -73,7 +73,7 @@ def test_a_state_dir_that_cannot_be_created_is_a_one_line_configuration_error(ho
     before = host.snapshot()
     for argv in (["check"], ["reload", "--changed"]):
         proc = host.cli(*argv)
-        assert proc.returncode == _agent_report.EXIT_CONFIG
+        assert proc.returncode == _results.EXIT_CONFIG
         line = one_line(proc.stderr)
         assert line == ("certwatch: configuration error: state_dir %s cannot be created (Not a directory); create it "
                         "(mode 0700, writable by the agent) or set state_dir (certwatch_state_dir) to a writable place"
@@ -86,7 +86,7 @@ def test_a_missing_metrics_dir_is_a_configuration_error_before_any_work(host: Ho
     host.install("web", host.ca.issue(["web.test"], days=90))
     host.config([{"name": "web", "domains": ["web.test"]}], metrics_dir=str(host.root / "nope"))
     proc = host.cli("check")
-    assert proc.returncode == _agent_report.EXIT_CONFIG and proc.stdout == ""
+    assert proc.returncode == _results.EXIT_CONFIG and proc.stdout == ""
     assert "metrics_dir %s does not exist; create it" % (host.root / "nope") in one_line(proc.stderr)
     assert not (host.state / "last-run.json").exists()
 
@@ -100,8 +100,8 @@ def readme_exit_codes() -> dict[int, str]:
 
 def test_the_documented_table_is_the_agents() -> None:
     table = readme_exit_codes()
-    assert sorted(table) == [_agent_report.EXIT_OK, _agent_report.EXIT_ATTENTION, _agent_report.EXIT_FAILED,
-                             _agent_report.EXIT_CONFIG] == [0, 1, 2, 3]
+    assert sorted(table) == [_results.EXIT_OK, _results.EXIT_ATTENTION, _results.EXIT_FAILED,
+                             _results.EXIT_CONFIG] == [0, 1, 2, 3]
     assert "usage" in table[3] and "nothing was done" in table[3]
     assert "renewal" in table[2] and "usage" not in table[2]
     # the unit's SuccessExitStatus: the codes the table calls a success of the unit (0 always is)
@@ -109,7 +109,7 @@ def test_the_documented_table_is_the_agents() -> None:
     success = re.findall(r"^SuccessExitStatus=(.*)$", unit, re.M)
     documented = sorted(code for code, meaning in table.items() if "the unit treats it as success" in meaning)
     assert success == [" ".join(str(c) for c in documented)] == ["1"]
-    for text in (_agent_cli.EPILOG, (ROOT / "roles" / "certwatch" / "meta" / "argument_specs.yml").read_text()):
+    for text in (_cli.EPILOG, (ROOT / "roles" / "certwatch" / "meta" / "argument_specs.yml").read_text()):
         assert "3 configuration or usage error" in text
 
 
@@ -123,7 +123,7 @@ def test_the_documented_table_is_the_agents() -> None:
 def test_a_usage_error_is_exit_3_not_renewal_failed(host: Host, argv: list[str], expected: str) -> None:
     host.config([])
     proc = host.cli(*argv)
-    assert proc.returncode == _agent_report.EXIT_CONFIG, proc.stderr
+    assert proc.returncode == _results.EXIT_CONFIG, proc.stderr
     assert expected in proc.stderr and "usage error" in proc.stderr and "certwatch --help" in proc.stderr
     assert "Traceback" not in proc.stderr and not host.state.exists()
 
@@ -133,14 +133,14 @@ def test_every_row_of_the_table(host: Host) -> None:
     host.install("web", fresh)
     with served_by(host, fresh, "web") as good:
         host.config([{"name": "web", "domains": ["web.test"], "probe": probe_of(good), "reload": {"command": ["true"]}}])
-        assert host.cli("check").returncode == _agent_report.EXIT_OK          # 0: all fine
-        assert host.cli("--help").returncode == _agent_report.EXIT_OK
-        assert host.cli("reload", "web").returncode == _agent_report.EXIT_OK
+        assert host.cli("check").returncode == _results.EXIT_OK          # 0: all fine
+        assert host.cli("--help").returncode == _results.EXIT_OK
+        assert host.cli("reload", "web").returncode == _results.EXIT_OK
     host.config([{"name": "web", "domains": ["web.test"]}, {"name": "gone", "domains": ["gone.test"]}])
-    assert host.cli("check").returncode == _agent_report.EXIT_ATTENTION       # 1: a certificate is missing
+    assert host.cli("check").returncode == _results.EXIT_ATTENTION       # 1: a certificate is missing
     host.config([{"name": "web", "domains": ["web.test"], "reload": {"command": ["false"]}}])
     failed = host.cli("reload", "web")                                         # 2: a reload failed
-    assert failed.returncode == _agent_report.EXIT_FAILED and "reload command false exited 1" in failed.stderr
+    assert failed.returncode == _results.EXIT_FAILED and "reload command false exited 1" in failed.stderr
     for argv, message in (                                                     # 3: configuration or usage
         (["--now", "someday", "check"], "--now someday: "),
         (["--now", "2027-01-01T00:00:00Z", "reload"], "--now is for check and status"),
@@ -148,11 +148,11 @@ def test_every_row_of_the_table(host: Host) -> None:
         (["reload", "nope"], "no certificate named nope"),
     ):
         proc = host.cli(*argv)
-        assert proc.returncode == _agent_report.EXIT_CONFIG, (argv, proc.stderr)
+        assert proc.returncode == _results.EXIT_CONFIG, (argv, proc.stderr)
         assert message in one_line(proc.stderr)
     host.config_path.write_text("{not json")
     proc = host.cli("check")
-    assert proc.returncode == _agent_report.EXIT_CONFIG and "is not valid JSON" in one_line(proc.stderr)
+    assert proc.returncode == _results.EXIT_CONFIG and "is not valid JSON" in one_line(proc.stderr)
 
 
 def test_reload_changed_refreshes_metrics_and_state_at_once(host: Host) -> None:
@@ -200,12 +200,12 @@ def test_series_of_certificates_and_endpoints_that_left_the_config_leave_the_tex
 
     host.config([{"name": "web", "domains": ["web.test"], "probe": [probe(gone_port), probe(kept_port)]},
                  {"name": "api", "domains": ["api.test"], "probe": probe(kept_port)}])
-    assert host.cli("check").returncode == _agent_report.EXIT_ATTENTION
+    assert host.cli("check").returncode == _results.EXIT_ATTENTION
     text = host.prom()
     assert 'name="api"' in text and "127.0.0.1:%d" % gone_port in text
 
     host.config([{"name": "web", "domains": ["web.test"], "probe": [probe(kept_port), probe(new_port)]}])
-    assert host.cli("check").returncode == _agent_report.EXIT_ATTENTION
+    assert host.cli("check").returncode == _results.EXIT_ATTENTION
     text = host.prom()
     counters = (host.state / "counters.json").read_text()
     for stale in ('name="api"', "127.0.0.1:%d" % gone_port):

@@ -9,8 +9,8 @@ import typing as t
 import pytest
 from agent_lab import Host
 
-from ansible_collections.ghostguard.certs.plugins.module_utils._agent import config as _agent_config
-from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _agent_report
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import config as _config
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _results
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_bad_configuration_is_refused_before_any_work(host: Host, change: dict[s
         if command == "validate" and "secret file" in message:
             continue  # validate checks the file's shape only (the role runs it before writing secrets)
         code, out, err = host.main(command)
-        assert code == _agent_report.EXIT_CONFIG
+        assert code == _results.EXIT_CONFIG
         assert message in err, err
         assert out == ""
     assert not host.state.exists()  # nothing done
@@ -93,7 +93,7 @@ def test_missing_and_broken_config_files(host: Host) -> None:
 
 def test_defaults_paths_from_cert_dir_and_validates(host: Host) -> None:
     host.config([{"name": "web", "domains": ["web.test"]}])
-    cfg = _agent_config.load_config(str(host.config_path))
+    cfg = _config.load_config(str(host.config_path))
     # one inventory model: the same defaults as renew.yml (key privkey.pem, probe 127.0.0.1:443, SNI the first name)
     assert cfg["certificates"][0]["key_path"] == str(host.certs / "web" / "privkey.pem")
     assert cfg["certificates"][0]["issue_on"] == "controller"
@@ -103,12 +103,12 @@ def test_defaults_paths_from_cert_dir_and_validates(host: Host) -> None:
 
 def test_prove_defaults_and_watch_settings(host: Host) -> None:
     host.config([{"name": "web", "domains": ["web.test"], "reload": {"watch": True}}], prove={})
-    assert _agent_config.load_config(str(host.config_path))["prove"] == {
+    assert _config.load_config(str(host.config_path))["prove"] == {
         "retries": 20, "retry_delay": 0.5, "watch_retries": 10, "watch_retry_delay": 0.5, "watch_backoff": 2.0,
         "watch_max_delay": 8.0}
     host.config([], prove={"retries": 3, "watch_retries": 4, "watch_retry_delay": 0.25,
                            "watch_backoff": "1.5", "watch_max_delay": "1m"})
-    assert _agent_config.load_config(str(host.config_path))["prove"] == {
+    assert _config.load_config(str(host.config_path))["prove"] == {
         "retries": 3, "retry_delay": 0.5, "watch_retries": 4, "watch_retry_delay": 0.25, "watch_backoff": 1.5,
         "watch_max_delay": 60.0}
     code, out, _err = host.main("validate")

@@ -16,8 +16,8 @@ from go_reloader import GoReloader
 from services import TLSServer
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
-from ansible_collections.ghostguard.certs.plugins.module_utils._agent import engine as _agent_engine
-from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _agent_report
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import engine as _engine
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _results
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def renew_host(host: Host, monkeypatch: pytest.MonkeyPatch, srv: TLSServer | Non
         new = host.ca.issue(cert["domains"], days=90)
         return _bundle.build_bundle(new.cert_pem, new.key_pem, new.chain_pem)
 
-    monkeypatch.setattr(_agent_engine, "engine_issue", issue)
+    monkeypatch.setattr(_engine, "engine_issue", issue)
     secrets = host.root / "secrets"
     secrets.mkdir()
     (secrets / "acme.key").write_text("not used here")
@@ -88,7 +88,7 @@ def test_a_failed_proof_is_rolled_back(host: Host, monkeypatch: pytest.MonkeyPat
     with TLSServer(str(cert_dir / "fullchain.pem"), str(cert_dir / "privkey.pem")) as srv:
         renew_host(host, monkeypatch, srv, {"command": ["true"]})  # a reload that does not reload: a ghost
         code, out, err = host.main("renew")
-    assert code == _agent_report.EXIT_FAILED
+    assert code == _results.EXIT_FAILED
     record = json.loads(out.splitlines()[0])
     assert record["outcome"] == "rolled_back" and record["failure"] == "proof"
     assert record["fingerprint"] == _x509.fingerprint(old.cert)  # the previous generation is current again
@@ -148,7 +148,7 @@ def test_renew_a_directory_watcher_with_no_signal(host: Host, monkeypatch: pytes
 def test_a_file_watcher_that_never_sees_the_install_is_a_ghost_rolled_back(host: Host,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     code, record, err, events, old_fp = _renew_watcher(host, monkeypatch, "file")
-    assert code == _agent_report.EXIT_FAILED, err
+    assert code == _results.EXIT_FAILED, err
     assert record["outcome"] == "rolled_back" and record["failure"] == "ghost"
     assert "did not pick up the new certificate after 5 attempts and 0.9s of waiting" in record["error"]
     assert "ghost failed after install" in err and "rolling back" in err

@@ -17,7 +17,7 @@ from lab_fixture import LabHandle
 from services import free_port
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
-from ansible_collections.ghostguard.certs.plugins.module_utils._agent import config as _agent_config
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import config as _config
 
 
 def _key(path: pathlib.Path) -> str:
@@ -90,11 +90,11 @@ def test_fallbacks_are_validated(tmp_path: pathlib.Path) -> None:
         "acme_fallbacks[1]: the CA name b is used twice": [{"name": "b", "directory": "https://b/dir", "account_key": "/k"}] * 2,
     }
     for message, fallbacks in cases.items():
-        with pytest.raises(_agent_config.ConfigError) as caught:
-            _agent_config.validate(dict(base, acme_fallbacks=fallbacks), check_files=False)
+        with pytest.raises(_config.ConfigError) as caught:
+            _config.validate(dict(base, acme_fallbacks=fallbacks), check_files=False)
         assert message in str(caught.value)
-    with pytest.raises(_agent_config.ConfigError, match="the account key of CA b\\) does not exist"):
-        _agent_config.validate(dict(base, acme_fallbacks=[{"name": "b", "directory": "https://b/dir",
+    with pytest.raises(_config.ConfigError, match="the account key of CA b\\) does not exist"):
+        _config.validate(dict(base, acme_fallbacks=[{"name": "b", "directory": "https://b/dir",
                                                            "account_key": str(tmp_path / "missing")}]),
                                check_files=True)
 

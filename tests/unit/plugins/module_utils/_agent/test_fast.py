@@ -9,10 +9,10 @@ import pytest
 from agent_lab import Host, probe_of, run_isolated, served_by
 
 from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
-from ansible_collections.ghostguard.certs.plugins.module_utils._agent import cli as _agent_cli
-from ansible_collections.ghostguard.certs.plugins.module_utils._agent import fast as _agent_fast
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import cli as _cli
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import fast as _fast
 from ansible_collections.ghostguard.certs.plugins.module_utils._agent import main as _agent
-from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _agent_report
+from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _results
 
 
 @pytest.fixture
@@ -45,14 +45,14 @@ def test_nothing_due_reuses_the_engine_decision_without_cryptography(host: Host)
 
 def test_a_decision_is_reused_only_until_the_earliest_threshold() -> None:
     desc = {"not_after": "2030-01-31T00:00:00Z", "renew_at": "2030-01-01T00:00:00Z"}
-    end = _agent_report._epoch(desc["not_after"])
+    end = _results._epoch(desc["not_after"])
     limits: dict[str, float | None] = {"leeway": 60.0, "alert_before": 3 * 86400.0, "max_connection_age": None,
                                        "connection_margin": 3600.0}
-    assert _agent_fast._valid_until(desc, limits) == _agent_report._epoch(desc["renew_at"])
+    assert _fast._valid_until(desc, limits) == _results._epoch(desc["renew_at"])
     limits["alert_before"] = 40 * 86400.0  # alerting earlier than renewing
-    assert _agent_fast._valid_until(desc, limits) == end - 60 - 40 * 86400
+    assert _fast._valid_until(desc, limits) == end - 60 - 40 * 86400
     limits.update(alert_before=0.0, max_connection_age=45 * 86400.0)
-    assert _agent_fast._valid_until(desc, limits) == end - 60 - 45 * 86400 - 3600
+    assert _fast._valid_until(desc, limits) == end - 60 - 45 * 86400 - 3600
 
 
 def test_memo_is_dropped_when_the_policy_changes(host: Host) -> None:
@@ -90,7 +90,7 @@ def test_a_timer_run_with_nothing_due_stays_small(host: Host) -> None:
 ])
 def test_timer_command_lines_are_read_as_argparse_reads_them(argv: list[str]) -> None:
     quick = _agent._timer_args(argv)
-    full = _agent_cli.parse(argv)
+    full = _cli.parse(argv)
     assert quick is not None
     assert (quick.config, quick.command, quick.random_delay, quick.now) == \
            (full.config, full.command, full.random_delay, full.now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import audit_report as _report
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import audit_report as _audit_report
 
 
 def cert(path: str, status: str, seconds: int) -> dict:
@@ -26,7 +26,7 @@ RESULTS = {
 
 
 def test_build_fleet_report() -> None:
-    report = _report.build_fleet_report(RESULTS, "2026-01-01T00:00:00Z")
+    report = _audit_report.build_fleet_report(RESULTS, "2026-01-01T00:00:00Z")
     assert [(r["host"], r["path"]) for r in report["certificates"]] == [("web-1", "a"), ("web-1", "c"), ("web-2", "b")]
     assert report["summary"]["counts"] == {
         "revoked": 0, "expired": 1, "invalid": 0, "not_yet_valid": 0, "critical": 0, "due": 1, "ok": 1}
@@ -41,7 +41,7 @@ def test_build_fleet_report() -> None:
 
 
 def test_render_table() -> None:
-    text = _report.render_table(_report.build_fleet_report(RESULTS), limit=2)
+    text = _audit_report.render_table(_audit_report.build_fleet_report(RESULTS), limit=2)
     lines = text.splitlines()
     assert lines[0].split() == ["STATUS", "LEFT", "NOT", "AFTER", "HOST", "PATH", "NAMES"]
     assert lines[1].split()[:3] == ["expired", "-2h", "0m"]
@@ -53,19 +53,19 @@ def test_render_table() -> None:
 
 @pytest.mark.parametrize(("seconds", "text"), [(0, "0m"), (59, "0m"), (3660, "1h 1m"), (90000, "1d 1h"), (-90000, "-1d 1h")])
 def test_human_duration(seconds: int, text: str) -> None:
-    assert _report.human_duration(seconds) == text
+    assert _audit_report.human_duration(seconds) == text
 
 
 def test_query() -> None:
-    report = _report.build_fleet_report(RESULTS)
-    assert _report.query(report, "certificates[?status=='expired'].host") == ["web-1"]
+    report = _audit_report.build_fleet_report(RESULTS)
+    assert _audit_report.query(report, "certificates[?status=='expired'].host") == ["web-1"]
     with pytest.raises(ValueError, match="invalid"):
-        _report.query(report, "certificates[?")
+        _audit_report.query(report, "certificates[?")
 
 
 def test_worst_ignores_statuses_it_does_not_know() -> None:
     """A host on another collection version may report a status this one does not know: counted, never fatal."""
     odd = {"h": {"certificates": [cert("a", "quarantined", 10), cert("b", "due", 20)], "errors": [], "clock": {}}}
-    summary = _report.build_fleet_report(odd)["summary"]
+    summary = _audit_report.build_fleet_report(odd)["summary"]
     assert summary["counts"]["quarantined"] == 1 and summary["worst"] == "due"
-    assert _report.build_fleet_report({})["summary"]["worst"] is None
+    assert _audit_report.build_fleet_report({})["summary"]["worst"] is None

@@ -18,7 +18,7 @@ import pytest
 from lab_fixture import LabHandle
 
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import FileSystemError, InputError
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _fleet_issue
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _issuing
 from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
 from ansible_collections.ghostguard.certs.plugins.module_utils._fleet.schedule import schedule
 
@@ -44,7 +44,7 @@ def test_three_orders_at_once_each_in_the_ledger_once(quiet_lab: LabHandle, tmp_
     orders = [order(lab, store, "n%d" % i, ["n%d.example.test" % i]) for i in (1, 2, 3)]
     before = len(lab.proxy_stats().get("orders", []))
     started = time.monotonic()
-    run = _fleet_issue.issue_orders(orders, str(store), "run-1", concurrency=3)
+    run = _issuing.issue_orders(orders, str(store), "run-1", concurrency=3)
     elapsed = time.monotonic() - started
     assert all(o["ok"] and o["ordered"] and o["accepted"] and not o["reused"] for o in run.issued.values()), run.issued
     assert run.lock == {"acquired": True, "waited": 0.0, "broke_stale": None} or run.lock["acquired"]
@@ -64,7 +64,7 @@ def test_three_orders_at_once_each_in_the_ledger_once(quiet_lab: LabHandle, tmp_
 
     # again: every certificate is fresh in its store, reused without an order
     before = len(lab.proxy_stats().get("orders", []))
-    again = _fleet_issue.issue_orders(orders, str(store), "run-2", concurrency=3)
+    again = _issuing.issue_orders(orders, str(store), "run-2", concurrency=3)
     assert all(o["ok"] and o["reused"] and not o["ordered"] and not o["accepted"] for o in again.issued.values())
     assert accepted_by_ca(lab, before) == []
     assert again.issued["n1"]["fingerprint"] == run.issued["n1"]["fingerprint"]
@@ -73,7 +73,7 @@ def test_three_orders_at_once_each_in_the_ledger_once(quiet_lab: LabHandle, tmp_
 def test_ari_replaces_is_sent_and_recorded_exempt(quiet_lab: LabHandle, tmp_path: pathlib.Path) -> None:
     lab = quiet_lab
     store = tmp_path / "store"
-    first = _fleet_issue.issue_orders([order(lab, store, "n4", ["n4.example.test"])], str(store), "run-1")
+    first = _issuing.issue_orders([order(lab, store, "n4", ["n4.example.test"])], str(store), "run-1")
     assert first.issued["n4"]["ok"] and not first.issued["n4"]["replaces"]
     from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
     from ansible_collections.ghostguard.certs.plugins.module_utils._acme.ari import cert_id
@@ -82,7 +82,7 @@ def test_ari_replaces_is_sent_and_recorded_exempt(quiet_lab: LabHandle, tmp_path
     ident = cert_id(leaf)
     before = len(lab.proxy_stats().get("orders", []))
     lab.proxy_control(ari_due=True)
-    again = _fleet_issue.issue_orders([order(lab, store, "n4", ["n4.example.test"], replaces=ident)], str(store), "run-2")
+    again = _issuing.issue_orders([order(lab, store, "n4", ["n4.example.test"], replaces=ident)], str(store), "run-2")
     assert again.issued["n4"]["ordered"] and again.issued["n4"]["replaces"]
     assert [o["replaces"] for o in accepted_by_ca(lab, before)] == [ident]
     ledger = _ledger.load_ledger(str(store / "ledger.json"))
@@ -96,7 +96,7 @@ def test_a_failed_order_fails_only_itself(quiet_lab: LabHandle, tmp_path: pathli
     store = tmp_path / "store"
     good = order(lab, store, "n5", ["n5.example.test"])
     refused = order(lab, store, "evil", ["www.evil.test"], allowed_domains=["*.example.test"])
-    run = _fleet_issue.issue_orders([refused, good], str(store), "run-1", concurrency=2)
+    run = _issuing.issue_orders([refused, good], str(store), "run-1", concurrency=2)
     assert run.issued["n5"]["ok"] and run.issued["n5"]["ordered"]
     bad = run.issued["evil"]
     assert not bad["ok"] and not bad["accepted"] and "allowed_domains" in bad["msg"] and bad["order_url"] is None
@@ -108,7 +108,7 @@ def test_an_order_that_fails_after_the_ca_accepted_it_is_in_the_ledger(quiet_lab
     store = tmp_path / "store"
     broken = order(lab, store, "n1", ["n1.example.test"], timeout=20)
     broken["rfc2136"] = dict(broken["rfc2136"], key_secret="d3JvbmcgdHNpZyBzZWNyZXQgZm9yIHRoZSBsYWI=")  # refused by BIND
-    run = _fleet_issue.issue_orders([broken], str(store), "run-1")
+    run = _issuing.issue_orders([broken], str(store), "run-1")
     out = run.issued["n1"]
     assert not out["ok"] and out["accepted"] and out["order_url"] and out["msg"], out
     assert "d3JvbmcgdHNpZyBzZWNyZXQ" not in json.dumps(run.issued)
@@ -123,38 +123,25 @@ def test_the_lock_of_a_live_run_fails_the_run_naming_its_holder(tmp_path: pathli
         with open(store / "issue.lock", "w") as handle:
             json.dump(dict(_ledger.lock_record("other-run", holder.pid)), handle)
         with pytest.raises(FileSystemError, match=r"held by other-run \(host .*, pid %d" % holder.pid):
-            _fleet_issue.issue_orders([], str(store), "run-1", lock_wait=0)
+            _issuing.issue_orders([], str(store), "run-1", lock_wait=0)
     finally:
         holder.kill()
         holder.wait()
-    run = _fleet_issue.issue_orders([], str(store), "run-1", lock_wait=5)
+    run = _issuing.issue_orders([], str(store), "run-1", lock_wait=5)
     assert run.lock["broke_stale"]["owner"] == "other-run" and run.issued == {}
 
 
 def test_order_ids_must_be_unique(tmp_path: pathlib.Path) -> None:
     with pytest.raises(InputError, match="an id of its own"):
-        _fleet_issue.issue_orders([{"id": "a"}, {"id": "a"}], str(tmp_path), "run-1")
+        _issuing.issue_orders([{"id": "a"}, {"id": "a"}], str(tmp_path), "run-1")
     assert not os.path.exists(tmp_path / "issue.lock")
-
-
-def test_renew_request_maps_acme_dns01_options() -> None:
-    req = _fleet_issue.renew_request({
-        "names": ["a.example.test"], "cert_path": "/s/cert.pem", "key_path": "/s/privkey.pem", "acme_directory": "https://ca/dir",
-        "account_key_content": "PEM", "dns_provider": "rfc2136", "rfc2136": {"server": "ns1"}, "replaces": "abc.def",
-        "force": True, "renew_before": "10d", "ari": False, "timeout": 60, "propagation_timeout": 30})
-    assert req.issue.replaces == "abc.def" and req.issue.account.key_content == b"PEM" and req.issue.timeout == 60
-    assert req.policy.force and req.policy.renew_before == 10 * 86400 and not req.ari
-    assert req.targets.cert == "/s/cert.pem" and req.issue.dns.settings == {"server": "ns1"}
-    assert "PEM" not in repr(req)
-    with pytest.raises(InputError, match="cert_path, acme_directory and dns_provider"):
-        _fleet_issue.renew_request({"names": ["a.example.test"]})
 
 
 KILL_SCRIPT = """
 import json, sys
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _fleet_issue
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _issuing
 orders = json.loads(sys.argv[1])
-_fleet_issue.issue_orders(orders, sys.argv[2], "doomed-run", concurrency=len(orders))
+_issuing.issue_orders(orders, sys.argv[2], "doomed-run", concurrency=len(orders))
 """
 
 
@@ -191,7 +178,7 @@ def test_a_run_killed_after_the_ca_accepted_orders_leaves_them_in_the_ledger(qui
     lock = json.loads((store / "issue.lock").read_text())
     assert lock["owner"] == "doomed-run" and lock["pid"] == proc.pid
     # the next run: the dead run's lock is taken over at once; the accepted orders are not recorded again
-    run = _fleet_issue.issue_orders(orders, str(store), "next-run", lock_wait=0, concurrency=2)
+    run = _issuing.issue_orders(orders, str(store), "next-run", lock_wait=0, concurrency=2)
     assert run.lock["broke_stale"]["pid"] == proc.pid
     assert all(o["ok"] for o in run.issued.values())
     urls = [e["order_url"] for e in _ledger.load_ledger(str(store / "ledger.json"))]
@@ -203,7 +190,7 @@ def test_an_order_planned_exempt_but_sent_without_replaces_is_warned_about(quiet
     store = tmp_path / "store"
     plain = order(lab, store, "n2", ["n2.example.test"], acme_directory=lab.info["directory"], ari_exempt=True,
                   replaces="AAAA.BBBB")  # Pebble itself offers no ARI: replaces is not sent
-    run = _fleet_issue.issue_orders([plain], str(store), "run-1")
+    run = _issuing.issue_orders([plain], str(store), "run-1")
     assert run.issued["n2"]["ok"] and not run.issued["n2"]["replaces"]
     assert any("order n2: planned as an ARI renewal" in w for w in run.warnings)
     assert [e["replaces"] for e in _ledger.load_ledger(str(store / "ledger.json"))] == [False]
@@ -221,18 +208,18 @@ def test_reusable_says_when_a_stored_certificate_may_stand_in_for_an_order(tmp_p
     fresh = ca.issue(["r.example.test"], days=90)
     path = fresh.write(str(tmp_path), "cert", bundle=False, key=False)
     seen = _x509.fingerprint(fresh.cert)
-    assert _fleet_issue.reusable(path, ["R.example.test."]) is not None           # fresh, not what the plan saw
-    assert _fleet_issue.reusable(path, ["r.example.test"], seen=[seen.upper()]) is None   # the plan judged this one
-    assert _fleet_issue.reusable(path, ["r.example.test", "s.example.test"]) is None   # other names
-    assert _fleet_issue.reusable(path, ["r.example.test"], force=True) is None        # forced: only if ordered meanwhile
+    assert _issuing.reusable(path, ["R.example.test."]) is not None           # fresh, not what the plan saw
+    assert _issuing.reusable(path, ["r.example.test"], seen=[seen.upper()]) is None   # the plan judged this one
+    assert _issuing.reusable(path, ["r.example.test", "s.example.test"]) is None   # other names
+    assert _issuing.reusable(path, ["r.example.test"], force=True) is None        # forced: only if ordered meanwhile
     installed = os.stat(path).st_mtime
-    assert _fleet_issue.reusable(path, ["r.example.test"], force=True, since=installed - 5, seen=[seen]) is not None
-    assert _fleet_issue.reusable(path, ["r.example.test"], force=True, since=installed + 5) is None
+    assert _issuing.reusable(path, ["r.example.test"], force=True, since=installed - 5, seen=[seen]) is not None
+    assert _issuing.reusable(path, ["r.example.test"], force=True, since=installed + 5) is None
     due = ca.issue(["r.example.test"], days=30, not_before=now() - dt.timedelta(days=25))
     due.write(str(tmp_path), "cert", bundle=False, key=False)
-    assert _fleet_issue.reusable(path, ["r.example.test"]) is None                      # due under the policy
-    assert _fleet_issue.reusable(path, ["r.example.test"], {"renew_fraction": 0.01}) is not None
-    assert _fleet_issue.reusable(str(tmp_path / "none.pem"), ["r.example.test"], since=0) is None
+    assert _issuing.reusable(path, ["r.example.test"]) is None                      # due under the policy
+    assert _issuing.reusable(path, ["r.example.test"], {"renew_fraction": 0.01}) is not None
+    assert _issuing.reusable(str(tmp_path / "none.pem"), ["r.example.test"], since=0) is None
 
 
 def test_a_forced_order_reuses_what_another_run_ordered_since_this_one_planned(
@@ -240,16 +227,16 @@ def test_a_forced_order_reuses_what_another_run_ordered_since_this_one_planned(
     lab = quiet_lab
     store = tmp_path / "store"
     planned = time.time() - 1          # this run planned, then the other run ordered the name set
-    first = _fleet_issue.issue_orders([order(lab, store, "n4", ["n4.example.test"])], str(store), "other-run")
+    first = _issuing.issue_orders([order(lab, store, "n4", ["n4.example.test"])], str(store), "other-run")
     assert first.issued["n4"]["ordered"]
     before = len(lab.proxy_stats().get("orders", []))
     forced = order(lab, store, "n4", ["n4.example.test"], force=True)
-    run = _fleet_issue.issue_orders([forced], str(store), "this-run", since=planned)
+    run = _issuing.issue_orders([forced], str(store), "this-run", since=planned)
     out = run.issued["n4"]
     assert out["ok"] and out["reused"] and not out["ordered"] and "ordered meanwhile by another run" in out["reason"]
     assert out["fingerprint"] == first.issued["n4"]["fingerprint"] and accepted_by_ca(lab, before) == []
     # planned after that certificate was installed: the force is the operator's, and it orders
-    again = _fleet_issue.issue_orders([forced], str(store), "later-run", since=time.time() + 1)
+    again = _issuing.issue_orders([forced], str(store), "later-run", since=time.time() + 1)
     assert again.issued["n4"]["ordered"] and len(accepted_by_ca(lab, before)) == 1
 
 
@@ -264,7 +251,7 @@ def test_a_ca_found_unreachable_fails_the_other_orders_at_once(tmp_path: pathlib
                "account_key_path": str(tmp_path / "account.key"), "dns_provider": "rfc2136",
                "rfc2136": {"server": "127.0.0.1:1"}} for i in (1, 2, 3)]
     started = time.monotonic()
-    run = _fleet_issue.issue_orders(orders, str(tmp_path), "run-1", concurrency=1)
+    run = _issuing.issue_orders(orders, str(tmp_path), "run-1", concurrency=1)
     assert time.monotonic() - started < 5          # one retry cycle (3 s), not three in a row
     assert list(run.unreachable) == [url] and "Connection refused" in run.unreachable[url]
     assert {o["msg"] for o in run.issued.values()} == {"the CA at %s is unreachable: %s. This run sends it nothing more "

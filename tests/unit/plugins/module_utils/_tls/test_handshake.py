@@ -15,7 +15,7 @@ from services import TLSServer, free_port
 
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import InputError
 from ansible_collections.ghostguard.certs.plugins.module_utils._tls import handshake as _handshake
-from ansible_collections.ghostguard.certs.plugins.module_utils._tls import probe as _tls_probe
+from ansible_collections.ghostguard.certs.plugins.module_utils._tls import probe as _probe
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def test_handshake_failure_on_plain_text() -> None:
 
         threading.Thread(target=answer, daemon=True).start()
         err = failure(_handshake.Endpoint("127.0.0.1", listener.getsockname()[1], timeout=3))
-        res = _tls_probe.probe(_handshake.Endpoint("127.0.0.1", listener.getsockname()[1], timeout=3))
+        res = _probe.probe(_handshake.Endpoint("127.0.0.1", listener.getsockname()[1], timeout=3))
     assert err.error == "handshake_failure" and "not a TLS endpoint" in err.message
     assert not err.certificate_refused
     # the probe: no certificate was checked, so verified is null (not false)
@@ -119,10 +119,10 @@ def test_client_certificate(lab: ProbeLab, tmp_path: t.Any) -> None:
         assert refused.error == "handshake_failure", refused
         assert "client certificate" in refused.message
         # the probe reports the same refusal as an error class, not an exception
-        res = _tls_probe.probe(ep(srv.port, lab, client_cert=wrong_cert, client_key=wrong_key))
+        res = _probe.probe(ep(srv.port, lab, client_cert=wrong_cert, client_key=wrong_key))
         assert res["error"] == "handshake_failure" and "client certificate" in res["error_message"]
     # a missing client certificate is this endpoint's input error, reported on it (no exception, no retry)
-    missing = _tls_probe.probe(ep(1, lab, client_cert=str(tmp_path / "missing.pem"), retries=3, retry_delay=30))
+    missing = _probe.probe(ep(1, lab, client_cert=str(tmp_path / "missing.pem"), retries=3, retry_delay=30))
     assert missing["error"] == "invalid_input" and missing["attempts"] == 1 and missing["verified"] is None
     assert "client_cert %s does not exist" % (tmp_path / "missing.pem") in missing["error_message"]
 
@@ -133,7 +133,7 @@ def test_endpoint_options_merge_and_check() -> None:
     with pytest.raises(InputError, match="unknown endpoint option"):
         _handshake.Endpoint.from_options({"host": "a", "bogus": 1})
     with pytest.raises(InputError, match="not a SHA-256"):
-        _tls_probe.probe_many([_handshake.Endpoint("a", expected_fingerprint="xyz")])
+        _probe.probe_many([_handshake.Endpoint("a", expected_fingerprint="xyz")])
     with pytest.raises(InputError, match="TCP port"):
         _handshake.Endpoint("a", port=0).check()
 

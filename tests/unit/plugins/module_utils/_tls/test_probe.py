@@ -21,7 +21,7 @@ from ansible_collections.ghostguard.certs.plugins.module_utils import _policy, _
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import InputError, ProbeError
 from ansible_collections.ghostguard.certs.plugins.module_utils._tls import ct as _ct
 from ansible_collections.ghostguard.certs.plugins.module_utils._tls import handshake as _handshake
-from ansible_collections.ghostguard.certs.plugins.module_utils._tls import probe as _tls_probe
+from ansible_collections.ghostguard.certs.plugins.module_utils._tls import probe as _probe
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def ep(port: int, lab: ProbeLab, **kw: t.Any) -> _handshake.Endpoint:
 
 def test_verified_handshake_reports_everything(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
     srv, issued = good
-    res = _tls_probe.probe(ep(srv.port, lab, alpn=["h2"]))
+    res = _probe.probe(ep(srv.port, lab, alpn=["h2"]))
     assert res["ok"] and res["error"] is None and res["verified"] is True
     assert res["certificate"]["fingerprint_sha256"] == _x509.fingerprint(issued.cert)
     assert res["certificate"]["path"] is None and res["certificate"]["status"] == "ok"
@@ -57,7 +57,7 @@ def test_verified_handshake_reports_everything(lab: ProbeLab, good: tuple[TLSSer
 
 def test_ip_address_host_without_server_name(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
     srv, _issued = good
-    res = _tls_probe.probe(ep(srv.port, lab, server_name=None))
+    res = _probe.probe(ep(srv.port, lab, server_name=None))
     assert res["ok"], res["error_message"]
     assert res["server_name"] == "127.0.0.1"
 
@@ -67,14 +67,14 @@ def test_expected_fingerprint_any_case(lab: ProbeLab, good: tuple[TLSServer, Iss
     srv, issued = good
     fp = _x509.fingerprint(issued.cert)
     given = fp.replace(":", "").upper() if written == "upper-no-colons" else fp
-    res = _tls_probe.probe(ep(srv.port, lab, expected_fingerprint=given))
+    res = _probe.probe(ep(srv.port, lab, expected_fingerprint=given))
     assert res["matches_expected"] is True and res["expected_fingerprint"] == fp
 
 
 def test_mismatch_retries_then_reports(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
     srv, _issued = good
     sleeps: list[float] = []
-    res = _tls_probe.probe(ep(srv.port, lab, expected_fingerprint="ab" * 32, retries=3, retry_delay=0.25),
+    res = _probe.probe(ep(srv.port, lab, expected_fingerprint="ab" * 32, retries=3, retry_delay=0.25),
                            sleep=sleeps.append)
     assert res["matches_expected"] is False and res["ok"] is False
     assert res["attempts"] == 4 and sleeps == [0.25] * 3
@@ -84,7 +84,7 @@ def test_mismatch_retries_then_reports(lab: ProbeLab, good: tuple[TLSServer, Iss
 def test_backoff_waits_grow_to_the_cap_and_stop_after_retries(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
     srv, _issued = good
     sleeps: list[float] = []
-    res = _tls_probe.probe(ep(srv.port, lab, expected_fingerprint="ab" * 32, retries=6, retry_delay=0.5,
+    res = _probe.probe(ep(srv.port, lab, expected_fingerprint="ab" * 32, retries=6, retry_delay=0.5,
                               retry_backoff=2, retry_max_delay=3), sleep=sleeps.append)
     assert sleeps == [0.5, 1, 2, 3, 3, 3]
     assert res["attempts"] == 7 and res["waited"] == 12.5 and srv.handshakes >= 7
@@ -94,7 +94,7 @@ def test_backoff_waits_grow_to_the_cap_and_stop_after_retries(lab: ProbeLab, goo
 def test_no_wait_when_served_at_once(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
     srv, issued = good
     sleeps: list[float] = []
-    res = _tls_probe.probe(ep(srv.port, lab, expected_fingerprint=_x509.fingerprint(issued.cert), retries=5,
+    res = _probe.probe(ep(srv.port, lab, expected_fingerprint=_x509.fingerprint(issued.cert), retries=5,
                               retry_backoff=2), sleep=sleeps.append)
     assert res["ok"] and res["attempts"] == 1 and res["waited"] == 0 and sleeps == []
 
@@ -115,7 +115,7 @@ def test_retry_waits_for_reload(lab: ProbeLab, kw: dict[str, t.Any], reload_at: 
             if len(calls) == reload_at:  # the service reloads during this wait
                 srv.reload()
 
-        res = _tls_probe.probe(ep(srv.port, lab, expected_fingerprint=_x509.fingerprint(new.cert), **kw), sleep=sleep)
+        res = _probe.probe(ep(srv.port, lab, expected_fingerprint=_x509.fingerprint(new.cert), **kw), sleep=sleep)
     assert res["matches_expected"] is True and res["ok"]
     assert res["attempts"] == reload_at + 1 and calls == pytest.approx(waits)
     assert res["waited"] == pytest.approx(sum(waits))
@@ -123,7 +123,7 @@ def test_retry_waits_for_reload(lab: ProbeLab, kw: dict[str, t.Any], reload_at: 
 
 def test_hostname_mismatch(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
     srv, issued = good
-    res = _tls_probe.probe(ep(srv.port, lab, server_name="other.test"))
+    res = _probe.probe(ep(srv.port, lab, server_name="other.test"))
     assert res["error"] == "hostname_mismatch" and res["verified"] is False and not res["ok"]
     assert res["certificate"]["fingerprint_sha256"] == _x509.fingerprint(issued.cert)
     assert "other.test" in res["error_message"]
@@ -133,26 +133,26 @@ def test_unknown_ca(lab: ProbeLab, good: tuple[TLSServer, Issued], tmp_path: pat
     srv, _issued = good
     other = tmp_path / "other.pem"
     other.write_bytes(TestCA("someone else").root_pem)
-    res = _tls_probe.probe(_handshake.Endpoint("127.0.0.1", srv.port, server_name="svc.test", ca_bundle=str(other)))
+    res = _probe.probe(_handshake.Endpoint("127.0.0.1", srv.port, server_name="svc.test", ca_bundle=str(other)))
     assert res["error"] == "unknown_ca" and res["certificate"] is not None
 
 
 def test_validation_off(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
     srv, _issued = good
-    res = _tls_probe.probe(_handshake.Endpoint("127.0.0.1", srv.port, server_name="nope.test", validate_certs=False))
+    res = _probe.probe(_handshake.Endpoint("127.0.0.1", srv.port, server_name="nope.test", validate_certs=False))
     assert res["ok"] and res["verified"] is None and res["error"] is None
 
 
 def test_expired(lab: ProbeLab) -> None:
     old = lab.ca.issue(["svc.test"], days=1, not_before=now() - dt.timedelta(days=2))
     with TLSServer(*lab.write(old, "expired")) as srv:
-        res = _tls_probe.probe(ep(srv.port, lab))
+        res = _probe.probe(ep(srv.port, lab))
     assert res["error"] == "expired"
     assert res["certificate"]["status"] == "expired"
 
 
 def test_refused() -> None:
-    res = _tls_probe.probe(_handshake.Endpoint("127.0.0.1", free_port(), timeout=2, retries=1, retry_delay=0))
+    res = _probe.probe(_handshake.Endpoint("127.0.0.1", free_port(), timeout=2, retries=1, retry_delay=0))
     assert res["error"] == "refused" and res["attempts"] == 2 and res["certificate"] is None
     assert res["verified"] is None  # no handshake happened: nothing was verified, nor refused
 
@@ -166,7 +166,7 @@ def test_probe_many_runs_concurrently(lab: ProbeLab) -> None:
             servers.append(TLSServer(*files, handshake_delay=0.3).start())
         endpoints = [ep(s.port, lab, name="s%d" % i) for i, s in enumerate(servers)]
         start = time.monotonic()
-        results = _tls_probe.probe_many(endpoints, workers=10)
+        results = _probe.probe_many(endpoints, workers=10)
         elapsed = time.monotonic() - start
     finally:
         for srv in servers:
@@ -174,7 +174,7 @@ def test_probe_many_runs_concurrently(lab: ProbeLab) -> None:
     assert [r["name"] for r in results] == ["s%d" % i for i in range(10)]
     assert all(r["ok"] for r in results)
     assert elapsed < 1.5  # 10 x 0.3 s one after the other would take 3 s
-    assert _tls_probe.summarize(results) == {"total": 10, "ok": 10, "mismatched": 0, "errors": {}}
+    assert _probe.summarize(results) == {"total": 10, "ok": 10, "mismatched": 0, "errors": {}}
 
 
 def test_sct_from_a_served_certificate(tmp_path: pathlib.Path) -> None:
@@ -185,7 +185,7 @@ def test_sct_from_a_served_certificate(tmp_path: pathlib.Path) -> None:
     cert_file, _key_file = Issued(leaf, key, list(ca.chain)).write(str(tmp_path), "ct"), str(tmp_path / "ct.key")
     logs = _ct.load_log_list(log_list(tmp_path / "logs.json", log_key))
     with TLSServer(cert_file, _key_file) as srv:
-        res = _tls_probe.probe(_handshake.Endpoint("127.0.0.1", srv.port, server_name="ct.test",
+        res = _probe.probe(_handshake.Endpoint("127.0.0.1", srv.port, server_name="ct.test",
                                                    ca_bundle=str(tmp_path / "root.pem")), logs=logs)
     assert res["ok"], res["error_message"]
     assert len(res["scts"]) == 1 and res["scts"][0]["signature_valid"] is True
@@ -195,7 +195,7 @@ def test_sct_from_a_served_certificate(tmp_path: pathlib.Path) -> None:
 
 
 def test_request_from_options_single_host() -> None:
-    req = _tls_probe.ProbeRequest.from_options({
+    req = _probe.ProbeRequest.from_options({
         "host": "svc.test", "port": 8443, "alpn": ["h2"], "retries": None, "timeout": 2.0,
         "renew_before": "30d", "concurrency": 4, "ocsp": True, "fail_on_error": True,
     })
@@ -207,7 +207,7 @@ def test_request_from_options_single_host() -> None:
 
 
 def test_request_from_options_endpoints_take_top_level_defaults() -> None:
-    req = _tls_probe.ProbeRequest.from_options({
+    req = _probe.ProbeRequest.from_options({
         "endpoints": [{"host": "a", "name": "first"}, {"host": "b", "port": 9443, "timeout": None}],
         "port": 8443, "timeout": 3.0, "server_name": "svc.test",
     })
@@ -234,36 +234,36 @@ def test_request_from_options_endpoints_take_top_level_defaults() -> None:
 )
 def test_request_from_options_rejects(options: dict[str, t.Any], message: str) -> None:
     with pytest.raises(InputError, match=message):
-        _tls_probe.ProbeRequest.from_options(options)
+        _probe.ProbeRequest.from_options(options)
 
 
 def test_probe_endpoints_single_and_facts(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
     srv, issued = good
     fp = _x509.fingerprint(issued.cert)
-    req = _tls_probe.ProbeRequest.from_options({
+    req = _probe.ProbeRequest.from_options({
         "host": "127.0.0.1", "port": srv.port, "server_name": "svc.test", "ca_bundle": lab.root_file,
         "expected_fingerprint": fp, "timeout": 3.0,
     })
-    result = _tls_probe.probe_endpoints(req)
-    assert isinstance(result, _tls_probe.ProbeResult)
+    result = _probe.probe_endpoints(req)
+    assert isinstance(result, _probe.ProbeResult)
     assert result.summary == {"total": 1, "ok": 1, "mismatched": 0, "errors": {}}
     facts = result.facts()
     assert facts["endpoints"] == result.endpoints and facts["matches_expected"] is True
     assert facts["certificate"]["fingerprint_sha256"] == fp and "name" not in facts
-    _tls_probe.require_ok(req, result)  # nothing failed: no exception
+    _probe.require_ok(req, result)  # nothing failed: no exception
 
 
 def test_probe_endpoints_list_has_no_top_level_keys(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
     srv, _issued = good
-    req = _tls_probe.ProbeRequest(endpoints=[_handshake.Endpoint("127.0.0.1", srv.port, server_name="svc.test",
+    req = _probe.ProbeRequest(endpoints=[_handshake.Endpoint("127.0.0.1", srv.port, server_name="svc.test",
                                                                  ca_bundle=lab.root_file, name="web")],
                                   policy=_policy.Policy())
-    facts = _tls_probe.probe_endpoints(req).facts()
+    facts = _probe.probe_endpoints(req).facts()
     assert set(facts) == {"endpoints", "summary"} and facts["endpoints"][0]["name"] == "web"
 
 
-def _result(*endpoints: dict[str, t.Any]) -> _tls_probe.ProbeResult:
-    return _tls_probe.ProbeResult(endpoints=list(endpoints), summary=_tls_probe.summarize(endpoints))
+def _result(*endpoints: dict[str, t.Any]) -> _probe.ProbeResult:
+    return _probe.ProbeResult(endpoints=list(endpoints), summary=_probe.summarize(endpoints))
 
 
 def _row(name: str, expected: str | None = None, matches: bool | None = None, error: str | None = None) -> dict[str, t.Any]:
@@ -279,13 +279,13 @@ def _row(name: str, expected: str | None = None, matches: bool | None = None, er
 def test_require_ok(fail_on_mismatch: bool, fail_on_error: bool, failed: list[str]) -> None:
     result = _result(_row("fine", "aa", True), _row("mismatch", "aa", False), _row("unproven", "aa", None, "timeout"),
                      _row("down", None, None, "refused"))
-    req = _tls_probe.ProbeRequest(endpoints=[], fail_on_mismatch=fail_on_mismatch, fail_on_error=fail_on_error)
-    assert [r["name"] for r in _tls_probe.failed_endpoints(req, result)] == failed
+    req = _probe.ProbeRequest(endpoints=[], fail_on_mismatch=fail_on_mismatch, fail_on_error=fail_on_error)
+    assert [r["name"] for r in _probe.failed_endpoints(req, result)] == failed
     if not failed:
-        _tls_probe.require_ok(req, result)
+        _probe.require_ok(req, result)
         return
     with pytest.raises(ProbeError) as err:
-        _tls_probe.require_ok(req, result)
+        _probe.require_ok(req, result)
     assert str(err.value).startswith("%d of 4 endpoint(s) failed: " % len(failed))
     assert all(name + ":" in str(err.value) for name in failed)
     assert err.value.details["endpoints"] == result.endpoints and err.value.details["summary"]["total"] == 4
@@ -297,7 +297,7 @@ def test_bad_ca_bundle_is_reported_on_its_entry_and_the_batch_goes_on(
     srv, issued = good
     key_file = pathlib.Path(lab.write(issued, "keyfile")[1])  # a private key, no certificate
     missing = str(tmp_path / "missing-ca.pem")
-    request = _tls_probe.ProbeRequest.from_options({
+    request = _probe.ProbeRequest.from_options({
         "server_name": "svc.test", "ca_bundle": lab.root_file, "timeout": 3, "retries": 2, "retry_delay": 5,
         "endpoints": [
             {"host": "127.0.0.1", "port": srv.port, "ca_bundle": missing},
@@ -307,7 +307,7 @@ def test_bad_ca_bundle_is_reported_on_its_entry_and_the_batch_goes_on(
         ],
     })
     started = time.monotonic()
-    result = _tls_probe.probe_endpoints(request)
+    result = _probe.probe_endpoints(request)
     assert time.monotonic() - started < 5  # an input error is not retried
     bad = result.endpoints[:3]
     assert [r["error"] for r in bad] == ["invalid_input"] * 3
@@ -321,4 +321,4 @@ def test_bad_ca_bundle_is_reported_on_its_entry_and_the_batch_goes_on(
     assert result.endpoints[3]["ok"] and result.endpoints[3]["matches_expected"] is True
     assert result.summary["errors"] == {"invalid_input": 3}
     with pytest.raises(ProbeError, match=r"endpoints\[0\] \(127.0.0.1:\d+\): ca_bundle"):
-        _tls_probe.require_ok(dataclasses.replace(request, fail_on_error=True), result)
+        _probe.require_ok(dataclasses.replace(request, fail_on_error=True), result)

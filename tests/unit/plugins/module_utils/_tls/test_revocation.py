@@ -188,7 +188,7 @@ def test_the_agent_reports_revoked_caches_the_crl_and_exports_the_status(tmp_pat
 
     from agent_lab import Host
 
-    from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _agent_report
+    from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _results
 
     host = Host(tmp_path)
     with CrlLab() as lab:
@@ -201,7 +201,7 @@ def test_the_agent_reports_revoked_caches_the_crl_and_exports_the_status(tmp_pat
             host.install(name, issued)
         host.config([{"name": n, "domains": ["%s.test" % n]} for n in ("good", "bad", "lost")])
         code, out, _err = host.main("check")
-        assert code == _agent_report.EXIT_ATTENTION
+        assert code == _results.EXIT_ATTENTION
         assert '"status": "revoked"' in out
         prom = host.prom()
         assert 'ghostguard_cert_status{filepath="%s",name="bad",status="revoked"} 1' % (host.certs / "bad" / "cert.pem") in prom
@@ -228,20 +228,20 @@ def test_agent_config_refuses_a_revocation_check_that_is_no_boolean(tmp_path: pa
 
 
 def test_the_fast_path_asks_again_when_the_crl_is_stale() -> None:
-    from ansible_collections.ghostguard.certs.plugins.module_utils._agent import fast as _agent_fast
-    from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _agent_report
+    from ansible_collections.ghostguard.certs.plugins.module_utils._agent import fast as _fast
+    from ansible_collections.ghostguard.certs.plugins.module_utils._agent import results as _results
 
     desc = {"not_after": "2030-01-31T00:00:00Z", "renew_at": "2030-01-01T00:00:00Z",
             "revocation": {"method": "crl", "next_update": "2029-06-01T00:00:00Z"}}
     limits: dict[str, float | None] = {"leeway": 0.0, "alert_before": 0.0, "max_connection_age": None,
                                        "connection_margin": 0.0}
-    assert _agent_fast._valid_until(desc, limits) == _agent_report._epoch("2029-06-01T00:00:00Z")
+    assert _fast._valid_until(desc, limits) == _results._epoch("2029-06-01T00:00:00Z")
     desc["revocation"] = {"method": None}
-    assert _agent_fast._valid_until(desc, limits) == _agent_report._epoch("2030-01-01T00:00:00Z")
+    assert _fast._valid_until(desc, limits) == _results._epoch("2030-01-01T00:00:00Z")
 
 
 def test_the_fleet_report_names_revoked_and_unchecked_certificates() -> None:
-    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import audit_report as _report
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import audit_report as _audit_report
 
     def row(path: str, status: str, error: str | None = None) -> dict:
         out = {"path": path, "subject": "CN=x", "sans": ["DNS:x.test"], "not_after": "2027-01-01T00:00:00Z",
@@ -253,10 +253,10 @@ def test_the_fleet_report_names_revoked_and_unchecked_certificates() -> None:
 
     results = {"h": {"certificates": [row("/a.pem", "revoked"), row("/b.pem", "ok", "CRL http://x could not be fetched")],
                      "errors": [], "clock": {}}}
-    report = _report.build_fleet_report(results)
+    report = _audit_report.build_fleet_report(results)
     assert report["summary"]["counts"]["revoked"] == 1 and report["summary"]["worst"] == "revoked"
     assert report["summary"]["revocation_errors"] == 1
     assert report["certificates"][0]["revocation"]["method"] == "crl"
-    table = _report.render_table(report)
+    table = _audit_report.render_table(report)
     assert "revoked" in table.splitlines()[1]
     assert "revocation not checked  h:/b.pem  CRL http://x could not be fetched" in table

@@ -9,10 +9,10 @@ import os
 import pathlib
 import typing as t
 
+from ansible_collections.ghostguard.certs.plugins.module_utils._acme import cas as _cas
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import InputError, ProtocolError
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import cas as _cas
 from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import inventory as _inventory
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _fleet_issue
+from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import issuing as _issuing
 from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import schedule as _schedule
 
 PRIMARY = {"name": "le", "directory": "https://le.test/dir", "eab_hmac_key": "c2VjcmV0", "limits": {"orders_per_3h": 2}}
@@ -57,7 +57,7 @@ def test_an_order_falls_back_with_the_next_cas_options_and_replaces_only_where_i
              "ari_exempt": True, "replaces_directory": "https://le.test/dir",
              "fallback_cas": [{"name": "zerossl", "acme_directory": "https://zs.test/dir", "eab_kid": "kid-1",
                                "account_key_path": "/s/account-zerossl.key"}]}
-    first, second = _fleet_issue._attempts(order)
+    first, second = _issuing._attempts(order)
     assert first["acme_directory"] == "https://le.test/dir" and first["replaces"] == "AKI.SER" and first["ari_exempt"]
     assert "fallback_cas" not in first and "replaces_directory" not in first
     assert second["ca"] == "zerossl" and second["acme_directory"] == "https://zs.test/dir"
