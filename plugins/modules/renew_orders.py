@@ -639,7 +639,7 @@ def issued(module: AnsibleModule) -> None:
     # a lock held by a lease (the store on another host than the run) is renewed while the orders run
     with _ledger.keep_lease(os.path.join(params["store"], "issue.lock"), owner):
         run = _issuing.issue_orders(params["orders"], params["store"], owner, concurrency=params["concurrency"],
-                                        lock_wait=params["lock_wait"], stale_after=params["stale_after"], since=since)
+                                    lock_wait=params["lock_wait"], stale_after=params["stale_after"], since=since)
     for warning in run.warnings:
         module.warn(warning)
     changed = any(o["ordered"] or o["accepted"] for o in run.issued.values())

@@ -95,8 +95,8 @@ def test_fallbacks_are_validated(tmp_path: pathlib.Path) -> None:
         assert message in str(caught.value)
     with pytest.raises(_config.ConfigError, match="the account key of CA b\\) does not exist"):
         _config.validate(dict(base, acme_fallbacks=[{"name": "b", "directory": "https://b/dir",
-                                                           "account_key": str(tmp_path / "missing")}]),
-                               check_files=True)
+                                                     "account_key": str(tmp_path / "missing")}]),
+                         check_files=True)
 
 
 @pytest.fixture

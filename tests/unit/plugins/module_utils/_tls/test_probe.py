@@ -75,7 +75,7 @@ def test_mismatch_retries_then_reports(lab: ProbeLab, good: tuple[TLSServer, Iss
     srv, _issued = good
     sleeps: list[float] = []
     res = _probe.probe(ep(srv.port, lab, expected_fingerprint="ab" * 32, retries=3, retry_delay=0.25),
-                           sleep=sleeps.append)
+                       sleep=sleeps.append)
     assert res["matches_expected"] is False and res["ok"] is False
     assert res["attempts"] == 4 and sleeps == [0.25] * 3
     assert "still serves another certificate" in res["error_message"]
@@ -85,7 +85,7 @@ def test_backoff_waits_grow_to_the_cap_and_stop_after_retries(lab: ProbeLab, goo
     srv, _issued = good
     sleeps: list[float] = []
     res = _probe.probe(ep(srv.port, lab, expected_fingerprint="ab" * 32, retries=6, retry_delay=0.5,
-                              retry_backoff=2, retry_max_delay=3), sleep=sleeps.append)
+                          retry_backoff=2, retry_max_delay=3), sleep=sleeps.append)
     assert sleeps == [0.5, 1, 2, 3, 3, 3]
     assert res["attempts"] == 7 and res["waited"] == 12.5 and srv.handshakes >= 7
     assert res["matches_expected"] is False and "still serves another certificate" in res["error_message"]
@@ -95,7 +95,7 @@ def test_no_wait_when_served_at_once(lab: ProbeLab, good: tuple[TLSServer, Issue
     srv, issued = good
     sleeps: list[float] = []
     res = _probe.probe(ep(srv.port, lab, expected_fingerprint=_x509.fingerprint(issued.cert), retries=5,
-                              retry_backoff=2), sleep=sleeps.append)
+                          retry_backoff=2), sleep=sleeps.append)
     assert res["ok"] and res["attempts"] == 1 and res["waited"] == 0 and sleeps == []
 
 
@@ -186,7 +186,7 @@ def test_sct_from_a_served_certificate(tmp_path: pathlib.Path) -> None:
     logs = _ct.load_log_list(log_list(tmp_path / "logs.json", log_key))
     with TLSServer(cert_file, _key_file) as srv:
         res = _probe.probe(_handshake.Endpoint("127.0.0.1", srv.port, server_name="ct.test",
-                                                   ca_bundle=str(tmp_path / "root.pem")), logs=logs)
+                                               ca_bundle=str(tmp_path / "root.pem")), logs=logs)
     assert res["ok"], res["error_message"]
     assert len(res["scts"]) == 1 and res["scts"][0]["signature_valid"] is True
 
@@ -256,8 +256,8 @@ def test_probe_endpoints_single_and_facts(lab: ProbeLab, good: tuple[TLSServer, 
 def test_probe_endpoints_list_has_no_top_level_keys(lab: ProbeLab, good: tuple[TLSServer, Issued]) -> None:
     srv, _issued = good
     req = _probe.ProbeRequest(endpoints=[_handshake.Endpoint("127.0.0.1", srv.port, server_name="svc.test",
-                                                                 ca_bundle=lab.root_file, name="web")],
-                                  policy=_policy.Policy())
+                                                             ca_bundle=lab.root_file, name="web")],
+                              policy=_policy.Policy())
     facts = _probe.probe_endpoints(req).facts()
     assert set(facts) == {"endpoints", "summary"} and facts["endpoints"][0]["name"] == "web"
 
