@@ -19,7 +19,7 @@ EXIT_CONFIG = 3
 
 # The engine's statuses (_policy.STATUSES) plus "missing", and its handshake error classes
 # (_handshake.ERROR_CLASSES), spelled out here: importing those modules would pull dataclasses and
-# cryptography into a run with nothing due (tests/unit/.../test_agent_report.py keeps them equal).
+# cryptography into a run with nothing due (tests/unit/.../_agent/test_results.py keeps them equal).
 STATUSES = ("ok", "due", "critical", "expired", "not_yet_valid", "invalid", "revoked", "missing")
 ATTENTION = ("due", "critical", "expired", "not_yet_valid", "invalid", "revoked", "missing")
 HANDSHAKE_ERRORS = ("refused", "timeout", "unreachable", "handshake_failure", "expired", "unknown_ca",
