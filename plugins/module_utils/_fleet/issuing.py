@@ -13,7 +13,7 @@ a run that dies later still counts it in the rate-limit budget. One failed order
 that order; it fails nothing else.
 
 Two runs (or AWX slices) at once: the orders of a run are all placed under the store lock, and a name
-set that the other run ordered meanwhile is reused, not ordered again - :func:`reusable` says when a
+set that the other run ordered meanwhile is reused, not ordered again - :func:`~.reuse.reusable` says when a
 certificate in an order's store may stand in for an order (also for renew.yml's CSR step, so that a
 host that already holds the key of that certificate sends a CSR for it). One :class:`~._acme.retry.Breaker`
 per CA and run: once the CA is found unreachable, the run's other orders fail at once with that reason.
@@ -30,13 +30,12 @@ import typing as t
 
 from .. import _x509
 from .._acme import cas as _cas
-from .._acme.decide import assess
 from .._acme.issue import AcmeAccount, account_key, renew
 from .._acme.options import renew_request
 from .._acme.retry import Breakers
 from .._errors import CertsError, InputError
-from .._policy import Policy
 from . import ledger as _ledger
+from .reuse import reusable
 
 OrderHook = t.Callable[[t.Mapping[str, t.Any]], None]
 
@@ -91,34 +90,6 @@ class WriteAhead:
             return []
         return ["%d accepted orders are not in the ledger %s (%s); record them with renew_store state=recorded: %s"
                 % (len(self.pending), self.path, self.errors[-1], ", ".join(str(e["order_url"]) for e in self.pending))]
-
-
-# ----------------------------------------------------------------------------- reuse
-
-
-def reusable(cert_path: str, names: t.Sequence[str], policy_options: t.Mapping[str, t.Any] | None = None,
-             force: bool = False, since: float | None = None, seen: t.Iterable[str | None] = ()) -> t.Any:
-    """The certificate at *cert_path* (an order's store) when this run may use it instead of ordering, else None.
-
-    It must name exactly *names* and be valid now, and either it was installed at or after *since* (this run's
-    plan: another run or AWX slice ordered it meanwhile), or, unless *force*, it is not due under the policy
-    (*policy_options*) and is not a certificate the plan saw on the hosts (fingerprints *seen*: their verdict was
-    made on it, an ARI window included).
-    """
-    wanted = sorted(str(n).lower().rstrip(".") for n in names)
-    decision = assess(cert_path, None, wanted, Policy.from_options({**(policy_options or {}), "force": False}))
-    if decision.cert is None or decision.reason in ("names_changed", "expired", "not_yet_valid", "unreadable_certificate"):
-        return None
-    try:
-        installed = os.stat(cert_path).st_mtime
-    except OSError:
-        return None
-    if since is not None and installed >= since:
-        return decision.cert
-    if force or decision.due:
-        return None
-    judged = {str(f).replace(":", "").lower() for f in seen if f}
-    return None if _x509.fingerprint(decision.cert).replace(":", "") in judged else decision.cert
 
 
 # ----------------------------------------------------------------------------- orders
@@ -278,7 +249,7 @@ def issue_orders(orders: t.Sequence[t.Mapping[str, t.Any]], store: str, owner: s
     At most *concurrency* orders run at once. A lock that cannot be taken raises FileSystemError naming
     its holder; anything else is reported per order id in ``issued``. A lock *owner* already holds (taken
     by the playbook before its CSR step) is used and left to it. *since*: when the run planned (see
-    :func:`reusable`). ``unreachable``: the CAs found unreachable, with why (their other orders failed at once).
+    :func:`~.reuse.reusable`). ``unreachable``: the CAs found unreachable, with why (their other orders failed at once).
     """
     ids = [str(o.get("id")) for o in orders]
     if len(set(ids)) != len(ids) or "None" in ids:

@@ -4,7 +4,6 @@ concurrency, reuse, the write-ahead ledger (also when the process is killed), fa
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import pathlib
@@ -197,29 +196,6 @@ def test_an_order_planned_exempt_but_sent_without_replaces_is_warned_about(quiet
 
 
 # --------------------------------------------------------------------------- two runs at once, the CA down
-
-
-def test_reusable_says_when_a_stored_certificate_may_stand_in_for_an_order(tmp_path: pathlib.Path) -> None:
-    from certgen import TestCA, now
-
-    from ansible_collections.ghostguard.certs.plugins.module_utils import _x509
-
-    ca = TestCA("reuse CA")
-    fresh = ca.issue(["r.example.test"], days=90)
-    path = fresh.write(str(tmp_path), "cert", bundle=False, key=False)
-    seen = _x509.fingerprint(fresh.cert)
-    assert _issuing.reusable(path, ["R.example.test."]) is not None           # fresh, not what the plan saw
-    assert _issuing.reusable(path, ["r.example.test"], seen=[seen.upper()]) is None   # the plan judged this one
-    assert _issuing.reusable(path, ["r.example.test", "s.example.test"]) is None   # other names
-    assert _issuing.reusable(path, ["r.example.test"], force=True) is None        # forced: only if ordered meanwhile
-    installed = os.stat(path).st_mtime
-    assert _issuing.reusable(path, ["r.example.test"], force=True, since=installed - 5, seen=[seen]) is not None
-    assert _issuing.reusable(path, ["r.example.test"], force=True, since=installed + 5) is None
-    due = ca.issue(["r.example.test"], days=30, not_before=now() - dt.timedelta(days=25))
-    due.write(str(tmp_path), "cert", bundle=False, key=False)
-    assert _issuing.reusable(path, ["r.example.test"]) is None                      # due under the policy
-    assert _issuing.reusable(path, ["r.example.test"], {"renew_fraction": 0.01}) is not None
-    assert _issuing.reusable(str(tmp_path / "none.pem"), ["r.example.test"], since=0) is None
 
 
 def test_a_forced_order_reuses_what_another_run_ordered_since_this_one_planned(
