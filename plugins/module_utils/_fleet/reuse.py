@@ -6,17 +6,13 @@ CSR step, and the ``renew_reusable`` filter).
 
 Kept apart from :mod:`.issuing` on purpose: the filter plugins of the collection import this module, and Ansible
 loads every filter file of the collection whenever a task uses any one of its filters (in every forked worker), so
-the ACME and DNS client libraries that issuing needs must not come with it.
+the ACME and DNS client libraries that issuing needs must not come with it, nor cryptography until it is called.
 """
 
 from __future__ import annotations
 
 import os
 import typing as t
-
-from .. import _x509
-from .._acme.decide import assess
-from .._policy import Policy
 
 
 def reusable(cert_path: str, names: t.Sequence[str], policy_options: t.Mapping[str, t.Any] | None = None,
@@ -28,6 +24,10 @@ def reusable(cert_path: str, names: t.Sequence[str], policy_options: t.Mapping[s
     (*policy_options*) and is not a certificate the plan saw on the hosts (fingerprints *seen*: their verdict was
     made on it, an ARI window included).
     """
+    from .. import _x509  # here, not at the top: they load cryptography (see the module's docstring)
+    from .._acme.decide import assess
+    from .._policy import Policy
+
     wanted = sorted(str(n).lower().rstrip(".") for n in names)
     decision = assess(cert_path, None, wanted, Policy.from_options({**(policy_options or {}), "force": False}))
     if decision.cert is None or decision.reason in ("names_changed", "expired", "not_yet_valid", "unreadable_certificate"):

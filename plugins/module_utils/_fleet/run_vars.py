@@ -15,7 +15,6 @@ import re
 import typing as t
 
 from .._acme.cas import primary
-from .._acme.keys import KEY_TYPES
 from .inventory import _PERCENT_RE, _is_int, _is_str, _unknown, set_key
 
 # The run variables of renew.yml (its header documents each default; README "Run variables").
@@ -164,6 +163,9 @@ def key_type_of(hv: t.Mapping[str, t.Any]) -> t.Any:
 
 
 def key_type_problems(host: str, hv: t.Mapping[str, t.Any]) -> list[str]:
+    from .._acme.keys import KEY_TYPES  # here, not at the top: _acme.keys loads cryptography, which the filter files
+    # (imported by every Ansible worker that templates one of them) do not need otherwise
+
     key_type = key_type_of(hv)
     if key_type not in KEY_TYPES:
         close = difflib.get_close_matches(str(key_type), KEY_TYPES, n=1, cutoff=0.5)
