@@ -2,7 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Filters of the renew and rollback playbooks: inventory validation, the fleet plan, acme_dns01
-arguments per order, and the run report. The logic is in module_utils/_fleet/plan.py."""
+arguments per order, and the run report. The logic is in module_utils/_fleet/plan.py.
+
+Ansible imports every filter file of a collection in every worker process that templates any one of its filters
+(renew.yml's per-host tasks use renew_select and renew_converge_args only), so the planning, the ledger and the
+report are imported by the filters that use them, when they run."""
 
 from __future__ import annotations
 
@@ -17,9 +21,6 @@ from ansible_collections.ghostguard.certs.plugins.module_utils import _time
 from ansible_collections.ghostguard.certs.plugins.module_utils._acme import cas as _cas
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import CertsError
 from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import inventory as _inventory
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import plan as _plan
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import renew_report as _renew_report
 from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import reuse as _reuse
 from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import run_vars as _run_vars
 
@@ -189,6 +190,9 @@ def renew_plan(hosts: t.Any, options: t.Any, ledger: t.Any = None, ari: t.Any = 
     """The run's plan from every host's observation (``converge`` state=observed, registered as *observed_var*),
     the CA's ARI windows (``renew_orders`` state=observed) and the name sets of the whole inventory (*members*,
     renew_members)."""
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import plan as _plan
+
     opts = _options(options)
     data: dict[str, dict[str, t.Any]] = {}
     for host, hv in _host_vars(hosts, (observed_var,)).items():
@@ -233,6 +237,8 @@ def renew_reusable(order: t.Any, plan: t.Any, policy: t.Any = None) -> str | Non
     (``_reuse.reusable``: another run ordered it since this plan, or it is fresh and not the one the plan
     saw on the hosts), else None. renew.yml gives it to the CSR step, so a host that holds its key sends a CSR
     for that key (the certificate is then reused, not ordered again)."""
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import ledger as _ledger
+
     order, plan = _plain(order), _plain(plan)
     path = os.path.join(order["store"], "cert.pem")
     seen = [h.get("fingerprint") for s in plan.get("sets") or [] if s.get("set") == order.get("set")
@@ -317,6 +323,8 @@ def renew_converge_args(items: t.Any, issued: t.Any, csr: t.Any = None, read: t.
 
 
 def renew_plan_table(plan: t.Any) -> str:
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import plan as _plan
+
     return _plan.plan_table(plan)
 
 
@@ -396,6 +404,8 @@ def _dns_args(dns: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
 
 def renew_should_stop(hosts: t.Any, max_fail_percentage: t.Any, converged_var: str = "renew_converged") -> bool:
     """Whether hosts of earlier batches failed more than the allowed percentage (roll failures only)."""
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import renew_report as _renew_report
+
     done = failed = 0
     for host in hosts:
         hv = hosts[host]
@@ -428,6 +438,8 @@ def _outcomes(result: t.Any, not_issued: t.Mapping[str, str]) -> list[dict[str, 
 def renew_report(plan: t.Any, hosts: t.Any, issue: t.Any = None, converged_var: str = "renew_converged") -> dict[str, t.Any]:
     """The run's report from the plan, the issue task's result (``renew_orders`` state=issued, registered) and
     every host's converge result; a run-level failure (the lock could not be taken) is named first."""
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import renew_report as _renew_report
+
     issue = _plain(issue or {})
     plan = _plain(plan)
     problems = []
@@ -474,6 +486,8 @@ def renew_names(names: t.Any) -> list[str] | None:
 
 
 def renew_report_table(report: t.Any) -> str:
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet import renew_report as _renew_report
+
     return _renew_report.report_table(report)
 
 

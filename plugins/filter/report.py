@@ -1,7 +1,10 @@
 # Copyright (c) 2026 ghostguard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters that turn per-host expiry_info results into a fleet report."""
+"""Filters that turn per-host expiry_info results into a fleet report.
+
+The report's engine is imported when one of them runs: Ansible imports every filter file of the collection in
+every worker that templates any of its filters (renew.yml's per-host tasks too)."""
 
 from __future__ import annotations
 
@@ -10,14 +13,11 @@ import typing as t
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ghostguard.certs.plugins.module_utils._errors import MissingLibraryError
-from ansible_collections.ghostguard.certs.plugins.module_utils._fleet.audit_report import (
-    build_fleet_report,
-    query,
-    render_table,
-)
 
 
 def _json_query(data: t.Any, expression: str) -> t.Any:
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet.audit_report import query
+
     try:
         return query(data, expression)
     except (ValueError, MissingLibraryError) as exc:
@@ -25,6 +25,8 @@ def _json_query(data: t.Any, expression: str) -> t.Any:
 
 
 def _fleet_report(results: t.Any, generated_at: str | None = None) -> dict[str, t.Any]:
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet.audit_report import build_fleet_report
+
     if not isinstance(results, t.Mapping):
         raise AnsibleFilterError(
             "fleet_report expects a dict of host name -> registered expiry_info result, got %s"
@@ -37,6 +39,8 @@ def _fleet_report(results: t.Any, generated_at: str | None = None) -> dict[str, 
 
 
 def _report_table(report: t.Any, limit: int = 0) -> str:
+    from ansible_collections.ghostguard.certs.plugins.module_utils._fleet.audit_report import render_table
+
     if not isinstance(report, t.Mapping) or "certificates" not in report:
         raise AnsibleFilterError("report_table expects the output of ghostguard.certs.fleet_report")
     return render_table(report, int(limit))
