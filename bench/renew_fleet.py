@@ -167,8 +167,10 @@ def live(out: str, rounds: int = 3) -> int:
         results = [(name, statistics.median(r[0] for r in got), max(r[1] for r in got), max(r[2] for r in got))
                    for name, got in runs.items()]
         renew_orders = results[0][2]
-        rows: list[tuple[str, ...]] = [("RUN (median of %d rounds)" % rounds, "WALL TIME", "ORDERS / ROUND", "RC")]
-        rows += [(name, "%.1f s" % took, str(count), str(rc)) for name, took, count, rc in results]
+        rows: list[tuple[str, ...]] = [("RUN (median of %d rounds)" % rounds, "WALL TIME", "ROUNDS", "ORDERS / ROUND",
+                                        "RC")]
+        rows += [(name, "%.1f s" % took, " ".join("%.1f" % r[0] for r in runs[name]), str(count), str(rc))
+                 for name, took, count, rc in results]
         table(rows)
         naive_row = results[3]
         print("orders: renew.yml %d vs naive %d (%.1fx fewer)" % (renew_orders, naive_row[2],
