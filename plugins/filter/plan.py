@@ -464,8 +464,8 @@ def renew_select(certificates: t.Any, names: t.Any = None, cert_dir: t.Any = Non
     certwatch_cert_dir), those whose name is in *names* (a list or a comma-separated string); all when empty.
 
     No checks: renew.yml and rollback.yml check every host of the play on the controller first
-    (renew_validate, rollback_validate) and stop on a problem. This keeps the per-host tasks from loading the
-    Public Suffix List once more on every host (about 0.2 s of CPU each)."""
+    (renew_validate, rollback_validate) and stop on a problem. This keeps the per-host tasks from checking every
+    name again and loading the Public Suffix List once more on every host."""
     wanted = _options({"names": names}).get("names")
     base = _plain(cert_dir) or None
     certs = [_inventory.normalize_certificate(c, base) for c in _plain(certificates or [])]

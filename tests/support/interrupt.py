@@ -26,8 +26,13 @@ from ansible_run import BIN, ROOT, ansible_env
 
 def start_playbook(playbook: str, extra_vars: dict[str, t.Any], inventory: str, log_path: str,
                    args: t.Sequence[str] = (), **env_extra: str) -> subprocess.Popen[bytes]:
-    """``ansible-playbook`` in its own process group, its output going to *log_path*."""
+    """``ansible-playbook`` in its own process group, its output going to *log_path*. Its temporary files go to
+    ``tmp`` beside the log (``TMPDIR``): a module killed with the run leaves its AnsiballZ payload directory
+    behind (nothing can remove it), and that must not pile up in the machine's /tmp."""
     cmd = [os.path.join(BIN, "ansible-playbook"), playbook, "-i", inventory, "-e", json.dumps(extra_vars), *args]
+    if "TMPDIR" not in env_extra:
+        env_extra["TMPDIR"] = os.path.join(os.path.dirname(os.path.abspath(log_path)), "tmp")
+        os.makedirs(env_extra["TMPDIR"], exist_ok=True)
     with open(log_path, "wb") as log:
         return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=ansible_env(**env_extra), cwd=ROOT,
                                 start_new_session=True)
